@@ -1,0 +1,243 @@
+/**
+ * The main thread's half of a connection: it owns the socket and moves bytes between it and the
+ * connection's worker through two shared rings, posts outgoing messages to the worker in
+ * batches, and hands decoded messages to the peer. Nothing here looks inside a frame.
+ *
+ * @module
+ */
+import { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
+import type { Identity } from "./identity.ts";
+import type { Message } from "./messages.ts";
+import { ByteRing } from "./ring.ts";
+import type { Schema } from "./schema.ts";
+import {
+  CONTROL_SLOTS,
+  type FromWorker,
+  type RemoteHello,
+  Slot,
+  type ToWorker,
+} from "./worker_protocol.ts";
+
+/** Bytes of each of a connection's two rings. */
+export const RING_BYTES = 256 * 1024;
+const CLOSE_GRACE_MS = 1000;
+
+/** What a connection needs from its peer. */
+export interface ConnectionSetup {
+  identity: Identity;
+  nick: string;
+  listen?: { host: string; port: number };
+  apps: Record<string, Schema>;
+  maxFrameSize: number;
+  /** Estimated bytes queued for this peer past which the connection is dropped as too slow. */
+  maxQueuedBytes: number;
+}
+
+/** Callbacks through which a connection reports to its peer. */
+export interface ConnectionEvents {
+  ready(hello: RemoteHello): void;
+  messages(messages: Message[]): void;
+  closed(reason: string, error: ProtocolError | null): void;
+}
+
+/** One TCP connection and the worker that services it. */
+export class Connection {
+  readonly remoteAddr: Deno.NetAddr;
+  readonly #conn: Deno.TcpConn;
+  readonly #worker: Worker;
+  readonly #inbound = ByteRing.create(RING_BYTES);
+  readonly #outbound = ByteRing.create(RING_BYTES);
+  readonly #control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
+  readonly #events: ConnectionEvents;
+  readonly #maxQueuedBytes: number;
+  #sendQueue: Message[] = [];
+  #sendCredits: number[] = [];
+  #posted = 0;
+  #closing = false;
+  #closeReason = "";
+  #error: ProtocolError | null = null;
+  #finished: Promise<void> | null = null;
+  readonly #reading: Promise<void>;
+  readonly #writing: Promise<void>;
+  /** Bytes received from and sent to the socket. */
+  bytesIn = 0;
+  bytesOut = 0;
+  /** `performance.now()` of the last frame batch received. */
+  lastReceivedAt: number = performance.now();
+
+  constructor(conn: Deno.TcpConn, setup: ConnectionSetup, events: ConnectionEvents) {
+    this.#conn = conn;
+    this.remoteAddr = conn.remoteAddr;
+    this.#events = events;
+    this.#maxQueuedBytes = setup.maxQueuedBytes;
+    conn.setNoDelay(true);
+    this.#worker = new Worker(new URL("./connection_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    this.#worker.onmessage = (event: MessageEvent<FromWorker>) => this.#onWorkerMessage(event.data);
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.close(`connection worker failed: ${event.message}`);
+    };
+    this.#post({
+      type: "init",
+      inbound: this.#inbound.buffer,
+      outbound: this.#outbound.buffer,
+      control: this.#control.buffer as SharedArrayBuffer,
+      id: setup.identity.id,
+      publicKey: setup.identity.publicKey,
+      privateKey: setup.identity.privateKey,
+      nick: setup.nick,
+      listen: setup.listen,
+      apps: setup.apps,
+      maxFrameSize: setup.maxFrameSize,
+    });
+    this.#reading = this.#readLoop();
+    this.#writing = this.#writeLoop();
+  }
+
+  /** True once closing has begun. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** Estimated bytes handed to this connection and not yet in its outbound ring. */
+  get queuedBytes(): number {
+    return (this.#posted - Atomics.load(this.#control, Slot.sentBytes)) >>> 0;
+  }
+
+  /**
+   * Queues a message; all messages queued in one turn of the event loop go to the worker in one
+   * post. Returns false if the connection is closing, or has just been closed for holding more
+   * than `maxQueuedBytes` unsent.
+   */
+  send(message: Message, credit: number): boolean {
+    if (this.#closing) return false;
+    if (this.queuedBytes + credit > this.#maxQueuedBytes) {
+      const mib = (this.queuedBytes / 2 ** 20).toFixed(1);
+      this.close(`peer is not reading: ${mib} MiB queued for it`);
+      return false;
+    }
+    if (this.#sendQueue.length === 0) queueMicrotask(() => this.#flush());
+    this.#sendQueue.push(message);
+    this.#sendCredits.push(credit);
+    this.#posted = (this.#posted + credit) | 0;
+    return true;
+  }
+
+  /** Resolves once no more than `bytes` are queued, or the connection closes. */
+  async drained(bytes: number): Promise<void> {
+    while (!this.#closing && this.queuedBytes > bytes) {
+      const sent = Atomics.load(this.#control, Slot.sentBytes);
+      const wait = Atomics.waitAsync(this.#control, Slot.sentBytes, sent, 200);
+      if (wait.async) await wait.value;
+    }
+  }
+
+  /**
+   * Closes the connection: the worker sends `bye` with `reason` (unless the close follows an
+   * error it already reported), sends what is queued, and the socket closes. Resolves when the
+   * socket, the worker and both pumps are gone.
+   */
+  close(reason: string): Promise<void> {
+    if (this.#finished) return this.#finished;
+    this.#closing = true;
+    this.#closeReason = reason;
+    this.#flush();
+    this.#post({ type: "close", reason });
+    this.#finished = this.#finish();
+    return this.#finished;
+  }
+
+  async #finish(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_GRACE_MS));
+    await Promise.race([this.#writing, grace]);
+    clearTimeout(timer);
+    this.#outbound.closeConsumer();
+    this.#inbound.closeProducer();
+    this.#inbound.closeConsumer();
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed by a failed read or write
+    }
+    this.#worker.terminate();
+    await Promise.all([this.#reading, this.#writing]);
+    this.#events.closed(this.#closeReason, this.#error);
+  }
+
+  #flush(): void {
+    if (this.#sendQueue.length === 0) return;
+    this.#post({ type: "send", messages: this.#sendQueue, credits: this.#sendCredits });
+    this.#sendQueue = [];
+    this.#sendCredits = [];
+  }
+
+  #onWorkerMessage(message: FromWorker): void {
+    switch (message.type) {
+      case "ready":
+        this.lastReceivedAt = performance.now();
+        if (!this.#closing) this.#events.ready(message.hello);
+        break;
+      case "messages":
+        this.lastReceivedAt = performance.now();
+        try {
+          if (!this.#closing) this.#events.messages(message.messages);
+        } finally {
+          Atomics.add(this.#control, Slot.batchesDone, 1);
+          Atomics.notify(this.#control, Slot.batchesDone);
+        }
+        break;
+      case "error":
+        this.#error = new ProtocolError(message.code as ProtocolErrorCode, message.message);
+        this.close(`protocol error: ${message.message}`);
+        break;
+      case "end":
+        this.close("peer closed the connection");
+        break;
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      while (!this.#closing) {
+        const space = this.#inbound.writable();
+        if (space.length === 0) {
+          await this.#inbound.waitWritable();
+          continue;
+        }
+        const count = await this.#conn.read(space);
+        if (count === null) break;
+        this.bytesIn += count;
+        this.#inbound.commit(count);
+      }
+    } catch (error) {
+      if (!this.#closing) this.close(`connection lost: ${(error as Error).message}`);
+    }
+    this.#inbound.closeProducer();
+  }
+
+  async #writeLoop(): Promise<void> {
+    try {
+      while (true) {
+        await this.#outbound.waitReadable();
+        const bytes = this.#outbound.readable();
+        if (bytes.length === 0) {
+          if (this.#outbound.producerDone || this.#outbound.consumerDone) return;
+          continue;
+        }
+        const count = await this.#conn.write(bytes);
+        this.bytesOut += count;
+        this.#outbound.release(count);
+      }
+    } catch (error) {
+      this.#outbound.closeConsumer();
+      if (!this.#closing) this.close(`connection lost: ${(error as Error).message}`);
+    }
+  }
+
+  #post(message: ToWorker): void {
+    this.#worker.postMessage(message);
+  }
+}

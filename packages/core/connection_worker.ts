@@ -1,0 +1,297 @@
+/**
+ * The worker that services one connection. It owns everything per-byte: framing, MessagePack,
+ * schema checks, the signed handshake and encoding. The main thread only moves bytes between
+ * the socket and the two rings, and receives decoded, validated messages in batches.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { decodeValue, encodeShared } from "./codec.ts";
+import { ProtocolError } from "./errors.ts";
+import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame.ts";
+import { checkPeerId, verifySignature } from "./identity.ts";
+import { type Hello, type Message, parseMessage, PROTOCOL_VERSION } from "./messages.ts";
+import { ByteRing } from "./ring.ts";
+import {
+  type FromWorker,
+  type InitRequest,
+  MAX_BATCHES_IN_FLIGHT,
+  Slot,
+  type ToWorker,
+} from "./worker_protocol.ts";
+import type { Schema } from "./schema.ts";
+
+const AUTH_DOMAIN = new TextEncoder().encode("meshtalk/1 auth");
+
+interface Pending {
+  bytes: Uint8Array;
+  credit: number;
+}
+
+let inbound: ByteRing;
+let outbound: ByteRing;
+let control: Int32Array;
+let init: InitRequest;
+let decoder: FrameDecoder;
+let apps: Record<string, Schema>;
+let phase: "hello" | "auth" | "open" | "closing" = "hello";
+let myNonce: Uint8Array;
+let myHelloHash: Uint8Array;
+let remoteHello: Hello | null = null;
+let remoteHelloHash: Uint8Array;
+let batch: Message[] = [];
+const queue: Pending[] = [];
+let pumping = false;
+let closeAfterDrain = false;
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const request = event.data;
+  switch (request.type) {
+    case "init":
+      start(request).catch(fail);
+      break;
+    case "send":
+      if (phase === "closing") return;
+      for (let i = 0; i < request.messages.length; i++) {
+        enqueue(request.messages[i], request.credits[i]);
+      }
+      outbound.wake();
+      pump();
+      break;
+    case "close":
+      closeGracefully(request.reason);
+      break;
+  }
+};
+
+async function start(request: InitRequest): Promise<void> {
+  init = request;
+  inbound = ByteRing.from(request.inbound);
+  outbound = ByteRing.from(request.outbound);
+  control = new Int32Array(request.control);
+  decoder = new FrameDecoder({ maxFrameSize: request.maxFrameSize });
+  apps = request.apps;
+  myNonce = crypto.getRandomValues(new Uint8Array(32));
+  const hello: Hello = {
+    t: "hello",
+    v: PROTOCOL_VERSION,
+    id: request.id,
+    key: request.publicKey,
+    nonce: myNonce,
+    nick: request.nick,
+    apps: Object.keys(request.apps),
+    ...(request.listen ? { listen: request.listen } : {}),
+  };
+  const body = encodeShared(hello).slice();
+  myHelloHash = await sha256(body);
+  enqueueBody(body, 0);
+  outbound.wake();
+  pump();
+  await readLoop();
+}
+
+async function readLoop(): Promise<void> {
+  while (true) {
+    await inbound.waitReadable();
+    if (inbound.consumerDone) return;
+    const view = inbound.readable();
+    if (view.length === 0) {
+      if (!inbound.producerDone) continue;
+      decoder.end();
+      post({ type: "end" });
+      return;
+    }
+    for (const body of decoder.push(view)) {
+      await handleFrame(body);
+      if (phase === "closing") return;
+    }
+    inbound.release(view.length);
+    await flushBatch();
+  }
+}
+
+async function handleFrame(body: Uint8Array): Promise<void> {
+  let value: unknown;
+  try {
+    value = decodeValue(body);
+  } catch (error) {
+    throw new ProtocolError(
+      "bad-msgpack",
+      `frame is not valid MessagePack: ${(error as Error).message}`,
+    );
+  }
+  const message = parseMessage(value, apps);
+  if (message.t === "bye") {
+    batch.push(message);
+    await flushBatch();
+    inbound.closeConsumer();
+    closeGracefully(null);
+    return;
+  }
+  switch (phase) {
+    case "hello":
+      if (message.t !== "hello") throw unexpected(message.t, "hello");
+      await onHello(message, body);
+      return;
+    case "auth":
+      if (message.t !== "auth") throw unexpected(message.t, "auth");
+      await onAuth(message.sig);
+      return;
+    case "open":
+      if (message.t === "hello" || message.t === "auth") {
+        throw unexpected(message.t, "no second handshake");
+      }
+      batch.push(message);
+      return;
+  }
+}
+
+async function onHello(hello: Hello, body: Uint8Array): Promise<void> {
+  if (hello.v !== PROTOCOL_VERSION) {
+    throw new ProtocolError(
+      "version-mismatch",
+      `peer speaks protocol version ${hello.v}, this peer speaks version ${PROTOCOL_VERSION}`,
+    );
+  }
+  await checkPeerId(hello.id, hello.key);
+  remoteHello = hello;
+  remoteHelloHash = await sha256(body.slice());
+  const proof = concat(AUTH_DOMAIN, hello.nonce, myHelloHash);
+  const sig = new Uint8Array(
+    await crypto.subtle.sign("Ed25519", init.privateKey, proof as BufferSource),
+  );
+  enqueue({ t: "auth", sig }, 0);
+  outbound.wake();
+  pump();
+  phase = "auth";
+}
+
+async function onAuth(sig: Uint8Array): Promise<void> {
+  const hello = remoteHello!;
+  const proof = concat(AUTH_DOMAIN, myNonce, remoteHelloHash);
+  if (!(await verifySignature(hello.key, sig, proof))) {
+    throw new ProtocolError(
+      "bad-identity",
+      `peer could not prove it holds the key of id ${hello.id}`,
+    );
+  }
+  phase = "open";
+  const { t: _t, nonce: _nonce, ...proven } = hello;
+  post({ type: "ready", hello: proven });
+}
+
+async function flushBatch(): Promise<void> {
+  if (batch.length === 0) return;
+  while (true) {
+    const done = Atomics.load(control, Slot.batchesDone);
+    if (Atomics.load(control, Slot.batchesPosted) - done < MAX_BATCHES_IN_FLIGHT) break;
+    const wait = Atomics.waitAsync(control, Slot.batchesDone, done, 1000);
+    if (wait.async) await wait.value;
+    if (inbound.consumerDone) return;
+  }
+  Atomics.add(control, Slot.batchesPosted, 1);
+  const messages = batch;
+  batch = [];
+  post({ type: "messages", messages }, transferables(messages));
+}
+
+function enqueue(message: Message, credit: number): void {
+  const body = encodeShared(message);
+  if (queue.length === 0 && outbound.free >= FRAME_HEADER_BYTES + body.length) {
+    outbound.write(header(body.length));
+    outbound.write(body);
+    if (credit) Atomics.add(control, Slot.sentBytes, credit);
+    return;
+  }
+  enqueueBody(body, credit);
+}
+
+function enqueueBody(body: Uint8Array, credit: number): void {
+  const bytes = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+  bytes.set(header(body.length));
+  bytes.set(body, FRAME_HEADER_BYTES);
+  queue.push({ bytes, credit });
+}
+
+async function pump(): Promise<void> {
+  if (pumping) return;
+  pumping = true;
+  try {
+    while (queue.length > 0 && !outbound.consumerDone) {
+      const head = queue[0];
+      const taken = outbound.write(head.bytes);
+      if (taken === head.bytes.length) {
+        queue.shift();
+        if (head.credit) Atomics.add(control, Slot.sentBytes, head.credit);
+        continue;
+      }
+      head.bytes = head.bytes.subarray(taken);
+      outbound.wake();
+      await outbound.waitWritable();
+    }
+    outbound.wake();
+    if (closeAfterDrain && queue.length === 0) outbound.closeProducer();
+  } finally {
+    pumping = false;
+  }
+}
+
+function closeGracefully(reason: string | null): void {
+  if (closeAfterDrain) return;
+  if (reason !== null) enqueue({ t: "bye", reason: reason.slice(0, 200) }, 0);
+  phase = "closing";
+  closeAfterDrain = true;
+  pump();
+}
+
+function fail(error: unknown): void {
+  const protocol = error instanceof ProtocolError;
+  const message = error instanceof Error ? error.message : String(error);
+  post({ type: "error", code: protocol ? error.code : "internal", message });
+  inbound?.closeConsumer();
+  if (outbound) closeGracefully(`protocol error: ${message}`);
+}
+
+function unexpected(got: string, expected: string): ProtocolError {
+  return new ProtocolError(
+    "unexpected-message",
+    `got "${got}" where the protocol expects ${expected}`,
+  );
+}
+
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
+}
+
+function header(length: number): Uint8Array {
+  const bytes = new Uint8Array(FRAME_HEADER_BYTES);
+  new DataView(bytes.buffer).setUint32(0, length);
+  return bytes;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
+}
+
+/** Binary fields of app bodies were copied by validation into buffers of their own: move them. */
+function transferables(messages: Message[]): Transferable[] {
+  const out: ArrayBuffer[] = [];
+  const walk = (value: unknown): void => {
+    if (value instanceof Uint8Array) {
+      if (value.byteLength > 1024 && value.buffer instanceof ArrayBuffer) out.push(value.buffer);
+    } else if (Array.isArray(value)) value.forEach(walk);
+    else if (typeof value === "object" && value !== null) Object.values(value).forEach(walk);
+  };
+  for (const message of messages) if (message.t === "app") walk(message.body);
+  return out;
+}

@@ -1,0 +1,159 @@
+/**
+ * Framing: every frame is a 4-byte big-endian body length followed by a MessagePack body.
+ * Pure code, no I/O: the connection worker feeds it bytes as they arrive.
+ *
+ * @module
+ */
+import { encodeShared } from "./codec.ts";
+import { ProtocolError } from "./errors.ts";
+
+/** Bytes of the length prefix in front of every frame body. */
+export const FRAME_HEADER_BYTES = 4;
+
+/** Default limit on a frame body: room for a 1 MiB file piece plus its header. */
+export const DEFAULT_MAX_FRAME_SIZE: number = 2 * 1024 * 1024;
+
+/**
+ * Encodes one message as a complete frame (length prefix and body) in a new buffer.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame } from "@meshtalk/core/frame";
+ * const frame = encodeFrame({ t: "ping", n: 1 });
+ * console.log(frame.length > 4); // true
+ * ```
+ */
+export function encodeFrame(message: unknown): Uint8Array {
+  const body = encodeShared(message);
+  const frame = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+  new DataView(frame.buffer).setUint32(0, body.length);
+  frame.set(body, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+/** Options of a {@linkcode FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /** Largest frame body accepted, in bytes; a larger length prefix is a `frame-too-large` error. */
+  maxFrameSize?: number;
+}
+
+/**
+ * Turns bytes arriving in arbitrary chunks into whole frame bodies.
+ *
+ * A body that lies whole inside one chunk is returned as a view of that chunk (no copy), so use
+ * it before the chunk's memory is reused. A body split across chunks is assembled in a buffer of
+ * exactly its declared length, so memory never exceeds one `maxFrameSize` per decoder.
+ * After an error the decoder is spent: the connection must be closed.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, FrameDecoder } from "@meshtalk/core/frame";
+ * const decoder = new FrameDecoder();
+ * const bytes = encodeFrame({ t: "ping", n: 7 });
+ * const first = decoder.push(bytes.subarray(0, 3)); // []
+ * const rest = decoder.push(bytes.subarray(3)); // [body]
+ * console.log(first.length, rest.length); // 0 1
+ * ```
+ */
+export class FrameDecoder {
+  readonly #maxFrameSize: number;
+  readonly #header = new Uint8Array(FRAME_HEADER_BYTES);
+  #headerFilled = 0;
+  #body: Uint8Array | null = null;
+  #bodyFilled = 0;
+  #failed: ProtocolError | null = null;
+
+  /** Creates a decoder with the given frame size limit. */
+  constructor(options: FrameDecoderOptions = {}) {
+    this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  }
+
+  /** Bytes of a frame received so far but not yet complete. */
+  get pendingBytes(): number {
+    return this.#headerFilled + this.#bodyFilled;
+  }
+
+  /** Feeds the next chunk; returns the bodies of the frames it completes, in order. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (this.#failed) throw this.#failed;
+    const frames: Uint8Array[] = [];
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#body === null) {
+        if (this.#headerFilled === 0 && chunk.length - at >= FRAME_HEADER_BYTES) {
+          const length = readLength(chunk, at);
+          at += FRAME_HEADER_BYTES;
+          this.#checkLength(length);
+          if (chunk.length - at >= length) {
+            frames.push(chunk.subarray(at, at + length));
+            at += length;
+          } else {
+            this.#startBody(length);
+          }
+          continue;
+        }
+        this.#header[this.#headerFilled++] = chunk[at++];
+        if (this.#headerFilled === FRAME_HEADER_BYTES) {
+          this.#headerFilled = 0;
+          const length = readLength(this.#header, 0);
+          this.#checkLength(length);
+          this.#startBody(length);
+        }
+        continue;
+      }
+      const take = Math.min(this.#body.length - this.#bodyFilled, chunk.length - at);
+      this.#body.set(chunk.subarray(at, at + take), this.#bodyFilled);
+      this.#bodyFilled += take;
+      at += take;
+      if (this.#bodyFilled === this.#body.length) {
+        frames.push(this.#body);
+        this.#body = null;
+        this.#bodyFilled = 0;
+      }
+    }
+    return frames;
+  }
+
+  /** Declares the end of the stream: throws a `truncated` error if a frame was cut off. */
+  end(): void {
+    if (this.#failed) throw this.#failed;
+    if (this.#body !== null) {
+      throw this.#fail(
+        "truncated",
+        `connection ended inside a frame: got ${this.#bodyFilled} of ${this.#body.length} body bytes`,
+      );
+    }
+    if (this.#headerFilled > 0) {
+      throw this.#fail(
+        "truncated",
+        `connection ended inside a frame header: got ${this.#headerFilled} of 4 bytes`,
+      );
+    }
+  }
+
+  #startBody(length: number): void {
+    this.#body = new Uint8Array(length);
+    this.#bodyFilled = 0;
+  }
+
+  #checkLength(length: number): void {
+    if (length === 0) {
+      throw this.#fail("bad-msgpack", "empty frame: a body holds one MessagePack value");
+    }
+    if (length > this.#maxFrameSize) {
+      throw this.#fail(
+        "frame-too-large",
+        `frame of ${length} bytes exceeds the limit of ${this.#maxFrameSize} bytes`,
+      );
+    }
+  }
+
+  #fail(code: "truncated" | "bad-msgpack" | "frame-too-large", message: string): ProtocolError {
+    this.#failed = new ProtocolError(code, message);
+    return this.#failed;
+  }
+}
+
+function readLength(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+}

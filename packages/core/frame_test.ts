@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { decodeValue } from "./codec.ts";
+import { ProtocolError } from "./errors.ts";
+import { encodeFrame, FrameDecoder } from "./frame.ts";
+
+function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let from = 0;
+  for (const point of points) {
+    chunks.push(bytes.subarray(from, point));
+    from = point;
+  }
+  chunks.push(bytes.subarray(from));
+  return chunks;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+const messageArb = fc.oneof(
+  fc.record({ t: fc.constant("ping"), n: fc.nat() }),
+  fc.record({
+    t: fc.constant("app"),
+    app: fc.string({ maxLength: 8 }),
+    body: fc.dictionary(fc.string(), fc.string()),
+  }),
+  fc.record({ t: fc.constant("blob"), data: fc.uint8Array({ maxLength: 3000 }) }),
+);
+
+Deno.test("frames split at random points decode to the same messages", () => {
+  fc.assert(
+    fc.property(
+      fc.array(messageArb, { maxLength: 20 }),
+      fc.array(fc.nat(), { maxLength: 30 }),
+      (messages, cuts) => {
+        const stream = concat(messages.map(encodeFrame));
+        const decoder = new FrameDecoder();
+        // Decode each frame before the next push: bodies may be views of the chunk.
+        const decoded = splitAt(stream, cuts).flatMap((chunk) =>
+          decoder.push(chunk).map(decodeValue)
+        );
+        decoder.end();
+        assert.deepEqual(decoded, structuredClone(messages)); // fast-check makes null-prototype objects
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("frames fed one byte at a time decode", () => {
+  const messages = [{ t: "ping", n: 1 }, { t: "bye", reason: "x".repeat(300) }, {
+    t: "pong",
+    n: 2,
+  }];
+  const stream = concat(messages.map(encodeFrame));
+  const decoder = new FrameDecoder();
+  const decoded: unknown[] = [];
+  for (let i = 0; i < stream.length; i++) {
+    decoded.push(...decoder.push(stream.subarray(i, i + 1)).map(decodeValue));
+  }
+  assert.deepEqual(decoded, messages);
+});
+
+Deno.test("random bytes end in frames or a ProtocolError, never anything else", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 4096 }),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      (bytes, cuts) => {
+        const decoder = new FrameDecoder({ maxFrameSize: 1024 });
+        try {
+          for (const chunk of splitAt(bytes, cuts)) {
+            for (const body of decoder.push(chunk)) {
+              assert.ok(body.length > 0 && body.length <= 1024);
+              try {
+                decodeValue(body);
+              } catch {
+                // invalid MessagePack is the worker's to report; the decoder only frames
+              }
+            }
+          }
+          decoder.end();
+        } catch (error) {
+          assert.ok(error instanceof ProtocolError, `unexpected ${error}`);
+          assert.ok(decoder.pendingBytes <= 1024 + 4, "memory stays within one frame");
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("a frame over the limit is refused from its header, before its body arrives", () => {
+  const decoder = new FrameDecoder({ maxFrameSize: 100 });
+  const header = new Uint8Array([0, 0x10, 0, 0]); // 1 MiB
+  assert.throws(() => decoder.push(header), (e: unknown) => {
+    assert.ok(e instanceof ProtocolError);
+    assert.equal(e.code, "frame-too-large");
+    assert.match(e.message, /1048576 bytes exceeds the limit of 100 bytes/);
+    return true;
+  });
+  assert.throws(
+    () => decoder.push(new Uint8Array(1)),
+    ProtocolError,
+    "a failed decoder stays failed",
+  );
+});
+
+Deno.test("a stream that ends inside a frame is reported as truncated", () => {
+  const frame = encodeFrame({ t: "bye", reason: "see you" });
+  const decoder = new FrameDecoder();
+  decoder.push(frame.subarray(0, frame.length - 3));
+  assert.throws(() => decoder.end(), /got \d+ of \d+ body bytes/);
+
+  const headerOnly = new FrameDecoder();
+  headerOnly.push(frame.subarray(0, 2));
+  assert.throws(
+    () => headerOnly.end(),
+    (e: unknown) => e instanceof ProtocolError && e.code === "truncated",
+  );
+});
+
+Deno.test("an empty frame is refused", () => {
+  assert.throws(() => new FrameDecoder().push(new Uint8Array(4)), /empty frame/);
+});

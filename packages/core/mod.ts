@@ -1,0 +1,46 @@
+/**
+ * The meshtalk core: a peer that listens and dials, a signed handshake, a peer registry, and a
+ * connection runtime that services each connection in its own Web Worker. Apps (chat, files)
+ * use only {@linkcode startPeer}, {@linkcode defineApp} and the {@linkcode AppChannel} they get.
+ *
+ * @example
+ * ```ts
+ * import { defineApp, s, startPeer } from "@meshtalk/core";
+ * const notes = defineApp("notes", s.map({ text: s.str(280) }));
+ * const peer = await startPeer({ port: 0, apps: [notes] });
+ * peer.app(notes).onMessage((note, from) => console.log(from.nick, note.text));
+ * await peer.close();
+ * ```
+ *
+ * @module
+ */
+export {
+  type AppChannel,
+  type AppDefinition,
+  defineApp,
+  type Peer,
+  type PeerEvents,
+  type PeerInfo,
+  type PeerOptions,
+  startPeer,
+} from "./peer.ts";
+export { ConnectError, ProtocolError, type ProtocolErrorCode } from "./errors.ts";
+export {
+  generateIdentity,
+  type Identity,
+  IdentityError,
+  loadOrCreateIdentity,
+  peerIdFromKey,
+  verifySignature,
+} from "./identity.ts";
+export {
+  type AppMessage,
+  type AppSchema,
+  type CoreMessage,
+  type Hello,
+  type Message,
+  parseMessage,
+  PROTOCOL_VERSION,
+} from "./messages.ts";
+export type { KnownAddress } from "./registry.ts";
+export { type Infer, s, type Schema, validate } from "./schema.ts";

@@ -1,0 +1,704 @@
+/**
+ * A peer: it listens and dials, keeps at most one connection per peer id, keeps its mesh at a
+ * target size from an address book fed by peer exchange, checks liveness with heartbeats, and
+ * gives apps a small interface: send to one, broadcast to all, hear messages and peer events.
+ *
+ * @module
+ */
+import { Connection, type ConnectionSetup } from "./connection.ts";
+import { ConnectError, type ProtocolError } from "./errors.ts";
+import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from "./frame.ts";
+import { generateIdentity, type Identity, loadOrCreateIdentity } from "./identity.ts";
+import {
+  type AppSchema,
+  MAX_NICK_LENGTH,
+  MAX_PEERS_PER_MESSAGE,
+  type Message,
+} from "./messages.ts";
+import {
+  AddressBook,
+  addressKey,
+  type ConnectionRecord,
+  type KnownAddress,
+  preferredConnection,
+} from "./registry.ts";
+import { assertValid, type Infer } from "./schema.ts";
+import type { RemoteHello } from "./worker_protocol.ts";
+
+/** An app: a name that tags its messages and the schema every one of its messages must match. */
+export interface AppDefinition<S extends AppSchema = AppSchema> {
+  /** The app's name on the wire, at most 32 characters. */
+  name: string;
+  /** Schema of the app's message bodies, checked on both sides. */
+  schema: S;
+}
+
+/**
+ * Declares an app. Both sides must declare it with the same name to exchange its messages.
+ *
+ * @example
+ * ```ts
+ * import { defineApp, s } from "@meshtalk/core";
+ * const echo = defineApp("echo", s.map({ text: s.str(1000) }));
+ * ```
+ */
+export function defineApp<S extends AppSchema>(name: string, schema: S): AppDefinition<S> {
+  if (name.length === 0 || name.length > 32) {
+    throw new RangeError("an app name has 1 to 32 characters");
+  }
+  return { name, schema };
+}
+
+/** How to start a peer. Every field has a default. */
+export interface PeerOptions {
+  /** TCP port to listen on; 0 (the default) picks a free one. */
+  port?: number;
+  /** Address to listen on; default `0.0.0.0` (all interfaces). */
+  host?: string;
+  /** The identity to use. Default: loaded from (or created in) `dataDir`, else a fresh one in memory. */
+  identity?: Identity;
+  /** Directory holding the peer's key pair. */
+  dataDir?: string;
+  /** Nickname announced in `hello`. */
+  nick?: string;
+  /** The apps this peer runs. */
+  apps?: AppDefinition[];
+  /** Most connections at once, open or handshaking (default 64). */
+  maxConnections?: number;
+  /** Connections upkeep tries to keep by dialing known addresses (default 8; 0 disables). */
+  targetConnections?: number;
+  /** Largest frame body accepted (default 2 MiB). */
+  maxFrameSize?: number;
+  /** Unsent bytes queued for one peer past which it is dropped as too slow (default 16 MiB). */
+  maxQueuedBytes?: number;
+  /** Time allowed for the handshake (default 5000 ms). */
+  handshakeTimeoutMs?: number;
+  /** Interval between pings to each neighbour (default 2000 ms). */
+  heartbeatIntervalMs?: number;
+  /** Silence after which a neighbour is declared dead (default 10000 ms). */
+  heartbeatTimeoutMs?: number;
+  /** Close connections that carried no app message for this long (default 0: never). */
+  idleTimeoutMs?: number;
+  /** Where connection errors are reported (default `console.error`). */
+  log?: (line: string) => void;
+}
+
+/** A connected peer as the registry knows it. */
+export interface PeerInfo {
+  /** Its peer id. */
+  id: string;
+  /** The nickname it announced. */
+  nick: string;
+  /** Where it listens, as seen from here (`host:port`), if it announced a port. */
+  address: string | null;
+  /** The other end of the socket (`host:port`). */
+  remoteAddress: string;
+  /** Who dialed. */
+  direction: "inbound" | "outbound";
+  /** Last heartbeat round-trip time in milliseconds, once measured. */
+  rttMs: number | null;
+  /** The apps it runs. */
+  apps: string[];
+  /** When the connection opened (ms since epoch). */
+  connectedAt: number;
+}
+
+/** What a peer reports. */
+export interface PeerEvents {
+  /** A peer's first connection completed its handshake. */
+  "peer:connected": PeerInfo;
+  /** A peer's last connection closed. */
+  "peer:disconnected": { peer: PeerInfo; reason: string };
+  /** An app message arrived, already checked against the app's schema. */
+  message: { from: PeerInfo; app: string; body: Record<string, unknown> };
+  /** A connection failed: a protocol violation, a refused dial, a dead peer. */
+  error: { address: string; peer?: PeerInfo; error: Error };
+}
+
+/** An app's view of the network: all an app needs and all it gets. */
+export interface AppChannel<S extends AppSchema> {
+  /** Sends to one connected peer; resolves once the message is queued within the peer's window. */
+  send(peerId: string, body: Infer<S>): Promise<void>;
+  /** Sends to every neighbour running the app, but `except`; returns how many it went to. */
+  broadcast(body: Infer<S>, except?: string): number;
+  /** Calls `handler` for every message of this app; returns a function that unsubscribes. */
+  onMessage(handler: (body: Infer<S>, from: PeerInfo) => void): () => void;
+}
+
+/** A running peer. */
+export interface Peer {
+  /** This peer's id. */
+  readonly id: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** Its nickname. */
+  readonly nick: string;
+  /** Dials host:port and completes the handshake; resolves with the peer there. */
+  connect(host: string, port: number): Promise<PeerInfo>;
+  /** Closes the connection to a peer (by id, `host:port` or port) and keeps it from being redialed. */
+  disconnect(target: string): Promise<PeerInfo | null>;
+  /** The connected peers. */
+  peers(): PeerInfo[];
+  /** The address book. */
+  addresses(): KnownAddress[];
+  /** The channel of one of this peer's apps. */
+  app<S extends AppSchema>(definition: AppDefinition<S>): AppChannel<S>;
+  /** Subscribes to an event; returns a function that unsubscribes. */
+  on<E extends keyof PeerEvents>(event: E, handler: (detail: PeerEvents[E]) => void): () => void;
+  /** Measures one round trip to a connected peer, in milliseconds. */
+  ping(peerId: string): Promise<number>;
+  /** Says `bye` to every peer, closes every connection, worker, timer and the listener. */
+  close(): Promise<void>;
+}
+
+interface Record_ extends ConnectionRecord {
+  ready: PromiseWithResolvers<PeerInfo>;
+  lastAppAt: number;
+  pings: Map<number, PromiseWithResolvers<number>>;
+}
+
+/**
+ * Starts a peer listening on `options.port`.
+ *
+ * @example
+ * ```ts
+ * import { defineApp, s, startPeer } from "@meshtalk/core";
+ * const echo = defineApp("echo", s.map({ text: s.str(100) }));
+ * const a = await startPeer({ apps: [echo] });
+ * const b = await startPeer({ apps: [echo] });
+ * b.app(echo).onMessage((body) => console.log(body.text));
+ * await a.connect("127.0.0.1", b.port);
+ * a.app(echo).broadcast({ text: "hello" });
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
+  const identity = options.identity ??
+    (options.dataDir ? await loadOrCreateIdentity(options.dataDir) : await generateIdentity());
+  const listener = Deno.listen({ hostname: options.host ?? "0.0.0.0", port: options.port ?? 0 });
+  return new MeshPeer(identity, listener, options);
+}
+
+class MeshPeer implements Peer {
+  readonly id: string;
+  readonly port: number;
+  readonly nick: string;
+  readonly #listener: Deno.TcpListener;
+  readonly #setup: ConnectionSetup;
+  readonly #apps = new Map<string, AppDefinition>();
+  readonly #records = new Set<Record_>();
+  readonly #byId = new Map<string, Record_>();
+  readonly #dialing = new Map<string, Promise<PeerInfo>>();
+  readonly #book = new AddressBook();
+  readonly #handlers = new Map<string, Set<(detail: never) => void>>();
+  readonly #options: Required<
+    Omit<PeerOptions, "identity" | "dataDir" | "apps" | "host" | "port" | "nick">
+  >;
+  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #accepting: Promise<void>;
+  #closing: Promise<void> | null = null;
+  #lastExchangeAt = 0;
+
+  constructor(identity: Identity, listener: Deno.TcpListener, options: PeerOptions) {
+    this.id = identity.id;
+    this.#listener = listener;
+    this.port = listener.addr.port;
+    this.nick = (options.nick ?? `peer-${this.id.slice(0, 6)}`).slice(0, MAX_NICK_LENGTH);
+    for (const app of options.apps ?? []) this.#apps.set(app.name, app);
+    this.#options = {
+      maxConnections: options.maxConnections ?? 64,
+      targetConnections: options.targetConnections ?? 8,
+      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      maxQueuedBytes: options.maxQueuedBytes ?? 16 * 2 ** 20,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 2000,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 10_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 0,
+      log: options.log ?? ((line) => console.error(line)),
+    };
+    const bound = listener.addr.hostname;
+    this.#setup = {
+      identity,
+      nick: this.nick,
+      listen: { host: bound === "0.0.0.0" || bound === "::" ? "" : bound, port: this.port },
+      apps: Object.fromEntries([...this.#apps].map(([name, app]) => [name, app.schema])),
+      maxFrameSize: this.#options.maxFrameSize,
+      maxQueuedBytes: this.#options.maxQueuedBytes,
+    };
+    const tick = Math.max(10, Math.min(1000, this.#options.heartbeatIntervalMs / 2));
+    this.#timer = setInterval(() => this.#tick(), tick);
+    this.#accepting = this.#acceptLoop();
+  }
+
+  connect(host: string, port: number): Promise<PeerInfo> {
+    this.#book.setBlocked({ host, port }, false);
+    return this.#dial(host, port);
+  }
+
+  async disconnect(target: string): Promise<PeerInfo | null> {
+    const record = this.#find(target);
+    if (!record?.remote) return null;
+    const info = this.#info(record);
+    this.#book.setBlocked({ id: record.remote.id }, true);
+    if (record.dialed) this.#book.setBlocked(record.dialed, true);
+    await record.connection.close("disconnected by user");
+    return info;
+  }
+
+  peers(): PeerInfo[] {
+    return [...this.#byId.values()].map((r) => this.#info(r));
+  }
+
+  addresses(): KnownAddress[] {
+    return this.#book.list();
+  }
+
+  app<S extends AppSchema>(definition: AppDefinition<S>): AppChannel<S> {
+    if (this.#apps.get(definition.name) !== definition) {
+      throw new Error(`app "${definition.name}" was not passed to startPeer({ apps })`);
+    }
+    const name = definition.name;
+    const schema = definition.schema;
+    // Typed loosely here and cast once: TypeScript cannot resolve Infer<S> for a generic S.
+    const channel = {
+      send: async (peerId: string, body: Record<string, unknown>) => {
+        const record = this.#byId.get(peerId);
+        if (!record) throw new ConnectError("closed", `not connected to peer ${peerId}`);
+        this.#sendApp(record, name, schema, body);
+        await record.connection.drained(this.#options.maxQueuedBytes / 4);
+      },
+      broadcast: (body: Record<string, unknown>, except?: string) => {
+        let count = 0;
+        for (const record of this.#byId.values()) {
+          if (record.remote!.id === except || !record.remote!.apps.includes(name)) continue;
+          if (this.#sendApp(record, name, schema, body)) count++;
+        }
+        return count;
+      },
+      onMessage: (handler: (body: Record<string, unknown>, from: PeerInfo) => void) =>
+        this.on("message", (event) => {
+          if (event.app === name) handler(event.body, event.from);
+        }),
+    };
+    return channel as unknown as AppChannel<S>;
+  }
+
+  on<E extends keyof PeerEvents>(event: E, handler: (detail: PeerEvents[E]) => void): () => void {
+    let set = this.#handlers.get(event);
+    if (!set) this.#handlers.set(event, set = new Set());
+    set.add(handler as (detail: never) => void);
+    return () => set.delete(handler as (detail: never) => void);
+  }
+
+  ping(peerId: string): Promise<number> {
+    const record = this.#byId.get(peerId);
+    if (!record) {
+      return Promise.reject(new ConnectError("closed", `not connected to peer ${peerId}`));
+    }
+    return this.#sendPing(record).promise;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#listener.close();
+    await this.#accepting;
+    await Promise.allSettled([...this.#dialing.values()]);
+    await Promise.all([...this.#records].map((r) => r.connection.close("peer shutting down")));
+  }
+
+  // Connections.
+
+  async #acceptLoop(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        if (this.#closing || this.#records.size >= this.#options.maxConnections) {
+          await this.#refuse(conn, this.#closing ? "peer shutting down" : "too many connections");
+          continue;
+        }
+        this.#adopt(conn, "inbound");
+      }
+    } catch (error) {
+      if (!this.#closing) this.#options.log(`listener failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Refuses before spawning a worker: tells the dialer why and where else to go. */
+  async #refuse(conn: Deno.TcpConn, reason: string): Promise<void> {
+    try {
+      const peers = encodeFrame({ t: "peers", peers: this.#exchangeList() });
+      const bye = encodeFrame({ t: "bye", reason });
+      const bytes = new Uint8Array(peers.length + bye.length);
+      bytes.set(peers);
+      bytes.set(bye, peers.length);
+      await conn.write(bytes);
+    } catch {
+      // the dialer is gone already
+    } finally {
+      conn.close();
+    }
+  }
+
+  #dial(host: string, port: number): Promise<PeerInfo> {
+    if (this.#closing) return Promise.reject(new ConnectError("closed", "peer is shutting down"));
+    const key = addressKey(host, port);
+    const pending = this.#dialing.get(key);
+    if (pending) return pending;
+    for (const record of this.#byId.values()) {
+      const d = record.dialed;
+      if (d && d.host === host && d.port === port) return Promise.resolve(this.#info(record));
+    }
+    if (this.#records.size >= this.#options.maxConnections) {
+      return Promise.reject(
+        new ConnectError(
+          "full",
+          `cannot dial ${key}: at the limit of ${this.#options.maxConnections} connections`,
+        ),
+      );
+    }
+    const attempt = (async () => {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await Deno.connect({ hostname: host, port });
+      } catch (error) {
+        this.#book.failed(host, port);
+        throw new ConnectError("unreachable", `cannot reach ${key}: ${(error as Error).message}`);
+      }
+      if (this.#closing) {
+        conn.close();
+        throw new ConnectError("closed", "peer is shutting down");
+      }
+      const record = this.#adopt(conn, "outbound", { host, port });
+      try {
+        const info = await record.ready.promise;
+        this.#book.succeeded(host, port, info.id);
+        return info;
+      } catch (error) {
+        if ((error as ConnectError).reason !== "self") this.#book.failed(host, port);
+        throw error;
+      }
+    })();
+    this.#dialing.set(key, attempt);
+    attempt.catch(() => {}).finally(() => this.#dialing.delete(key));
+    return attempt;
+  }
+
+  #adopt(
+    conn: Deno.TcpConn,
+    direction: "inbound" | "outbound",
+    dialed?: { host: string; port: number },
+  ): Record_ {
+    const now = performance.now();
+    const record: Record_ = {
+      connection: undefined as unknown as Connection,
+      direction,
+      dialed,
+      startedAt: now,
+      rttMs: null,
+      lastPingAt: now,
+      pingSeq: 0,
+      pingSentAt: 0,
+      ready: Promise.withResolvers<PeerInfo>(),
+      lastAppAt: now,
+      pings: new Map(),
+    };
+    record.ready.promise.catch(() => {});
+    record.connection = new Connection(conn, this.#setup, {
+      ready: (hello) => this.#onReady(record, hello),
+      messages: (messages) => this.#onMessages(record, messages),
+      closed: (reason, error) => this.#onClosed(record, reason, error),
+    });
+    this.#records.add(record);
+    return record;
+  }
+
+  #onReady(record: Record_, hello: RemoteHello): void {
+    record.remote = hello;
+    if (hello.id === this.id) {
+      if (record.dialed) {
+        this.#book.add(record.dialed.host, record.dialed.port, hello.id).self = true;
+      }
+      record.ready.reject(
+        new ConnectError("self", `refusing to connect to ourselves at ${this.#remoteKey(record)}`),
+      );
+      record.connection.close("refusing to connect to itself");
+      return;
+    }
+    const existing = this.#byId.get(hello.id);
+    if (existing) {
+      const keep = preferredConnection(existing, record, this.id);
+      const drop = keep === existing ? record : existing;
+      this.#byId.set(hello.id, keep);
+      if (keep === record) record.ready.resolve(this.#info(record));
+      else record.ready.resolve(this.#info(existing));
+      drop.connection.close("duplicate connection");
+      return;
+    }
+    this.#byId.set(hello.id, record);
+    const address = this.#listenAddress(record);
+    if (address) this.#book.add(address.host, address.port, hello.id);
+    const info = this.#info(record);
+    record.ready.resolve(info);
+    this.#sendPeers(record);
+    this.#emit("peer:connected", info);
+  }
+
+  #onMessages(record: Record_, messages: Message[]): void {
+    for (const message of messages) {
+      if (message.t === "bye") {
+        record.connection.close(`peer said bye: ${message.reason}`);
+        if (!record.remote) {
+          record.ready.reject(
+            new ConnectError("refused", `${this.#remoteKey(record)} refused: ${message.reason}`),
+          );
+        }
+        return;
+      }
+      if (!record.remote) {
+        // A refusing peer sends `peers` before its `bye`: learn where else to go.
+        if (message.t === "peers") this.#learn(message.peers);
+        continue;
+      }
+      switch (message.t) {
+        case "ping":
+          record.connection.send({ t: "pong", n: message.n }, 0);
+          break;
+        case "pong": {
+          const waiter = record.pings.get(message.n);
+          if (waiter) {
+            record.pings.delete(message.n);
+            const rtt = performance.now() - record.pingSentAt;
+            record.rttMs = rtt;
+            waiter.resolve(rtt);
+          }
+          break;
+        }
+        case "peers":
+          this.#learn(message.peers);
+          break;
+        case "app":
+          if (this.#byId.get(record.remote.id) !== record) break; // a duplicate on its way out
+          record.lastAppAt = performance.now();
+          this.#emit("message", { from: this.#info(record), app: message.app, body: message.body });
+          break;
+      }
+    }
+  }
+
+  #onClosed(record: Record_, reason: string, error: ProtocolError | null): void {
+    this.#records.delete(record);
+    for (const waiter of record.pings.values()) waiter.reject(new ConnectError("closed", reason));
+    const address = this.#remoteKey(record);
+    if (!record.remote) {
+      record.ready.reject(new ConnectError(error ? "refused" : "closed", `${address}: ${reason}`));
+    }
+    if (error) {
+      this.#options.log(`connection ${address} closed: ${error.message}`);
+      this.#emit("error", { address, error, peer: record.remote ? this.#info(record) : undefined });
+    }
+    if (record.remote && this.#byId.get(record.remote.id) === record) {
+      this.#byId.delete(record.remote.id);
+      this.#emit("peer:disconnected", { peer: this.#info(record), reason });
+    }
+  }
+
+  // Sending.
+
+  #sendApp(
+    record: Record_,
+    app: string,
+    schema: AppSchema,
+    body: Record<string, unknown>,
+  ): boolean {
+    assertValid(schema, body, `${app} message`);
+    return record.connection.send({ t: "app", app, body }, estimateSize(body));
+  }
+
+  #sendPing(record: Record_): PromiseWithResolvers<number> {
+    const n = ++record.pingSeq;
+    const waiter = Promise.withResolvers<number>();
+    waiter.promise.catch(() => {});
+    record.pings.set(n, waiter);
+    record.pingSentAt = performance.now();
+    record.lastPingAt = record.pingSentAt;
+    if (!record.connection.send({ t: "ping", n }, 0)) {
+      record.pings.delete(n);
+      waiter.reject(new ConnectError("closed", "connection is closing"));
+    }
+    return waiter;
+  }
+
+  #sendPeers(record: Record_): void {
+    const peers = this.#exchangeList(record.remote?.id);
+    if (peers.length > 0) record.connection.send({ t: "peers", peers }, 0);
+  }
+
+  /** Addresses worth telling a neighbour: where our connected peers listen, then recent ones. */
+  #exchangeList(exclude?: string): { id?: string; host: string; port: number }[] {
+    const out: { id?: string; host: string; port: number }[] = [];
+    const seen = new Set<string>();
+    for (const record of this.#byId.values()) {
+      const address = this.#listenAddress(record);
+      if (!address || record.remote!.id === exclude) continue;
+      seen.add(addressKey(address.host, address.port));
+      out.push({ id: record.remote!.id, ...address });
+    }
+    for (const entry of this.#book.list()) {
+      if (out.length >= MAX_PEERS_PER_MESSAGE) break;
+      const key = addressKey(entry.host, entry.port);
+      if (entry.self || entry.failures > 0 || seen.has(key) || entry.id === exclude) continue;
+      seen.add(key);
+      out.push(
+        entry.id
+          ? { id: entry.id, host: entry.host, port: entry.port }
+          : { host: entry.host, port: entry.port },
+      );
+    }
+    return out.slice(0, MAX_PEERS_PER_MESSAGE);
+  }
+
+  #learn(peers: { id?: string; host: string; port: number }[]): void {
+    for (const { id, host, port } of peers) {
+      if (id === this.id || port === 0) continue;
+      this.#book.add(host, port, id);
+    }
+  }
+
+  // Timers: heartbeats, handshake and idle timeouts, mesh upkeep.
+
+  #tick(): void {
+    const now = performance.now();
+    const o = this.#options;
+    for (const record of this.#records) {
+      const connection = record.connection;
+      if (connection.closing) continue;
+      if (!record.remote) {
+        if (now - record.startedAt > o.handshakeTimeoutMs) {
+          connection.close(`handshake timed out after ${o.handshakeTimeoutMs} ms`);
+          record.ready.reject(
+            new ConnectError("timeout", `${this.#remoteKey(record)}: handshake timed out`),
+          );
+        }
+        continue;
+      }
+      const silent = now - Math.max(connection.lastReceivedAt, record.startedAt);
+      if (silent > o.heartbeatTimeoutMs) {
+        const reason = `no response for ${Math.round(silent)} ms (heartbeat timeout)`;
+        this.#options.log(
+          `peer ${record.remote.id.slice(0, 8)} at ${this.#remoteKey(record)}: ${reason}`,
+        );
+        connection.close(reason);
+      } else if (o.idleTimeoutMs > 0 && now - record.lastAppAt > o.idleTimeoutMs) {
+        connection.close(`idle for ${o.idleTimeoutMs} ms`);
+      } else if (now - record.lastPingAt >= o.heartbeatIntervalMs) {
+        this.#sendPing(record);
+      }
+    }
+    this.#upkeep(now);
+  }
+
+  #upkeep(now: number): void {
+    const o = this.#options;
+    if (this.#closing || o.targetConnections === 0) return;
+    if (now - this.#lastExchangeAt > 15_000 && this.#byId.size > 0) {
+      this.#lastExchangeAt = now;
+      for (const record of this.#byId.values()) this.#sendPeers(record);
+    }
+    let open = this.#records.size;
+    if (open >= Math.min(o.targetConnections, o.maxConnections) || this.#dialing.size >= 2) return;
+    for (const entry of this.#book.dialable()) {
+      if (open >= o.targetConnections || this.#dialing.size >= 2) break;
+      if (entry.id && this.#byId.has(entry.id)) continue;
+      if (this.#connectedTo(entry.host, entry.port)) continue;
+      open++;
+      this.#dial(entry.host, entry.port).catch((error) => {
+        this.#options.log(
+          `dial ${addressKey(entry.host, entry.port)} failed: ${(error as Error).message}`,
+        );
+      });
+    }
+  }
+
+  #connectedTo(host: string, port: number): boolean {
+    for (const record of this.#byId.values()) {
+      const address = this.#listenAddress(record);
+      if (address && address.host === host && address.port === port) return true;
+    }
+    return this.#dialing.has(addressKey(host, port));
+  }
+
+  // Helpers.
+
+  #find(target: string): Record_ | undefined {
+    for (const record of this.#byId.values()) {
+      const address = this.#listenAddress(record);
+      const id = record.remote!.id;
+      if (id === target || (target.length >= 6 && id.startsWith(target))) return record;
+      if (
+        address &&
+        (addressKey(address.host, address.port) === target || String(address.port) === target)
+      ) {
+        return record;
+      }
+      if (this.#remoteKey(record) === target) return record;
+    }
+    return undefined;
+  }
+
+  /** Where the remote listens: the address we dialed, or its announced port at the address it came from. */
+  #listenAddress(record: ConnectionRecord): { host: string; port: number } | null {
+    if (record.dialed) return record.dialed;
+    const listen = record.remote?.listen;
+    if (!listen || listen.port === 0) return null;
+    return { host: record.connection.remoteAddr.hostname, port: listen.port };
+  }
+
+  #remoteKey(record: ConnectionRecord): string {
+    const addr = record.connection.remoteAddr;
+    return addressKey(addr.hostname, addr.port);
+  }
+
+  #info(record: ConnectionRecord): PeerInfo {
+    const address = this.#listenAddress(record);
+    return {
+      id: record.remote?.id ?? "",
+      nick: record.remote?.nick ?? "",
+      address: address ? addressKey(address.host, address.port) : null,
+      remoteAddress: this.#remoteKey(record),
+      direction: record.direction,
+      rttMs: record.rttMs,
+      apps: record.remote?.apps ?? [],
+      connectedAt: Date.now() - (performance.now() - record.startedAt),
+    };
+  }
+
+  #emit<E extends keyof PeerEvents>(event: E, detail: PeerEvents[E]): void {
+    for (const handler of this.#handlers.get(event) ?? []) {
+      try {
+        (handler as (detail: PeerEvents[E]) => void)(detail);
+      } catch (error) {
+        this.#options.log(`a "${event}" handler threw: ${(error as Error).stack ?? error}`);
+      }
+    }
+  }
+}
+
+/** A cheap upper bound of a value's MessagePack size: the send credit of a message. */
+function estimateSize(value: unknown): number {
+  if (typeof value === "string") return 5 + value.length * 3;
+  if (value instanceof Uint8Array) return 5 + value.length;
+  if (Array.isArray(value)) return value.reduce((n: number, v) => n + estimateSize(v), 5);
+  if (typeof value === "object" && value !== null) {
+    let n = 5;
+    for (const key in value) {
+      n += estimateSize(key) + estimateSize((value as Record<string, unknown>)[key]);
+    }
+    return n;
+  }
+  return 9;
+}

@@ -1,0 +1,164 @@
+/**
+ * A single-producer, single-consumer byte ring in a SharedArrayBuffer: how bytes cross between
+ * the main thread (which owns the socket) and a connection's worker without a postMessage per
+ * chunk. Positions are 32-bit counters that wrap; `Atomics.waitAsync` wakes the other side.
+ *
+ * @module
+ */
+
+const WRITE = 0; // bytes ever committed by the producer, mod 2^32
+const READ = 1; // bytes ever released by the consumer, mod 2^32
+const PRODUCER_DONE = 2; // 1 once the producer will write no more
+const CONSUMER_DONE = 3; // 1 once the consumer will read no more
+const CONTROL_BYTES = 16;
+
+/**
+ * One direction of a connection's byte stream, shared between two threads.
+ *
+ * @example
+ * ```ts
+ * import { ByteRing } from "./ring.ts";
+ * const ring = ByteRing.create(1024);
+ * ring.write(new Uint8Array([1, 2, 3]));
+ * ring.wake();
+ * const view = ring.readable(); // Uint8Array [1, 2, 3]
+ * ring.release(view.length);
+ * ```
+ */
+export class ByteRing {
+  /** The shared memory; post it to the other thread and wrap it with {@linkcode ByteRing.from}. */
+  readonly buffer: SharedArrayBuffer;
+  readonly #control: Int32Array;
+  readonly #data: Uint8Array;
+  readonly #capacity: number;
+
+  private constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer;
+    this.#control = new Int32Array(buffer, 0, 4);
+    this.#data = new Uint8Array(buffer, CONTROL_BYTES);
+    this.#capacity = this.#data.length;
+  }
+
+  /** A new empty ring of `capacity` bytes (a power of two, so positions wrap cleanly). */
+  static create(capacity: number): ByteRing {
+    if (capacity < 16 || (capacity & (capacity - 1)) !== 0 || capacity > 2 ** 30) {
+      throw new RangeError(`ring capacity must be a power of two from 16 to 2^30, got ${capacity}`);
+    }
+    return new ByteRing(new SharedArrayBuffer(CONTROL_BYTES + capacity));
+  }
+
+  /** Wraps a ring created by another thread. */
+  static from(buffer: SharedArrayBuffer): ByteRing {
+    return new ByteRing(buffer);
+  }
+
+  /** Bytes written and not yet released. */
+  get used(): number {
+    return (Atomics.load(this.#control, WRITE) - Atomics.load(this.#control, READ)) >>> 0;
+  }
+
+  /** True once the producer has closed its end. */
+  get producerDone(): boolean {
+    return Atomics.load(this.#control, PRODUCER_DONE) === 1;
+  }
+
+  /** True once the consumer has closed its end: the producer should stop. */
+  get consumerDone(): boolean {
+    return Atomics.load(this.#control, CONSUMER_DONE) === 1;
+  }
+
+  // Producer side.
+
+  /** The contiguous free space after the write position (may be empty when full). */
+  writable(): Uint8Array {
+    const write = Atomics.load(this.#control, WRITE) >>> 0;
+    const free = this.#capacity - this.used;
+    const at = write % this.#capacity;
+    return this.#data.subarray(at, at + Math.min(free, this.#capacity - at));
+  }
+
+  /** Publishes `count` bytes written into the view from {@linkcode writable}. */
+  commit(count: number): void {
+    if (count === 0) return;
+    Atomics.add(this.#control, WRITE, count);
+    Atomics.notify(this.#control, WRITE);
+  }
+
+  /** Free bytes, contiguous or not. */
+  get free(): number {
+    return this.#capacity - this.used;
+  }
+
+  /**
+   * Copies as much of `bytes` as fits, wrapping around; returns how many were taken. Does not
+   * wake the consumer: call {@linkcode wake} once after a batch of writes.
+   */
+  write(bytes: Uint8Array): number {
+    let taken = 0;
+    while (taken < bytes.length) {
+      const space = this.writable();
+      if (space.length === 0) break;
+      const count = Math.min(space.length, bytes.length - taken);
+      space.set(bytes.subarray(taken, taken + count));
+      taken += count;
+      Atomics.add(this.#control, WRITE, count);
+    }
+    return taken;
+  }
+
+  /** Wakes a consumer waiting in {@linkcode waitReadable}. */
+  wake(): void {
+    Atomics.notify(this.#control, WRITE);
+  }
+
+  /** Resolves once there is free space or the consumer is done. */
+  async waitWritable(): Promise<void> {
+    while (this.used === this.#capacity && !this.consumerDone) {
+      const read = Atomics.load(this.#control, READ);
+      if (this.used !== this.#capacity || this.consumerDone) return;
+      const wait = Atomics.waitAsync(this.#control, READ, read);
+      if (wait.async) await wait.value;
+    }
+  }
+
+  /** Marks the end of the stream and wakes the consumer. */
+  closeProducer(): void {
+    Atomics.store(this.#control, PRODUCER_DONE, 1);
+    Atomics.add(this.#control, WRITE, 0);
+    Atomics.notify(this.#control, WRITE);
+    Atomics.notify(this.#control, READ);
+  }
+
+  // Consumer side.
+
+  /** The contiguous written bytes from the read position (may be empty). */
+  readable(): Uint8Array {
+    const read = Atomics.load(this.#control, READ) >>> 0;
+    const at = read % this.#capacity;
+    return this.#data.subarray(at, at + Math.min(this.used, this.#capacity - at));
+  }
+
+  /** Frees `count` bytes from the read position for the producer. */
+  release(count: number): void {
+    if (count === 0) return;
+    Atomics.add(this.#control, READ, count);
+    Atomics.notify(this.#control, READ);
+  }
+
+  /** Resolves once there are bytes to read or the producer is done. */
+  async waitReadable(): Promise<void> {
+    while (this.used === 0 && !this.producerDone && !this.consumerDone) {
+      const write = Atomics.load(this.#control, WRITE);
+      if (this.used !== 0 || this.producerDone || this.consumerDone) return;
+      const wait = Atomics.waitAsync(this.#control, WRITE, write);
+      if (wait.async) await wait.value;
+    }
+  }
+
+  /** Stops reading: the producer's waits end and further writes are pointless. */
+  closeConsumer(): void {
+    Atomics.store(this.#control, CONSUMER_DONE, 1);
+    Atomics.notify(this.#control, READ);
+    Atomics.notify(this.#control, WRITE);
+  }
+}

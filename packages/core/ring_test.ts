@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ByteRing } from "./ring.ts";
+
+Deno.test("bytes come out of the ring in order across many wrap-arounds", () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(100), fc.nat(100)), { maxLength: 200 }), (steps) => {
+      const ring = ByteRing.create(64);
+      let written = 0;
+      let read = 0;
+      for (const [toWrite, toRead] of steps) {
+        const bytes = Uint8Array.from({ length: toWrite }, (_, i) => (written + i) & 0xff);
+        const taken = ring.write(bytes);
+        assert.equal(taken, Math.min(toWrite, 64 - (written - read)));
+        written += taken;
+        let left = toRead;
+        while (left > 0) {
+          const view = ring.readable();
+          if (view.length === 0) break;
+          const n = Math.min(left, view.length);
+          for (let i = 0; i < n; i++) assert.equal(view[i], (read + i) & 0xff);
+          ring.release(n);
+          read += n;
+          left -= n;
+        }
+        assert.equal(ring.used, written - read);
+      }
+    }),
+  );
+});
+
+// Deno's event loop does not count a pending Atomics.waitAsync as work, so a wake from the same
+// thread would find the loop already ended: a timer keeps it running while these tests wait.
+async function withLoopAlive(body: () => Promise<void>): Promise<void> {
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    await body();
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+Deno.test("a waiting consumer wakes on data and on close", () =>
+  withLoopAlive(async () => {
+    const ring = ByteRing.create(16);
+    const waiting = ring.waitReadable();
+    ring.write(new Uint8Array([7]));
+    ring.wake();
+    await waiting;
+    assert.deepEqual([...ring.readable()], [7]);
+    ring.release(1);
+    const ended = ring.waitReadable();
+    ring.closeProducer();
+    await ended;
+    assert.ok(ring.producerDone);
+  }));
+
+Deno.test("a full ring makes the producer wait until the consumer releases", () =>
+  withLoopAlive(async () => {
+    const ring = ByteRing.create(16);
+    assert.equal(ring.write(new Uint8Array(20)), 16);
+    let woke = false;
+    const waiting = ring.waitWritable().then(() => woke = true);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(woke, false);
+    ring.release(4);
+    await waiting;
+    assert.equal(ring.free, 4);
+  }));
+
+Deno.test("ring capacity must be a power of two", () => {
+  assert.throws(() => ByteRing.create(100), RangeError);
+});

@@ -1,0 +1,56 @@
+/**
+ * What the main thread and a connection worker say to each other. Bytes never travel here:
+ * they go through the two {@linkcode ByteRing}s; these messages carry decoded messages and
+ * lifecycle events, one post per batch.
+ *
+ * @module
+ */
+import type { Hello, Message } from "./messages.ts";
+import type { Schema } from "./schema.ts";
+
+/** Slots of the shared control array of one connection. */
+export const Slot = {
+  /** Message batches the worker has posted to the main thread. */
+  batchesPosted: 0,
+  /** Message batches the main thread has finished dispatching. */
+  batchesDone: 1,
+  /** Send credit (estimated bytes) of messages the worker has put in the outbound ring, mod 2^32. */
+  sentBytes: 2,
+} as const;
+
+/** Control array length, in Int32 slots. */
+export const CONTROL_SLOTS = 4;
+
+/** Batches the worker may have posted and not yet seen dispatched before it stops reading. */
+export const MAX_BATCHES_IN_FLIGHT = 8;
+
+/** The first message to a worker: its rings and everything it needs for the handshake. */
+export interface InitRequest {
+  type: "init";
+  inbound: SharedArrayBuffer;
+  outbound: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  id: string;
+  publicKey: Uint8Array;
+  privateKey: CryptoKey;
+  nick: string;
+  listen?: { host: string; port: number };
+  apps: Record<string, Schema>;
+  maxFrameSize: number;
+}
+
+/** Main to worker. */
+export type ToWorker =
+  | InitRequest
+  | { type: "send"; messages: Message[]; credits: number[] }
+  | { type: "close"; reason: string };
+
+/** The remote peer as proven by its handshake. */
+export type RemoteHello = Omit<Hello, "nonce" | "t">;
+
+/** Worker to main. */
+export type FromWorker =
+  | { type: "ready"; hello: RemoteHello }
+  | { type: "messages"; messages: Message[] }
+  | { type: "error"; code: string; message: string }
+  | { type: "end" };
