@@ -7,7 +7,7 @@
  */
 import { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import type { Message } from "./messages.ts";
+import type { ByeCode, Message } from "./messages.ts";
 import { ByteRing } from "./ring.ts";
 import type { Schema } from "./schema.ts";
 import {
@@ -115,7 +115,7 @@ export class Connection {
     if (this.#closing) return false;
     if (this.queuedBytes + credit > this.#maxQueuedBytes) {
       const mib = (this.queuedBytes / 2 ** 20).toFixed(1);
-      this.close(`peer is not reading: ${mib} MiB queued for it`);
+      this.close(`peer is not reading: ${mib} MiB queued for it`, "slow");
       return false;
     }
     if (this.#sendQueue.length === 0) queueMicrotask(() => this.#flush());
@@ -135,16 +135,16 @@ export class Connection {
   }
 
   /**
-   * Closes the connection: the worker sends `bye` with `reason` (unless the close follows an
-   * error it already reported), sends what is queued, and the socket closes. Resolves when the
+   * Closes the connection: the worker sends what is queued and a `bye` with `reason` (and
+   * its `code`), and the socket closes. Resolves when the
    * socket, the worker and both pumps are gone.
    */
-  close(reason: string): Promise<void> {
+  close(reason: string, code?: ByeCode): Promise<void> {
     if (this.#finished) return this.#finished;
     this.#closing = true;
     this.#closeReason = reason;
     this.#flush();
-    this.#post({ type: "close", reason });
+    this.#post({ type: "close", reason, code });
     this.#finished = this.#finish();
     return this.#finished;
   }

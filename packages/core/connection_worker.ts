@@ -10,7 +10,13 @@ import { decodeValue, encodeShared } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame.ts";
 import { checkPeerId, verifySignature } from "./identity.ts";
-import { type Hello, type Message, parseMessage, PROTOCOL_VERSION } from "./messages.ts";
+import {
+  type ByeCode,
+  type Hello,
+  type Message,
+  parseMessage,
+  PROTOCOL_VERSION,
+} from "./messages.ts";
 import { ByteRing } from "./ring.ts";
 import {
   type FromWorker,
@@ -59,7 +65,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       pump();
       break;
     case "close":
-      closeGracefully(request.reason);
+      closeGracefully(request.reason, request.code);
       break;
   }
 };
@@ -121,6 +127,11 @@ async function handleFrame(body: Uint8Array): Promise<void> {
     );
   }
   const message = parseMessage(value, apps);
+  if (message.t === "peers" && phase !== "open") {
+    // A peer refusing us (full, shutting down) says where else to go before its bye.
+    batch.push(message);
+    return;
+  }
   if (message.t === "bye") {
     batch.push(message);
     await flushBatch();
@@ -236,9 +247,11 @@ async function pump(): Promise<void> {
   }
 }
 
-function closeGracefully(reason: string | null): void {
+function closeGracefully(reason: string | null, code?: ByeCode): void {
   if (closeAfterDrain) return;
-  if (reason !== null) enqueue({ t: "bye", reason: reason.slice(0, 200) }, 0);
+  if (reason !== null) {
+    enqueue({ t: "bye", reason: reason.slice(0, 200), ...(code ? { code } : {}) }, 0);
+  }
   phase = "closing";
   closeAfterDrain = true;
   pump();
@@ -249,7 +262,7 @@ function fail(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   post({ type: "error", code: protocol ? error.code : "internal", message });
   inbound?.closeConsumer();
-  if (outbound) closeGracefully(`protocol error: ${message}`);
+  if (outbound) closeGracefully(`protocol error: ${message}`, "protocol");
 }
 
 function unexpected(got: string, expected: string): ProtocolError {

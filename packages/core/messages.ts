@@ -12,6 +12,20 @@ export const PROTOCOL_VERSION = 1;
 
 /** Longest nickname, in characters. */
 export const MAX_NICK_LENGTH = 32;
+/**
+ * Machine-readable `bye` codes. `user`: the user chose to disconnect, do not redial; `duplicate`:
+ * another connection between the same two peers replaces this one.
+ */
+export type ByeCode =
+  | "user"
+  | "duplicate"
+  | "shutdown"
+  | "full"
+  | "timeout"
+  | "slow"
+  | "protocol"
+  | "self";
+
 /** Most addresses in one `peers` message. */
 export const MAX_PEERS_PER_MESSAGE = 64;
 
@@ -37,7 +51,7 @@ export const coreMessage = s.oneOf("t", {
       MAX_PEERS_PER_MESSAGE,
     ),
   }),
-  bye: s.map({ reason: s.str(200) }),
+  bye: s.map({ reason: s.str(200), code: s.optional(s.str(32)) }),
   app: s.map({ app: s.str(32), body: s.map({}) }),
 });
 

@@ -11,6 +11,7 @@ import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from "./frame.ts";
 import { generateIdentity, type Identity, loadOrCreateIdentity } from "./identity.ts";
 import {
   type AppSchema,
+  type ByeCode,
   MAX_NICK_LENGTH,
   MAX_PEERS_PER_MESSAGE,
   type Message,
@@ -153,6 +154,8 @@ export interface Peer {
 
 interface Record_ extends ConnectionRecord {
   ready: PromiseWithResolvers<PeerInfo>;
+  /** The other side dropped this one as a duplicate: another connection is on its way. */
+  replaced?: boolean;
   lastAppAt: number;
   pings: Map<number, PromiseWithResolvers<number>>;
 }
@@ -191,6 +194,8 @@ class MeshPeer implements Peer {
   readonly #byId = new Map<string, Record_>();
   readonly #dialing = new Map<string, Promise<PeerInfo>>();
   readonly #book = new AddressBook();
+  /** Peers whose chosen connection the other side dropped as a duplicate, awaiting its twin. */
+  readonly #departing = new Map<string, { info: PeerInfo; reason: string; until: number }>();
   readonly #handlers = new Map<string, Set<(detail: never) => void>>();
   readonly #options: Required<
     Omit<PeerOptions, "identity" | "dataDir" | "apps" | "host" | "port" | "nick">
@@ -242,7 +247,7 @@ class MeshPeer implements Peer {
     const info = this.#info(record);
     this.#book.setBlocked({ id: record.remote.id }, true);
     if (record.dialed) this.#book.setBlocked(record.dialed, true);
-    await record.connection.close("disconnected by user");
+    await record.connection.close("disconnected by user", "user");
     return info;
   }
 
@@ -309,7 +314,9 @@ class MeshPeer implements Peer {
     this.#listener.close();
     await this.#accepting;
     await Promise.allSettled([...this.#dialing.values()]);
-    await Promise.all([...this.#records].map((r) => r.connection.close("peer shutting down")));
+    await Promise.all(
+      [...this.#records].map((r) => r.connection.close("peer shutting down", "shutdown")),
+    );
   }
 
   // Connections.
@@ -318,7 +325,8 @@ class MeshPeer implements Peer {
     try {
       for await (const conn of this.#listener) {
         if (this.#closing || this.#records.size >= this.#options.maxConnections) {
-          await this.#refuse(conn, this.#closing ? "peer shutting down" : "too many connections");
+          if (this.#closing) await this.#refuse(conn, "peer shutting down", "shutdown");
+          else await this.#refuse(conn, "too many connections", "full");
           continue;
         }
         this.#adopt(conn, "inbound");
@@ -329,10 +337,10 @@ class MeshPeer implements Peer {
   }
 
   /** Refuses before spawning a worker: tells the dialer why and where else to go. */
-  async #refuse(conn: Deno.TcpConn, reason: string): Promise<void> {
+  async #refuse(conn: Deno.TcpConn, reason: string, code: ByeCode): Promise<void> {
     try {
       const peers = encodeFrame({ t: "peers", peers: this.#exchangeList() });
-      const bye = encodeFrame({ t: "bye", reason });
+      const bye = encodeFrame({ t: "bye", reason, code });
       const bytes = new Uint8Array(peers.length + bye.length);
       bytes.set(peers);
       bytes.set(bye, peers.length);
@@ -426,7 +434,7 @@ class MeshPeer implements Peer {
       record.ready.reject(
         new ConnectError("self", `refusing to connect to ourselves at ${this.#remoteKey(record)}`),
       );
-      record.connection.close("refusing to connect to itself");
+      record.connection.close("refusing to connect to itself", "self");
       return;
     }
     const existing = this.#byId.get(hello.id);
@@ -436,7 +444,7 @@ class MeshPeer implements Peer {
       this.#byId.set(hello.id, keep);
       if (keep === record) record.ready.resolve(this.#info(record));
       else record.ready.resolve(this.#info(existing));
-      drop.connection.close("duplicate connection");
+      drop.connection.close("duplicate connection", "duplicate");
       return;
     }
     this.#byId.set(hello.id, record);
@@ -445,12 +453,18 @@ class MeshPeer implements Peer {
     const info = this.#info(record);
     record.ready.resolve(info);
     this.#sendPeers(record);
-    this.#emit("peer:connected", info);
+    // The twin of a connection the other side dropped as a duplicate: the same peer, still here.
+    if (!this.#departing.delete(hello.id)) this.#emit("peer:connected", info);
   }
 
   #onMessages(record: Record_, messages: Message[]): void {
     for (const message of messages) {
       if (message.t === "bye") {
+        if (message.code === "user" && record.remote) {
+          // The other side's user chose to part: its upkeep and ours both leave it alone.
+          this.#book.setBlocked({ id: record.remote.id }, true);
+        }
+        if (message.code === "duplicate") record.replaced = true;
         record.connection.close(`peer said bye: ${message.reason}`);
         if (!record.remote) {
           record.ready.reject(
@@ -503,7 +517,13 @@ class MeshPeer implements Peer {
     }
     if (record.remote && this.#byId.get(record.remote.id) === record) {
       this.#byId.delete(record.remote.id);
-      this.#emit("peer:disconnected", { peer: this.#info(record), reason });
+      const info = this.#info(record);
+      if (record.replaced && !this.#closing) {
+        const until = performance.now() + this.#options.handshakeTimeoutMs;
+        this.#departing.set(info.id, { info, reason, until });
+      } else {
+        this.#emit("peer:disconnected", { peer: info, reason });
+      }
     }
   }
 
@@ -579,7 +599,7 @@ class MeshPeer implements Peer {
       if (connection.closing) continue;
       if (!record.remote) {
         if (now - record.startedAt > o.handshakeTimeoutMs) {
-          connection.close(`handshake timed out after ${o.handshakeTimeoutMs} ms`);
+          connection.close(`handshake timed out after ${o.handshakeTimeoutMs} ms`, "timeout");
           record.ready.reject(
             new ConnectError("timeout", `${this.#remoteKey(record)}: handshake timed out`),
           );
@@ -592,12 +612,17 @@ class MeshPeer implements Peer {
         this.#options.log(
           `peer ${record.remote.id.slice(0, 8)} at ${this.#remoteKey(record)}: ${reason}`,
         );
-        connection.close(reason);
+        connection.close(reason, "timeout");
       } else if (o.idleTimeoutMs > 0 && now - record.lastAppAt > o.idleTimeoutMs) {
-        connection.close(`idle for ${o.idleTimeoutMs} ms`);
+        connection.close(`idle for ${o.idleTimeoutMs} ms`, "timeout");
       } else if (now - record.lastPingAt >= o.heartbeatIntervalMs) {
         this.#sendPing(record);
       }
+    }
+    for (const [id, departing] of this.#departing) {
+      if (now < departing.until) continue;
+      this.#departing.delete(id);
+      this.#emit("peer:disconnected", { peer: departing.info, reason: departing.reason });
     }
     this.#upkeep(now);
   }

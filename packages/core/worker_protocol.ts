@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Hello, Message } from "./messages.ts";
+import type { ByeCode, Hello, Message } from "./messages.ts";
 import type { Schema } from "./schema.ts";
 
 /** Slots of the shared control array of one connection. */
@@ -43,7 +43,7 @@ export interface InitRequest {
 export type ToWorker =
   | InitRequest
   | { type: "send"; messages: Message[]; credits: number[] }
-  | { type: "close"; reason: string };
+  | { type: "close"; reason: string; code?: ByeCode };
 
 /** The remote peer as proven by its handshake. */
 export type RemoteHello = Omit<Hello, "nonce" | "t">;

@@ -1,0 +1,391 @@
+import assert from "node:assert/strict";
+import { randomBytes, RawPeer, waitFor } from "./_test_util.ts";
+import { ConnectError, ProtocolError } from "./errors.ts";
+import { generateIdentity } from "./identity.ts";
+import { defineApp, type Peer, type PeerEvents, type PeerOptions, startPeer } from "./peer.ts";
+import { s } from "./schema.ts";
+
+const echo = defineApp("echo", s.map({ text: s.str(1000), data: s.optional(s.bin(1 << 20)) }));
+const fast = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 400, handshakeTimeoutMs: 1000 };
+
+async function peers(count: number, options: PeerOptions = {}): Promise<Peer[]> {
+  return await Promise.all(
+    Array.from(
+      { length: count },
+      (_, i) =>
+        startPeer({
+          host: "127.0.0.1",
+          apps: [echo],
+          nick: `p${i}`,
+          targetConnections: 0,
+          log: () => {},
+          ...options,
+        }),
+    ),
+  );
+}
+
+async function closeAll(list: Peer[]): Promise<void> {
+  await Promise.all(list.map((p) => p.close()));
+}
+
+function record<E extends keyof PeerEvents>(peer: Peer, event: E): PeerEvents[E][] {
+  const seen: PeerEvents[E][] = [];
+  peer.on(event, (detail) => seen.push(detail));
+  return seen;
+}
+
+Deno.test("two peers handshake, prove their ids and exchange an app message", async () => {
+  const [a, b] = await peers(2);
+  try {
+    const got = Promise.withResolvers<[string, string]>();
+    b.app(echo).onMessage((body, from) => got.resolve([body.text, from.id]));
+    const info = await a.connect("127.0.0.1", b.port);
+    assert.equal(info.id, b.id);
+    assert.equal(info.nick, "p1");
+    assert.equal(info.address, `127.0.0.1:${b.port}`);
+    assert.deepEqual(info.apps, ["echo"]);
+    await waitFor(() => b.peers().length === 1, "b to see a");
+    assert.equal(b.peers()[0].id, a.id);
+    assert.equal(b.peers()[0].address, `127.0.0.1:${a.port}`, "b learns where a listens");
+    assert.equal(a.app(echo).broadcast({ text: "hello" }), 1);
+    assert.deepEqual(await got.promise, ["hello", a.id]);
+    assert.ok((await a.ping(b.id)) > 0);
+    assert.ok(a.peers()[0].rttMs! > 0);
+  } finally {
+    await closeAll([a, b]);
+  }
+});
+
+Deno.test("binary payloads arrive intact in both directions", async () => {
+  const [a, b] = await peers(2);
+  try {
+    const data = randomBytes(1 << 20);
+    const atA = Promise.withResolvers<Uint8Array>();
+    const atB = Promise.withResolvers<Uint8Array>();
+    a.app(echo).onMessage((body) => atA.resolve(body.data!));
+    b.app(echo).onMessage((body) => atB.resolve(body.data!));
+    await a.connect("127.0.0.1", b.port);
+    await waitFor(() => b.peers().length === 1, "b to see a");
+    await a.app(echo).send(b.id, { text: "x", data });
+    await b.app(echo).send(a.id, { text: "y", data: data.subarray(7, 1000) });
+    assert.deepEqual(await atB.promise, data);
+    assert.deepEqual(await atA.promise, data.subarray(7, 1000));
+  } finally {
+    await closeAll([a, b]);
+  }
+});
+
+Deno.test("ten peers in a star: every leaf's message reaches the hub, the hub's reaches all", async () => {
+  const list = await peers(10);
+  const [hub, ...leaves] = list;
+  try {
+    const atHub: string[] = [];
+    hub.app(echo).onMessage((body) => atHub.push(body.text));
+    const atLeaves = leaves.map(() => [] as string[]);
+    leaves.forEach((leaf, i) => leaf.app(echo).onMessage((body) => atLeaves[i].push(body.text)));
+    await Promise.all(leaves.map((leaf) => leaf.connect("127.0.0.1", hub.port)));
+    await waitFor(() => hub.peers().length === 9, "hub to see 9 leaves");
+    leaves.forEach((leaf, i) => leaf.app(echo).broadcast({ text: `leaf ${i}` }));
+    assert.equal(hub.app(echo).broadcast({ text: "from hub" }), 9);
+    await waitFor(
+      () => atHub.length === 9 && atLeaves.every((l) => l.length === 1),
+      "all messages",
+    );
+    assert.deepEqual(atHub.sort(), leaves.map((_, i) => `leaf ${i}`).sort());
+    for (const seen of atLeaves) assert.deepEqual(seen, ["from hub"]);
+  } finally {
+    await closeAll(list);
+  }
+});
+
+Deno.test("peers find each other through peer exchange", async () => {
+  const list = await peers(3, { targetConnections: 4, ...fast });
+  const [a, b, c] = list;
+  try {
+    await b.connect("127.0.0.1", a.port);
+    await c.connect("127.0.0.1", b.port);
+    await waitFor(() => list.every((p) => p.peers().length === 2), "a full mesh of three");
+    assert.ok(c.peers().some((p) => p.id === a.id), "c dialed a, which it learned of from b");
+  } finally {
+    await closeAll(list);
+  }
+});
+
+Deno.test("peers dialing each other at once keep exactly one connection", async () => {
+  for (let round = 0; round < 5; round++) {
+    const [a, b] = await peers(2);
+    const connectedA = record(a, "peer:connected");
+    const connectedB = record(b, "peer:connected");
+    const lostA = record(a, "peer:disconnected");
+    const lostB = record(b, "peer:disconnected");
+    try {
+      const [fromA, fromB] = await Promise.all([
+        a.connect("127.0.0.1", b.port),
+        b.connect("127.0.0.1", a.port),
+      ]);
+      assert.equal(fromA.id, b.id);
+      assert.equal(fromB.id, a.id);
+      await new Promise((r) => setTimeout(r, 100)); // let the losing connection finish closing
+      assert.equal(a.peers().length, 1);
+      assert.equal(b.peers().length, 1);
+      // Both sides kept the same socket: what one dialed, the other accepted.
+      assert.notEqual(a.peers()[0].direction, b.peers()[0].direction);
+      assert.equal(connectedA.length, 1);
+      assert.equal(connectedB.length, 1);
+      assert.equal(
+        lostA.length + lostB.length,
+        0,
+        "no disconnect is reported for the dropped duplicate",
+      );
+      const got = Promise.withResolvers<string>();
+      b.app(echo).onMessage((body) => got.resolve(body.text));
+      a.app(echo).broadcast({ text: "still here" });
+      assert.equal(await got.promise, "still here");
+    } finally {
+      await closeAll([a, b]);
+    }
+  }
+});
+
+Deno.test("a peer refuses to connect to itself and remembers the address", async () => {
+  const [a] = await peers(1);
+  try {
+    await assert.rejects(() => a.connect("127.0.0.1", a.port), (e: unknown) => {
+      assert.ok(e instanceof ConnectError);
+      assert.equal(e.reason, "self");
+      return true;
+    });
+    assert.equal(a.peers().length, 0);
+    assert.ok(a.addresses().find((x) => x.port === a.port)?.self);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("an unreachable address is a clear ConnectError", async () => {
+  const [a] = await peers(1);
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const freePort = probe.addr.port;
+  probe.close();
+  try {
+    await assert.rejects(() => a.connect("127.0.0.1", freePort), (e: unknown) => {
+      assert.ok(e instanceof ConnectError);
+      assert.equal(e.reason, "unreachable");
+      assert.match(e.message, new RegExp(`cannot reach 127\\.0\\.0\\.1:${freePort}`));
+      return true;
+    });
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("graceful close says bye; the other side reports why", async () => {
+  const [a, b] = await peers(2);
+  const lost = record(a, "peer:disconnected");
+  try {
+    await a.connect("127.0.0.1", b.port);
+    await b.close();
+    await waitFor(() => lost.length === 1, "a to notice b leaving");
+    assert.equal(lost[0].peer.id, b.id);
+    assert.equal(lost[0].reason, "peer said bye: peer shutting down");
+  } finally {
+    await closeAll([a, b]);
+  }
+});
+
+Deno.test("disconnect closes the connection and keeps upkeep from redialing it", async () => {
+  const list = await peers(2, { targetConnections: 4, ...fast });
+  const [a, b] = list;
+  try {
+    await a.connect("127.0.0.1", b.port);
+    await waitFor(() => b.peers().length === 1, "b to see a");
+    const gone = await a.disconnect(String(b.port));
+    assert.equal(gone?.id, b.id);
+    await new Promise((r) => setTimeout(r, 300)); // several upkeep rounds
+    assert.equal(a.peers().length, 0, "neither side redialed");
+    assert.equal(b.peers().length, 0);
+    await a.connect("127.0.0.1", b.port);
+    assert.equal(a.peers().length, 1, "an explicit connect lifts the block");
+  } finally {
+    await closeAll(list);
+  }
+});
+
+Deno.test("a stalled peer is dropped after the heartbeat timeout", async () => {
+  const [a] = await peers(1, fast);
+  const lost = record(a, "peer:disconnected");
+  const raw = await RawPeer.dial(a.port);
+  try {
+    await raw.handshake();
+    await waitFor(() => a.peers().length === 1, "handshake");
+    // The raw peer now answers nothing: no pongs, no frames.
+    await waitFor(() => lost.length === 1, "heartbeat timeout", 5000);
+    assert.match(lost[0].reason, /no response for \d+ ms \(heartbeat timeout\)/);
+    assert.ok(await raw.next("ping"), "it was pinged before being dropped");
+  } finally {
+    await raw.close();
+    await a.close();
+  }
+});
+
+Deno.test("a connection that never finishes its handshake is closed", async () => {
+  const [a] = await peers(1, { handshakeTimeoutMs: 200, heartbeatIntervalMs: 50 });
+  const raw = await RawPeer.dial(a.port);
+  try {
+    assert.equal((await raw.next("hello"))?.t, "hello", "the peer speaks first");
+    const bye = await raw.next("bye");
+    assert.equal(bye?.reason, "handshake timed out after 200 ms");
+    await waitFor(() => raw.ended, "socket closed");
+  } finally {
+    await raw.close();
+    await a.close();
+  }
+});
+
+Deno.test("connections over the limit are refused with a reason", async () => {
+  const list = await peers(4, { maxConnections: 2 });
+  const [hub, x, y, z] = list;
+  try {
+    await x.connect("127.0.0.1", hub.port);
+    await y.connect("127.0.0.1", hub.port);
+    await assert.rejects(() => z.connect("127.0.0.1", hub.port), (e: unknown) => {
+      assert.ok(e instanceof ConnectError);
+      assert.match(e.message, /too many connections/);
+      return true;
+    });
+    assert.equal(hub.peers().length, 2);
+    await assert.rejects(() => hub.connect("127.0.0.1", z.port), /at the limit of 2 connections/);
+  } finally {
+    await closeAll(list);
+  }
+});
+
+Deno.test("a peer that does not read is dropped once its queue passes the limit", async () => {
+  const [a] = await peers(1, { maxQueuedBytes: 2 * 2 ** 20, ...fast, heartbeatTimeoutMs: 60_000 });
+  const lost = record(a, "peer:disconnected");
+  const raw = await RawPeer.dial(a.port, false);
+  try {
+    // The raw peer reads the peer's hello, answers, and never reads again.
+    const stalled = await raw.handshakeBlind(["echo"]);
+    await waitFor(() => a.peers().length === 1, "handshake");
+    const data = new Uint8Array(256 * 1024);
+    let sent = 0;
+    while (lost.length === 0 && sent < 4096) {
+      a.app(echo).broadcast({ text: "bulk", data });
+      sent++;
+      if (sent % 16 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await waitFor(() => lost.length === 1, "the slow peer to be dropped");
+    assert.match(lost[0].reason, /peer is not reading: \d+\.\d MiB queued for it/);
+    assert.ok(sent < 4096, `dropped after ${sent} messages of 256 KiB, not never`);
+    assert.equal(stalled, a.id);
+  } finally {
+    await raw.close();
+    await a.close();
+  }
+});
+
+const violations: [string, (raw: RawPeer) => Promise<void>, RegExp][] = [
+  [
+    "1 MiB of random bytes",
+    (raw) => raw.sendBytes(randomBytes(1 << 20).map((b) => b | 1)),
+    /exceeds the limit|not valid MessagePack|expected/,
+  ],
+  [
+    "a frame over the size limit",
+    (raw) => raw.sendBytes(new Uint8Array([0x7f, 0, 0, 0])),
+    /frame of 2130706432 bytes exceeds the limit of 2097152 bytes/,
+  ],
+  [
+    "a body that is not MessagePack",
+    (raw) => raw.sendBytes(new Uint8Array([0, 0, 0, 2, 0xc1, 0xc1])),
+    /frame is not valid MessagePack/,
+  ],
+  [
+    "a message of no known type",
+    (raw) => raw.send({ t: "launch" }),
+    /message\.t: "launch" is not one of/,
+  ],
+  [
+    "a hello with a wrong field",
+    (raw) => raw.send({ t: "hello", v: 1, id: 5 }),
+    /message\.id: expected a string/,
+  ],
+  [
+    "an app message before the handshake",
+    (raw) => raw.send({ t: "ping", n: 1 }),
+    /got "ping" where the protocol expects hello/,
+  ],
+];
+
+for (const [name, act, pattern] of violations) {
+  Deno.test(`${name} closes that connection with a clear error; others keep working`, async () => {
+    const logs: string[] = [];
+    const [a, b] = await peers(2, { log: (line) => logs.push(line) });
+    const errors = record(a, "error");
+    const raw = await RawPeer.dial(a.port);
+    try {
+      await b.connect("127.0.0.1", a.port);
+      await act(raw);
+      await waitFor(() => raw.ended, "the bad connection to close");
+      await waitFor(() => errors.length === 1, "an error event");
+      assert.ok(errors[0].error instanceof ProtocolError);
+      assert.match(errors[0].error.message, pattern);
+      assert.ok(
+        logs.some((l) => l.includes("closed:") && pattern.test(l)),
+        `logged: ${logs.join("\n")}`,
+      );
+      // The well-behaved neighbour is untouched.
+      const got = Promise.withResolvers<string>();
+      b.app(echo).onMessage((body) => got.resolve(body.text));
+      a.app(echo).broadcast({ text: "after the garbage" });
+      assert.equal(await got.promise, "after the garbage");
+      assert.ok((await b.ping(a.id)) > 0);
+      assert.equal(a.peers().length, 1);
+    } finally {
+      await raw.close();
+      await closeAll([a, b]);
+    }
+  });
+}
+
+Deno.test("identity lies are refused before any app message", async () => {
+  const [a] = await peers(1);
+  const errors = record(a, "error");
+  const other = await generateIdentity();
+  const cases: [Parameters<RawPeer["handshake"]>[1], RegExp][] = [
+    [{ id: a.id }, /claims id .* but its key is that of/],
+    [{ id: other.id }, /claims id/],
+    [{ signWith: other.privateKey }, /could not prove it holds the key/],
+    [{ version: 2 }, /peer speaks protocol version 2, this peer speaks version 1/],
+  ];
+  try {
+    for (const [lie, pattern] of cases) {
+      const raw = await RawPeer.dial(a.port);
+      await raw.handshake(undefined, lie).catch(() => {});
+      await raw.send({ t: "app", app: "echo", body: { text: "sneak" } }).catch(() => {});
+      const bye = await raw.next("bye");
+      assert.match(String(bye?.reason), pattern);
+      await raw.close();
+    }
+    await waitFor(() => errors.length === cases.length, "one error per lie");
+    assert.equal(a.peers().length, 0);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("an app message for an app the peer does not run is refused", async () => {
+  const [a] = await peers(1);
+  const raw = await RawPeer.dial(a.port);
+  try {
+    await raw.handshake(undefined, { apps: ["files"] });
+    await raw.send({ t: "app", app: "files", body: { want: 1 } });
+    const bye = await raw.next("bye");
+    assert.match(String(bye?.reason), /message for app "files", which this peer does not run/);
+  } finally {
+    await raw.close();
+    await a.close();
+  }
+});
