@@ -29,8 +29,10 @@ import type { Schema } from "./schema.ts";
 
 const AUTH_DOMAIN = new TextEncoder().encode("meshtalk/1 auth");
 
+/** A frame waiting for ring space: a message to encode, or bytes encoded already. */
 interface Pending {
-  bytes: Uint8Array;
+  message?: Message;
+  bytes?: Uint8Array;
   credit: number;
 }
 
@@ -106,6 +108,18 @@ async function readLoop(): Promise<void> {
       decoder.end();
       post({ type: "end" });
       return;
+    }
+    if (decoder.pendingBytes === 0 && view.length >= FRAME_HEADER_BYTES) {
+      // A frame that will lie whole in the ring is decoded in place once it has all arrived,
+      // rather than copied piece by piece into a buffer of its own.
+      const frameBytes = FRAME_HEADER_BYTES + readLength(view);
+      if (
+        view.length < frameBytes && frameBytes <= inbound.contiguousFromRead &&
+        frameBytes - FRAME_HEADER_BYTES <= init.maxFrameSize && !inbound.producerDone
+      ) {
+        await inbound.waitReadable(frameBytes);
+        continue;
+      }
     }
     for (const body of decoder.push(view)) {
       await handleFrame(body);
@@ -207,43 +221,60 @@ async function flushBatch(): Promise<void> {
 }
 
 function enqueue(message: Message, credit: number): void {
-  const body = encodeShared(message);
-  if (queue.length === 0 && outbound.free >= FRAME_HEADER_BYTES + body.length) {
-    outbound.write(header(body.length));
-    outbound.write(body);
-    if (credit) Atomics.add(control, Slot.sentBytes, credit);
-    return;
-  }
-  enqueueBody(body, credit);
+  queue.push({ message, credit });
 }
 
 function enqueueBody(body: Uint8Array, credit: number): void {
   const bytes = new Uint8Array(FRAME_HEADER_BYTES + body.length);
-  bytes.set(header(body.length));
+  new DataView(bytes.buffer).setUint32(0, body.length);
   bytes.set(body, FRAME_HEADER_BYTES);
   queue.push({ bytes, credit });
 }
 
+/**
+ * Moves queued frames into the outbound ring. A message is encoded only when its turn comes,
+ * into the codec's reused buffer, and copied straight into the ring, in pieces if the ring is
+ * short of space: nothing else encodes while a frame is part-written, so the buffer stays valid.
+ */
 async function pump(): Promise<void> {
   if (pumping) return;
   pumping = true;
   try {
     while (queue.length > 0 && !outbound.consumerDone) {
       const head = queue[0];
-      const taken = outbound.write(head.bytes);
-      if (taken === head.bytes.length) {
-        queue.shift();
-        if (head.credit) Atomics.add(control, Slot.sentBytes, head.credit);
-        continue;
+      let frame = head.bytes;
+      if (!frame) {
+        const body = encodeShared(head.message!);
+        headerBytes.setUint32(0, body.length);
+        frame = body;
+        head.bytes = body;
+        head.message = undefined;
+        await writeAll(headerScratch);
       }
-      head.bytes = head.bytes.subarray(taken);
-      outbound.wake();
-      await outbound.waitWritable();
+      await writeAll(frame);
+      queue.shift();
+      returnCredit(head.credit);
     }
     outbound.wake();
     if (closeAfterDrain && queue.length === 0) outbound.closeProducer();
   } finally {
     pumping = false;
+  }
+}
+
+/** Returns send credit to the main thread, which may be waiting for its queue to drain. */
+function returnCredit(bytes: number): void {
+  if (bytes === 0) return;
+  Atomics.add(control, Slot.sentBytes, bytes);
+  Atomics.notify(control, Slot.sentBytes);
+}
+
+async function writeAll(bytes: Uint8Array): Promise<void> {
+  let at = outbound.write(bytes);
+  while (at < bytes.length && !outbound.consumerDone) {
+    outbound.wake();
+    await outbound.waitWritable();
+    at += outbound.write(bytes.subarray(at));
   }
 }
 
@@ -276,10 +307,11 @@ function post(message: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
 }
 
-function header(length: number): Uint8Array {
-  const bytes = new Uint8Array(FRAME_HEADER_BYTES);
-  new DataView(bytes.buffer).setUint32(0, length);
-  return bytes;
+const headerScratch = new Uint8Array(FRAME_HEADER_BYTES);
+const headerBytes = new DataView(headerScratch.buffer);
+
+function readLength(bytes: Uint8Array): number {
+  return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {

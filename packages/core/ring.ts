@@ -131,6 +131,11 @@ export class ByteRing {
 
   // Consumer side.
 
+  /** Bytes from the read position to the end of the ring's memory, before it wraps. */
+  get contiguousFromRead(): number {
+    return this.#capacity - (Atomics.load(this.#control, READ) >>> 0) % this.#capacity;
+  }
+
   /** The contiguous written bytes from the read position (may be empty). */
   readable(): Uint8Array {
     const read = Atomics.load(this.#control, READ) >>> 0;
@@ -145,11 +150,11 @@ export class ByteRing {
     Atomics.notify(this.#control, READ);
   }
 
-  /** Resolves once there are bytes to read or the producer is done. */
-  async waitReadable(): Promise<void> {
-    while (this.used === 0 && !this.producerDone && !this.consumerDone) {
+  /** Resolves once at least `bytes` are readable, or either side is done. */
+  async waitReadable(bytes = 1): Promise<void> {
+    while (this.used < bytes && !this.producerDone && !this.consumerDone) {
       const write = Atomics.load(this.#control, WRITE);
-      if (this.used !== 0 || this.producerDone || this.consumerDone) return;
+      if (this.used >= bytes || this.producerDone || this.consumerDone) return;
       const wait = Atomics.waitAsync(this.#control, WRITE, write);
       if (wait.async) await wait.value;
     }

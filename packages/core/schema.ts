@@ -224,7 +224,8 @@ function check(schema: Schema, value: unknown, path: string, copy: boolean): unk
       if (value.length > schema.max) {
         throw bad(`${path}: ${value.length} bytes exceeds ${schema.max}`);
       }
-      return copy ? value.slice() : value;
+      // new Uint8Array(view) copies several times faster than view.slice() in V8.
+      return copy ? new Uint8Array(value) : value;
     case "uint":
       if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
         throw mismatch(path, "a non-negative integer", value);

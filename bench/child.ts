@@ -1,0 +1,44 @@
+// The other process of a benchmark: a plain TCP writer, or a meshtalk peer. Prints one JSON line
+// when ready; exits when stdin closes (or, for the writers, when done).
+import { defineApp, s, startPeer } from "../packages/core/mod.ts";
+
+export const bulk = defineApp("bench", s.map({ seq: s.uint(), data: s.bin(1 << 20) }));
+
+const [mode, ...args] = Deno.args;
+const say = (value: unknown) => console.log(JSON.stringify(value));
+const stdinClosed = async () => {
+  for await (const _ of Deno.stdin.readable) { /* wait for EOF */ }
+};
+
+if (mode === "plain-writer") {
+  const [port, mib] = args.map(Number);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const buffer = new Uint8Array(1 << 20);
+  for (let i = 0; i < mib; i++) {
+    let at = 0;
+    while (at < buffer.length) at += await conn.write(buffer.subarray(at));
+  }
+  conn.close();
+} else if (mode === "peer-sender") {
+  const [port, mib, chunkKiB] = args.map(Number);
+  const peer = await startPeer({ host: "127.0.0.1", apps: [bulk], targetConnections: 0 });
+  const info = await peer.connect("127.0.0.1", port);
+  const gone = Promise.withResolvers<void>();
+  peer.on("peer:disconnected", () => gone.resolve());
+  const data = new Uint8Array(chunkKiB * 1024);
+  const channel = peer.app(bulk);
+  const count = (mib * 1024) / chunkKiB;
+  for (let seq = 0; seq < count; seq++) await channel.send(info.id, { seq, data });
+  await gone.promise;
+  await peer.close();
+} else if (mode === "peer") {
+  const peer = await startPeer({
+    host: "127.0.0.1",
+    targetConnections: 0,
+    maxConnections: 256,
+    apps: [bulk],
+  });
+  say({ port: peer.port, id: peer.id });
+  await stdinClosed();
+  await peer.close();
+}

@@ -1,0 +1,198 @@
+// deno task bench: the core's figures, each as a ratio against a baseline measured in the same
+// run. Prints a table and writes bench/results/core.json.
+import { decodeValue } from "../packages/core/codec.ts";
+import { encodeFrame, FrameDecoder } from "../packages/core/frame.ts";
+import { RawPeer } from "../packages/core/_test_util.ts";
+import { startPeer } from "../packages/core/mod.ts";
+import { bulk } from "./child.ts";
+
+const MIB = Number(Deno.env.get("BENCH_MIB") ?? 1024);
+const rows: { name: string; value: number; unit: string; baseline?: number; target?: string }[] =
+  [];
+const child = (args: string[]) =>
+  new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./child.ts", import.meta.url).pathname, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+
+async function firstLine(process: Deno.ChildProcess): Promise<Record<string, unknown>> {
+  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("child exited before it was ready");
+    text += value;
+  }
+  reader.releaseLock();
+  return JSON.parse(text.split("\n")[0]);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+}
+
+// 1. Frame encode and decode, on this thread.
+function codecBench(label: string, message: unknown, count: number) {
+  const frame = encodeFrame(message);
+  let t0 = performance.now();
+  for (let i = 0; i < count; i++) encodeFrame(message);
+  const encodeMBs = (frame.length * count) / ((performance.now() - t0) / 1000) / 1e6;
+  const stream = new Uint8Array(frame.length * 64);
+  for (let i = 0; i < 64; i++) stream.set(frame, i * frame.length);
+  const decoder = new FrameDecoder();
+  t0 = performance.now();
+  for (let i = 0; i < count / 64; i++) for (const body of decoder.push(stream)) decodeValue(body);
+  const decodeMBs = (stream.length * (count / 64)) / ((performance.now() - t0) / 1000) / 1e6;
+  rows.push({ name: `frame encode, ${label}`, value: encodeMBs, unit: "MB/s" });
+  rows.push({ name: `frame decode, ${label}`, value: decodeMBs, unit: "MB/s" });
+}
+codecBench("200-byte chat message", {
+  t: "app",
+  app: "chat",
+  body: { text: "x".repeat(170), hops: 3 },
+}, 200_000);
+codecBench(
+  "64 KiB binary",
+  { t: "app", app: "files", body: { data: new Uint8Array(65536) } },
+  6400,
+);
+
+// 2. Bulk throughput: a plain Deno TCP copy vs two peers through the worker runtime.
+async function plainCopy(): Promise<number> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const writer = child(["plain-writer", String(listener.addr.port), String(MIB)]);
+  const conn = await listener.accept();
+  const buffer = new Uint8Array(1 << 20);
+  let total = 0;
+  const t0 = performance.now();
+  while (true) {
+    const count = await conn.read(buffer);
+    if (count === null) break;
+    total += count;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  conn.close();
+  listener.close();
+  writer.stdin.close();
+  await writer.status;
+  return total / seconds / 2 ** 20;
+}
+
+async function runtimeCopy(chunkKiB: number): Promise<number> {
+  const peer = await startPeer({ host: "127.0.0.1", apps: [bulk], targetConnections: 0 });
+  const sender = child(["peer-sender", String(peer.port), String(MIB), String(chunkKiB)]);
+  const expected = MIB * 2 ** 20;
+  let total = 0;
+  let t0 = 0;
+  const done = Promise.withResolvers<number>();
+  peer.app(bulk).onMessage((body) => {
+    if (total === 0) t0 = performance.now();
+    total += body.data.length;
+    if (total >= expected) done.resolve((performance.now() - t0) / 1000);
+  });
+  const seconds = await done.promise;
+  await peer.close();
+  sender.stdin.close();
+  await sender.status;
+  return (total - chunkKiB * 1024) / seconds / 2 ** 20;
+}
+
+const plain: number[] = [];
+const viaRuntime: number[] = [];
+for (let i = 0; i < 3; i++) {
+  plain.push(await plainCopy());
+  viaRuntime.push(await runtimeCopy(256));
+}
+const plainMiBs = median(plain);
+rows.push({ name: `plain Deno TCP copy, ${MIB} MiB`, value: plainMiBs, unit: "MiB/s" });
+rows.push({
+  name: "two peers through the worker runtime, 256 KiB app messages",
+  value: median(viaRuntime),
+  unit: "MiB/s",
+  baseline: plainMiBs,
+  target: "ratio >= 0.5",
+});
+
+// 3. Ping round trips: main thread -> worker -> socket -> worker -> main thread, and back.
+{
+  const remote = child(["peer"]);
+  const { port, id } = await firstLine(remote) as { port: number; id: string };
+  const peer = await startPeer({ host: "127.0.0.1", targetConnections: 0 });
+  await peer.connect("127.0.0.1", port);
+  for (let i = 0; i < 200; i++) await peer.ping(id);
+  const rtts: number[] = [];
+  for (let i = 0; i < 3000; i++) rtts.push(await peer.ping(id));
+  rtts.sort((a, b) => a - b);
+  rows.push({
+    name: "ping round trip p50, worker on both sides",
+    value: quantile(rtts, 0.5) * 1000,
+    unit: "µs",
+    target: "<= 300",
+  });
+  rows.push({
+    name: "ping round trip p99, worker on both sides",
+    value: quantile(rtts, 0.99) * 1000,
+    unit: "µs",
+  });
+  await peer.close();
+  remote.stdin.close();
+  await remote.status;
+}
+
+// 4. Memory: RSS of one peer process holding 0, 1, 16 and 64 connections.
+{
+  const remote = child(["peer"]);
+  const { port } = await firstLine(remote) as { port: number };
+  const rss = async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    const status = await Deno.readTextFile(`/proc/${remote.pid}/status`);
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  };
+  const base = await rss();
+  rows.push({ name: "RSS of an idle peer process", value: base, unit: "MiB" });
+  const raws: RawPeer[] = [];
+  for (const target of [1, 16, 64]) {
+    while (raws.length < target) {
+      const raw = await RawPeer.dial(port);
+      await raw.handshake();
+      raws.push(raw);
+    }
+    const now = await rss();
+    rows.push({
+      name: `RSS per connection, ${target} open`,
+      value: (now - base) / target,
+      unit: "MiB",
+      target: "<= 12",
+    });
+  }
+  await Promise.all(raws.map((r) => r.close()));
+  remote.stdin.close();
+  await remote.status;
+}
+
+// Report.
+const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n.toFixed(2);
+console.log(
+  `\nmeshtalk core benchmark (${
+    new Date().toISOString()
+  }, ${Deno.build.target}, ${navigator.hardwareConcurrency} cores)\n`,
+);
+console.log("| measure | value | ratio to baseline | target |\n|---|---|---|---|");
+for (const row of rows) {
+  const ratio = row.baseline ? (row.value / row.baseline).toFixed(2) : "";
+  console.log(`| ${row.name} | ${fmt(row.value)} ${row.unit} | ${ratio} | ${row.target ?? ""} |`);
+}
+await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
+const out = new URL("./results/core.json", import.meta.url);
+await Deno.writeTextFile(
+  out,
+  JSON.stringify({ date: new Date().toISOString(), mib: MIB, rows }, null, 2) + "\n",
+);
+console.log(`\nwritten to ${out.pathname}`);
