@@ -202,6 +202,8 @@ export class Connection {
   async #readLoop(): Promise<void> {
     try {
       while (!this.#closing) {
+        // The worker stops consuming when it fails: stop reading rather than wait on a full ring.
+        if (this.#inbound.consumerDone) break;
         const space = this.#inbound.writable();
         if (space.length === 0) {
           await this.#inbound.waitWritable();

@@ -125,6 +125,7 @@ async function readLoop(): Promise<void> {
       await handleFrame(body);
       if (phase === "closing") return;
     }
+    decoder.throwIfFailed();
     inbound.release(view.length);
     await flushBatch();
   }

@@ -73,10 +73,28 @@ export class FrameDecoder {
     return this.#headerFilled + this.#bodyFilled;
   }
 
-  /** Feeds the next chunk; returns the bodies of the frames it completes, in order. */
+  /**
+   * Feeds the next chunk; returns the bodies of the frames it completes, in order. When the
+   * chunk breaks the protocol after some whole frames, those frames are returned and the error
+   * is thrown by {@linkcode throwIfFailed} (and every later call), so errors surface in stream order.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.#failed) throw this.#failed;
     const frames: Uint8Array[] = [];
+    try {
+      this.#pushInto(chunk, frames);
+    } catch (error) {
+      if (frames.length === 0) throw error;
+    }
+    return frames;
+  }
+
+  /** Throws the error met after the frames the last {@linkcode push} returned, if any. */
+  throwIfFailed(): void {
+    if (this.#failed) throw this.#failed;
+  }
+
+  #pushInto(chunk: Uint8Array, frames: Uint8Array[]): void {
     let at = 0;
     while (at < chunk.length) {
       if (this.#body === null) {
@@ -111,7 +129,6 @@ export class FrameDecoder {
         this.#bodyFilled = 0;
       }
     }
-    return frames;
   }
 
   /** Declares the end of the stream: throws a `truncated` error if a frame was cut off. */

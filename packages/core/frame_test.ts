@@ -129,6 +129,18 @@ Deno.test("a stream that ends inside a frame is reported as truncated", () => {
   );
 });
 
+Deno.test("frames before a violation are returned first; the error follows", () => {
+  const good = encodeFrame({ t: "ping", n: 1 });
+  const stream = new Uint8Array(good.length + 4);
+  stream.set(good);
+  stream.set([0xff, 0xff, 0xff, 0xff], good.length);
+  const decoder = new FrameDecoder();
+  const frames = decoder.push(stream);
+  assert.deepEqual(frames.map(decodeValue), [{ t: "ping", n: 1 }]);
+  assert.throws(() => decoder.throwIfFailed(), /exceeds the limit/);
+  assert.throws(() => decoder.push(new Uint8Array(1)), /exceeds the limit/);
+});
+
 Deno.test("an empty frame is refused", () => {
   assert.throws(() => new FrameDecoder().push(new Uint8Array(4)), /empty frame/);
 });

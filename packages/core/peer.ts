@@ -142,6 +142,10 @@ export interface Peer {
   peers(): PeerInfo[];
   /** The address book. */
   addresses(): KnownAddress[];
+  /** Adds an address to the book: upkeep dials it (with backoff) while below its target. */
+  addAddress(host: string, port: number): void;
+  /** Changes the nickname announced in future handshakes. */
+  setNick(nick: string): void;
   /** The channel of one of this peer's apps. */
   app<S extends AppSchema>(definition: AppDefinition<S>): AppChannel<S>;
   /** Subscribes to an event; returns a function that unsubscribes. */
@@ -186,7 +190,7 @@ export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
 class MeshPeer implements Peer {
   readonly id: string;
   readonly port: number;
-  readonly nick: string;
+  nick: string;
   readonly #listener: Deno.TcpListener;
   readonly #setup: ConnectionSetup;
   readonly #apps = new Map<string, AppDefinition>();
@@ -257,6 +261,15 @@ class MeshPeer implements Peer {
 
   addresses(): KnownAddress[] {
     return this.#book.list();
+  }
+
+  addAddress(host: string, port: number): void {
+    this.#book.add(host, port);
+  }
+
+  setNick(nick: string): void {
+    this.nick = nick.slice(0, MAX_NICK_LENGTH);
+    this.#setup.nick = this.nick;
   }
 
   app<S extends AppSchema>(definition: AppDefinition<S>): AppChannel<S> {
@@ -642,9 +655,10 @@ class MeshPeer implements Peer {
       if (this.#connectedTo(entry.host, entry.port)) continue;
       open++;
       this.#dial(entry.host, entry.port).catch((error) => {
-        this.#options.log(
-          `dial ${addressKey(entry.host, entry.port)} failed: ${(error as Error).message}`,
-        );
+        // Report an address going bad once, not on every retry of the backoff.
+        if (entry.failures === 1) {
+          this.#options.log(`${(error as Error).message}; will retry with backoff`);
+        }
       });
     }
   }

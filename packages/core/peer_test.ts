@@ -389,3 +389,24 @@ Deno.test("an app message for an app the peer does not run is refused", async ()
     await a.close();
   }
 });
+
+Deno.test("a bad frame followed by megabytes more closes that connection cleanly", async () => {
+  // The worker stops reading at the bad frame while the socket still delivers: the main thread
+  // must notice instead of waiting on a full ring.
+  for (let round = 0; round < 5; round++) {
+    const [a] = await peers(1);
+    const errors = record(a, "error");
+    const raw = await RawPeer.dial(a.port);
+    try {
+      const bytes = randomBytes(4 << 20);
+      bytes.set([0, 0, 0, 2, 0xc1, 0xc1]); // a 2-byte frame that is not MessagePack
+      await raw.sendBytes(bytes).catch(() => {});
+      await waitFor(() => raw.ended, "the connection to close");
+      await waitFor(() => errors.length === 1, "the error");
+      assert.match(errors[0].error.message, /not valid MessagePack/);
+    } finally {
+      await raw.close();
+      await a.close();
+    }
+  }
+});

@@ -1,0 +1,90 @@
+/**
+ * Command-line pieces shared by the meshtalk commands: argument checks that fail with one line,
+ * the default data dir, and the output of human text or JSON events.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "commander";
+
+/** A wrong command line: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  /** Builds the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Parses a TCP port: 0 (any free port) to 65535. */
+export function parsePort(text: string, what = "port"): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) {
+    throw new InvalidArgumentError(`${what} must be a number from 0 to 65535, got "${text}"`);
+  }
+  return port;
+}
+
+/** Parses `host:port` (IPv6 as `[::1]:9000`). */
+export function parseHostPort(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  if (!match) throw new InvalidArgumentError(`expected host:port, got "${text}"`);
+  return { host: match[1] ?? match[2], port: parsePort(match[3]) };
+}
+
+/** Where a peer on `port` keeps its identity unless told otherwise: one dir per port. */
+export function defaultDataDir(port: number): string {
+  const base = Deno.env.get("MESHTALK_HOME") ??
+    `${Deno.env.get("XDG_DATA_HOME") ?? `${Deno.env.get("HOME") ?? "."}/.local/share`}/meshtalk`;
+  return `${base}/peer-${port}`;
+}
+
+/** Writes human lines, or JSON events, to the right stream. */
+export class Output {
+  readonly json: boolean;
+  readonly color: boolean;
+  #beforeWrite: () => void = () => {};
+  #afterWrite: () => void = () => {};
+  readonly #encoder = new TextEncoder();
+
+  /** In JSON mode events go to stdout and human text to stderr. */
+  constructor(json: boolean) {
+    this.json = json;
+    this.color = !json && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+  }
+
+  /** Hooks that clear and redraw an interactive prompt around each line. */
+  aroundWrites(before: () => void, after: () => void): void {
+    this.#beforeWrite = before;
+    this.#afterWrite = after;
+  }
+
+  /** A JSON event (only in JSON mode). */
+  event(event: string, fields: Record<string, unknown>): void {
+    if (!this.json) return;
+    this.#write(Deno.stdout, JSON.stringify({ event, ...fields }) + "\n");
+  }
+
+  /** A line for people: stdout normally, stderr in JSON mode. */
+  line(text: string): void {
+    this.#write(this.json ? Deno.stderr : Deno.stdout, text + "\n");
+  }
+
+  /** An error: a JSON `error` event, or a line on stderr. */
+  error(message: string): void {
+    if (this.json) this.event("error", { message });
+    this.#write(Deno.stderr, (this.color ? `\x1b[31m${message}\x1b[0m` : message) + "\n");
+  }
+
+  /** Wraps text in an ANSI style when colour is on. */
+  paint(code: string, text: string): string {
+    return this.color ? `\x1b[${code}m${text}\x1b[0m` : text;
+  }
+
+  #write(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+    this.#beforeWrite();
+    const bytes = this.#encoder.encode(text);
+    let at = 0;
+    while (at < bytes.length) at += stream.writeSync(bytes.subarray(at));
+    this.#afterWrite();
+  }
+}

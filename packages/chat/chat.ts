@@ -1,0 +1,297 @@
+/**
+ * Gossip chat over the meshtalk core: every message is flooded to every peer exactly once.
+ * Each carries a unique id, its origin, a Lamport clock and a hop limit; a peer relays a new
+ * message to every neighbour but the one it came from and drops ids it has seen.
+ *
+ * @module
+ */
+import {
+  type AppChannel,
+  defineApp,
+  type Infer,
+  type Peer,
+  type PeerInfo,
+  s,
+} from "@meshtalk/core";
+
+/** Longest message text, in characters. */
+export const MAX_TEXT_LENGTH = 4000;
+/** Hop limit given to new messages: more than the diameter of any mesh this is meant for. */
+export const DEFAULT_HOPS = 32;
+const HISTORY_LIMIT = 100;
+
+const chatMessage = s.map({
+  id: s.str(32),
+  origin: s.str(32),
+  nick: s.str(32),
+  text: s.str(MAX_TEXT_LENGTH),
+  clock: s.uint(),
+  hops: s.uint(255),
+  sentAt: s.uint(),
+  to: s.optional(s.str(32)),
+});
+
+/** The chat app's wire messages. */
+export const chatApp = defineApp(
+  "chat",
+  s.oneOf("type", {
+    say: chatMessage,
+    "history-request": s.map({ limit: s.uint(HISTORY_LIMIT) }),
+    history: s.map({ messages: s.array(chatMessage, HISTORY_LIMIT) }),
+  }),
+);
+
+/** A chat message as it travels. */
+export type ChatWireMessage = Infer<typeof chatMessage>;
+
+/** A message as the chat shows it. */
+export interface ChatMessage {
+  /** Unique message id. */
+  id: string;
+  /** The peer that wrote it. */
+  from: { id: string; nick: string };
+  /** Its text. */
+  text: string;
+  /** Hops it travelled to get here (0: from a neighbour's own keyboard). */
+  hops: number;
+  /** When its author sent it (ms since epoch, by the author's clock). */
+  sentAt: number;
+  /** Lamport clock of the message. */
+  clock: number;
+  /** True for a direct message to this peer. */
+  direct: boolean;
+  /** True when it came from a neighbour's history rather than live. */
+  history: boolean;
+}
+
+/** Options of {@linkcode createChat}. */
+export interface ChatOptions {
+  /** Hop limit of messages sent from here (default {@linkcode DEFAULT_HOPS}). */
+  hops?: number;
+  /** How long a message id is remembered to drop its duplicates (default 10 minutes). */
+  seenForMs?: number;
+  /** Most ids remembered (default 100,000). */
+  maxSeen?: number;
+}
+
+/** A chat running on a peer. */
+export interface Chat {
+  /** This peer's nickname. */
+  readonly nick: string;
+  /** Sends `text` to everyone; returns the message as shown locally. */
+  say(text: string): ChatMessage;
+  /** Sends `text` to one peer, by id, id prefix or nickname. */
+  direct(target: string, text: string): ChatMessage;
+  /** Changes this peer's nickname. */
+  setNick(nick: string): void;
+  /** The recent messages, oldest first. */
+  history(): ChatMessage[];
+  /** Peers known by the messages seen: id to nickname. */
+  knownPeers(): Map<string, string>;
+  /** Calls `handler` for every message shown (once per message); returns an unsubscribe. */
+  onMessage(handler: (message: ChatMessage) => void): () => void;
+  /** Stops listening to the peer. */
+  close(): void;
+}
+
+/** A message id could not be resolved, or a text is too long. */
+export class ChatError extends Error {
+  /** Builds the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ChatError";
+  }
+}
+
+/**
+ * Runs the chat on `peer`, which must have been started with {@linkcode chatApp} in its apps.
+ *
+ * @example
+ * ```ts
+ * import { startPeer } from "@meshtalk/core";
+ * import { chatApp, createChat } from "@meshtalk/chat";
+ * const peer = await startPeer({ apps: [chatApp], nick: "ada" });
+ * const chat = createChat(peer);
+ * chat.onMessage((m) => console.log(`${m.from.nick}: ${m.text}`));
+ * chat.say("hello, mesh");
+ * chat.close();
+ * await peer.close();
+ * ```
+ */
+export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
+  const channel: AppChannel<typeof chatApp.schema> = peer.app(chatApp);
+  const hops = options.hops ?? DEFAULT_HOPS;
+  const seen = new SeenCache(options.seenForMs ?? 10 * 60_000, options.maxSeen ?? 100_000);
+  const recent: ChatWireMessage[] = [];
+  const nicks = new Map<string, string>();
+  const handlers = new Set<(message: ChatMessage) => void>();
+  let clock = 0;
+
+  const show = (wire: ChatWireMessage, history: boolean) => {
+    nicks.set(wire.origin, wire.nick);
+    if (wire.to && wire.to !== peer.id && wire.origin !== peer.id) return;
+    const message: ChatMessage = {
+      id: wire.id,
+      from: { id: wire.origin, nick: wire.nick },
+      text: wire.text,
+      hops: hops - wire.hops,
+      sentAt: wire.sentAt,
+      clock: wire.clock,
+      direct: wire.to !== undefined,
+      history,
+    };
+    for (const handler of handlers) handler(message);
+  };
+
+  const remember = (wire: ChatWireMessage) => {
+    if (wire.to) return; // direct messages are not history for others
+    recent.push(wire);
+    if (recent.length > HISTORY_LIMIT) recent.shift();
+  };
+
+  const originate = (text: string, to?: string): ChatMessage => {
+    if (text.length > MAX_TEXT_LENGTH) {
+      throw new ChatError(
+        `message of ${text.length} characters is over the limit of ${MAX_TEXT_LENGTH}`,
+      );
+    }
+    clock++;
+    const wire: ChatWireMessage = {
+      id: crypto.randomUUID().replaceAll("-", ""),
+      origin: peer.id,
+      nick: peer.nick,
+      text,
+      clock,
+      hops,
+      sentAt: Date.now(),
+      ...(to ? { to } : {}),
+    };
+    seen.add(wire.id);
+    remember(wire);
+    channel.broadcast({ type: "say", ...wire });
+    return {
+      id: wire.id,
+      from: { id: peer.id, nick: peer.nick },
+      text,
+      hops: 0,
+      sentAt: wire.sentAt,
+      clock,
+      direct: to !== undefined,
+      history: false,
+    };
+  };
+
+  const unsubscribeMessages = channel.onMessage((body, from: PeerInfo) => {
+    switch (body.type) {
+      case "say": {
+        const { type: _type, ...wire } = body;
+        if (wire.origin === peer.id || !seen.add(wire.id)) return;
+        clock = Math.max(clock, wire.clock) + 1;
+        remember(wire);
+        show(wire, false);
+        // A direct message stops at its recipient; everything else goes on while hops remain.
+        if (wire.hops > 1 && wire.to !== peer.id) {
+          channel.broadcast({ type: "say", ...wire, hops: wire.hops - 1 }, from.id);
+        }
+        break;
+      }
+      case "history-request":
+        channel.send(from.id, { type: "history", messages: recent.slice(-body.limit) }).catch(
+          () => {},
+        );
+        break;
+      case "history": {
+        const fresh = body.messages.filter((wire) => wire.origin !== peer.id && seen.add(wire.id));
+        fresh.sort((a, b) => a.clock - b.clock || a.sentAt - b.sentAt);
+        for (const wire of fresh) {
+          clock = Math.max(clock, wire.clock) + 1;
+          remember(wire);
+          show(wire, true);
+        }
+        break;
+      }
+    }
+  });
+  // Late joiners catch up: each new neighbour is asked for what it has seen recently.
+  const unsubscribeConnect = peer.on("peer:connected", (info) => {
+    if (info.apps.includes(chatApp.name)) {
+      channel.send(info.id, { type: "history-request", limit: HISTORY_LIMIT }).catch(() => {});
+    }
+  });
+
+  const resolve = (target: string): string => {
+    const candidates = new Map<string, string>(nicks);
+    for (const info of peer.peers()) candidates.set(info.id, info.nick);
+    const matches = [...candidates].filter(([id, nick]) =>
+      id === target || nick === target || id.startsWith(target)
+    );
+    const ids = [...new Set(matches.map(([id]) => id))];
+    if (ids.length === 1) return ids[0];
+    if (ids.length === 0) throw new ChatError(`no known peer is called "${target}"`);
+    throw new ChatError(
+      `"${target}" could be any of ${ids.map((id) => id.slice(0, 8)).join(", ")}; use an id`,
+    );
+  };
+
+  return {
+    get nick() {
+      return peer.nick;
+    },
+    say: (text) => originate(text),
+    direct: (target, text) => originate(text, resolve(target)),
+    setNick: (nick) => peer.setNick(nick),
+    history: () =>
+      recent.map((wire) => ({
+        id: wire.id,
+        from: { id: wire.origin, nick: wire.nick },
+        text: wire.text,
+        hops: hops - wire.hops,
+        sentAt: wire.sentAt,
+        clock: wire.clock,
+        direct: false,
+        history: true,
+      })),
+    knownPeers: () => new Map(nicks),
+    onMessage: (handler) => {
+      handlers.add(handler);
+      return () => handlers.delete(handler);
+    },
+    close: () => {
+      unsubscribeMessages();
+      unsubscribeConnect();
+      handlers.clear();
+    },
+  };
+}
+
+/** Message ids seen recently: bounded in count and in age. */
+export class SeenCache {
+  readonly #ttl: number;
+  readonly #max: number;
+  readonly #entries = new Map<string, number>();
+
+  /** Remembers ids for `ttlMs`, at most `max` of them. */
+  constructor(ttlMs: number, max: number) {
+    this.#ttl = ttlMs;
+    this.#max = max;
+  }
+
+  /** Records `id`; returns false if it was already there (a duplicate). */
+  add(id: string, now: number = Date.now()): boolean {
+    const at = this.#entries.get(id);
+    if (at !== undefined && now - at < this.#ttl) return false;
+    this.#entries.delete(id);
+    this.#entries.set(id, now);
+    // Map keeps insertion order: the oldest entries come first.
+    for (const [old, time] of this.#entries) {
+      if (this.#entries.size <= this.#max && now - time < this.#ttl) break;
+      this.#entries.delete(old);
+    }
+    return true;
+  }
+
+  /** Ids remembered now. */
+  get size(): number {
+    return this.#entries.size;
+  }
+}

@@ -1,0 +1,101 @@
+// Runs meshtalk commands as real processes and reads their --json events.
+const root = new URL("../", import.meta.url).pathname;
+
+export type Event = Record<string, unknown> & { event: string };
+
+/** A meshtalk command running as its own process, with its JSON events collected. */
+export class MeshProcess {
+  readonly events: Event[] = [];
+  readonly stderr: string[] = [];
+  readonly #child: Deno.ChildProcess;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #pumps: Promise<void>[];
+  #waiters = new Set<() => void>();
+
+  constructor(script: string, args: string[]) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}${script}`, ...args],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.#stdin = this.#child.stdin.getWriter();
+    this.#pumps = [
+      this.#lines(this.#child.stdout, (line) => {
+        if (line.startsWith("{")) this.events.push(JSON.parse(line));
+      }),
+      this.#lines(this.#child.stderr, (line) => this.stderr.push(line)),
+    ];
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Resolves with the first event matching `match`, waiting up to `timeoutMs`. */
+  async waitFor(
+    match: (event: Event) => boolean,
+    what: string,
+    timeoutMs = 15_000,
+  ): Promise<Event> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const found = this.events.find(match);
+      if (found) return found;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${what}; events: ${JSON.stringify(this.events)}; stderr: ${
+            this.stderr.join("\n")
+          }`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#waiters.delete(wake);
+          resolve();
+        }, 50);
+        const wake = () => {
+          clearTimeout(timer);
+          this.#waiters.delete(wake);
+          resolve();
+        };
+        this.#waiters.add(wake);
+      });
+    }
+  }
+
+  async type(line: string): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode(line + "\n"));
+  }
+
+  /** Closes stdin (EOF) and waits for the exit code. */
+  async end(): Promise<number> {
+    await this.#stdin.close().catch(() => {});
+    const status = await this.#child.status;
+    await Promise.all(this.#pumps);
+    return status.code;
+  }
+
+  /** Kills the process with `signal` and waits for it. */
+  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
+    this.#child.kill(signal);
+    await this.#stdin.close().catch(() => {});
+    await this.#child.status;
+    await Promise.all(this.#pumps);
+  }
+
+  async #lines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+    let pending = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      pending += chunk;
+      let newline: number;
+      while ((newline = pending.indexOf("\n")) >= 0) {
+        onLine(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+      for (const wake of [...this.#waiters]) wake();
+    }
+    if (pending) onLine(pending);
+  }
+}
