@@ -7,11 +7,18 @@
  */
 import {
   type AppChannel,
+  type AppDefinition,
+  type ArraySchema,
   defineApp,
   type Infer,
+  type MapSchema,
+  type OneOfSchema,
+  type OptionalSchema,
   type Peer,
   type PeerInfo,
   s,
+  type StrSchema,
+  type UintSchema,
 } from "@meshtalk/core";
 
 /** Longest message text, in characters. */
@@ -20,7 +27,26 @@ export const MAX_TEXT_LENGTH = 4000;
 export const DEFAULT_HOPS = 32;
 const HISTORY_LIMIT = 100;
 
-const chatMessage = s.map({
+/** Schema of a chat message on the wire. */
+export type ChatMessageSchema = MapSchema<{
+  id: StrSchema;
+  origin: StrSchema;
+  nick: StrSchema;
+  text: StrSchema;
+  clock: UintSchema;
+  hops: UintSchema;
+  sentAt: UintSchema;
+  to: OptionalSchema<StrSchema>;
+}>;
+
+/** Schema of every chat app message. */
+export type ChatSchema = OneOfSchema<"type", {
+  say: ChatMessageSchema;
+  "history-request": MapSchema<{ limit: UintSchema }>;
+  history: MapSchema<{ messages: ArraySchema<ChatMessageSchema> }>;
+}>;
+
+const chatMessage: ChatMessageSchema = s.map({
   id: s.str(32),
   origin: s.str(32),
   nick: s.str(32),
@@ -32,7 +58,7 @@ const chatMessage = s.map({
 });
 
 /** The chat app's wire messages. */
-export const chatApp = defineApp(
+export const chatApp: AppDefinition<ChatSchema> = defineApp(
   "chat",
   s.oneOf("type", {
     say: chatMessage,
@@ -42,7 +68,7 @@ export const chatApp = defineApp(
 );
 
 /** A chat message as it travels. */
-export type ChatWireMessage = Infer<typeof chatMessage>;
+export type ChatWireMessage = Infer<ChatMessageSchema>;
 
 /** A message as the chat shows it. */
 export interface ChatMessage {
@@ -119,7 +145,7 @@ export class ChatError extends Error {
  * ```
  */
 export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
-  const channel: AppChannel<typeof chatApp.schema> = peer.app(chatApp);
+  const channel: AppChannel<ChatSchema> = peer.app(chatApp);
   const hops = options.hops ?? DEFAULT_HOPS;
   const seen = new SeenCache(options.seenForMs ?? 10 * 60_000, options.maxSeen ?? 100_000);
   const recent: ChatWireMessage[] = [];

@@ -5,7 +5,7 @@
  * @module
  */
 import { ProtocolError } from "./errors.ts";
-import { type Infer, type MapSchema, s, type Schema, validateUntyped } from "./schema.ts";
+import { type MapSchema, s, type Schema, validateUntyped } from "./schema.ts";
 
 /** The protocol version this code speaks; a `hello` with another is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -29,10 +29,83 @@ export type ByeCode =
 /** Most addresses in one `peers` message. */
 export const MAX_PEERS_PER_MESSAGE = 64;
 
+/** A network address a peer listens on. An empty `host` means "the address I came from". */
+export interface Address {
+  /** Host name or IP address. */
+  host: string;
+  /** TCP port. */
+  port: number;
+}
+
+/** Opens every connection: who the sender is and what it speaks. */
+export interface Hello {
+  /** Tag. */
+  t: "hello";
+  /** Protocol version; must equal {@linkcode PROTOCOL_VERSION}. */
+  v: number;
+  /** Peer id: hex of the first 16 bytes of SHA-256(key). */
+  id: string;
+  /** Raw Ed25519 public key, 32 bytes. */
+  key: Uint8Array;
+  /** 32 fresh random bytes the other side must sign over. */
+  nonce: Uint8Array;
+  /** Where the sender listens, if it does. */
+  listen?: Address;
+  /** Nickname, at most {@linkcode MAX_NICK_LENGTH} characters. */
+  nick: string;
+  /** Names of the apps the sender runs. */
+  apps: string[];
+}
+
+/** Proves the sender holds the key its hello named. */
+export interface Auth {
+  /** Tag. */
+  t: "auth";
+  /** Ed25519 signature, 64 bytes; see docs/PROTOCOL.md for what is signed. */
+  sig: Uint8Array;
+}
+
+/** Asks for a `pong` with the same `n`. */
+export interface Ping {
+  /** Tag. */
+  t: "ping";
+  /** Sequence number. */
+  n: number;
+}
+
+/** Answers a `ping`. */
+export interface Pong {
+  /** Tag. */
+  t: "pong";
+  /** The `n` of the ping answered. */
+  n: number;
+}
+
+/** Addresses the sender knows peers at. */
+export interface Peers {
+  /** Tag. */
+  t: "peers";
+  /** At most {@linkcode MAX_PEERS_PER_MESSAGE} addresses, with the peer id when known. */
+  peers: { id?: string; host: string; port: number }[];
+}
+
+/** The sender is closing the connection. */
+export interface Bye {
+  /** Tag. */
+  t: "bye";
+  /** Why, for people. */
+  reason: string;
+  /** Why, for programs: one of {@linkcode ByeCode}; unknown codes are read as absent. */
+  code?: string;
+}
+
+/** Any core message as it travels; `app` bodies are checked against their app's schema. */
+export type CoreMessage = Hello | Auth | Ping | Pong | Peers | Bye | AppMessage;
+
 const address = s.map({ host: s.str(255), port: s.uint(65535) });
 
-/** Schema of every core message, tagged by `t`. `app` bodies are checked separately. */
-export const coreMessage = s.oneOf("t", {
+/** Schema of every core message but `app`, tagged by `t`. */
+export const coreMessage: Schema = s.oneOf("t", {
   hello: s.map({
     v: s.uint(),
     id: s.str(64),
@@ -52,15 +125,8 @@ export const coreMessage = s.oneOf("t", {
     ),
   }),
   bye: s.map({ reason: s.str(200), code: s.optional(s.str(32)) }),
-  app: s.map({ app: s.str(32), body: s.map({}) }),
 });
 
-/** Any core message as it travels. */
-export type CoreMessage = Infer<typeof coreMessage>;
-/** The `hello` a peer opens every connection with. */
-export type Hello = Extract<CoreMessage, { t: "hello" }>;
-/** A network address a peer listens on. */
-export type Address = Infer<typeof address>;
 /** An `app` message: the app's name and a body valid under that app's schema. */
 export interface AppMessage {
   /** Tag. */
@@ -70,8 +136,8 @@ export interface AppMessage {
   /** The app's message, already checked against its schema. */
   body: Record<string, unknown>;
 }
-/** A message after validation: core messages, and app messages with their checked body. */
-export type Message = Exclude<CoreMessage, { t: "app" }> | AppMessage;
+/** A message after validation. */
+export type Message = CoreMessage;
 
 /**
  * Checks a decoded frame body. Core messages are checked against {@linkcode coreMessage}; the

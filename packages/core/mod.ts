@@ -34,13 +34,37 @@ export {
   verifySignature,
 } from "./identity.ts";
 export {
+  type Address,
   type AppMessage,
   type AppSchema,
+  type Auth,
+  type Bye,
+  type ByeCode,
   type CoreMessage,
   type Hello,
   type Message,
   parseMessage,
+  type Peers,
+  type Ping,
+  type Pong,
   PROTOCOL_VERSION,
 } from "./messages.ts";
 export type { KnownAddress } from "./registry.ts";
-export { type Infer, s, type Schema, validate } from "./schema.ts";
+export {
+  type ArraySchema,
+  type BinSchema,
+  type BoolSchema,
+  type Fields,
+  type Infer,
+  type LiteralSchema,
+  type MapSchema,
+  type OneOfSchema,
+  type OptionalSchema,
+  s,
+  type Schema,
+  type SchemaBuilders,
+  type StrSchema,
+  type UintSchema,
+  validate,
+  type Variants,
+} from "./schema.ts";

@@ -126,6 +126,28 @@ export type Infer<S> = S extends StrSchema ? string
     ? { [K in keyof V & string]: { [P in T]: K } & InferMap<V[K]> }[keyof V & string]
   : never;
 
+/** The schema builders of {@linkcode s}. */
+export interface SchemaBuilders {
+  /** A string of at most `max` characters. */
+  str(max: number): StrSchema;
+  /** A byte string of at most `max` bytes, or exactly `size` bytes. */
+  bin(max: number, size?: number): BinSchema;
+  /** A non-negative safe integer, at most `max`. */
+  uint(max?: number): UintSchema;
+  /** A boolean. */
+  bool(): BoolSchema;
+  /** Exactly `value`. */
+  literal<V extends string | number>(value: V): LiteralSchema<V>;
+  /** An array of at most `max` elements of `of`. */
+  array<E extends Schema>(of: E, max: number): ArraySchema<E>;
+  /** A map field that may be left out. */
+  optional<E extends Schema>(of: E): OptionalSchema<E>;
+  /** A map with the given fields. */
+  map<F extends Fields>(fields: F): MapSchema<F>;
+  /** A map tagged by `tag`, one of `variants`. */
+  oneOf<T extends string, V extends Variants>(tag: T, variants: V): OneOfSchema<T, V>;
+}
+
 /**
  * Builders for schemas.
  *
@@ -135,7 +157,7 @@ export type Infer<S> = S extends StrSchema ? string
  * const hello = s.map({ name: s.str(64), key: s.bin(32, 32), tags: s.array(s.str(16), 8) });
  * ```
  */
-export const s = {
+export const s: SchemaBuilders = {
   /** A string of at most `max` characters. */
   str(max: number): StrSchema {
     return { kind: "str", max };
