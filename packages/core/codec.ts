@@ -4,7 +4,9 @@
  *
  * `@msgpack/msgpack` is used rather than `msgpackr`: it is pure JavaScript, needs no optional
  * native packages and reads no environment at import, and a header costs ~1 µs, which the
- * benchmark shows is not where the time goes.
+ * benchmark shows is not where the time goes. Its ES module build is imported (see deno.json):
+ * the package's default CommonJS entry makes every connection worker boot Deno's Node
+ * compatibility layer, which cost ~30 ms and several MiB per worker.
  *
  * @module
  */

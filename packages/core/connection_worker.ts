@@ -167,6 +167,14 @@ async function handleFrame(body: Uint8Array): Promise<void> {
       if (message.t === "hello" || message.t === "auth") {
         throw unexpected(message.t, "no second handshake");
       }
+      if (message.t === "ping") {
+        // Answered here, not by the main thread: two thread hops less per round trip. The main
+        // thread still pumps the socket, so a stuck peer still stops answering.
+        enqueue({ t: "pong", n: message.n }, 0);
+        outbound.wake();
+        pump();
+        return;
+      }
       batch.push(message);
       return;
   }

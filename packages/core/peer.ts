@@ -492,9 +492,6 @@ class MeshPeer implements Peer {
         continue;
       }
       switch (message.t) {
-        case "ping":
-          record.connection.send({ t: "pong", n: message.n }, 0);
-          break;
         case "pong": {
           const waiter = record.pings.get(message.n);
           if (waiter) {
@@ -597,7 +594,7 @@ class MeshPeer implements Peer {
 
   #learn(peers: { id?: string; host: string; port: number }[]): void {
     for (const { id, host, port } of peers) {
-      if (id === this.id || port === 0) continue;
+      if (id === this.id || port === 0 || host === "") continue;
       this.#book.add(host, port, id);
     }
   }
