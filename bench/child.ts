@@ -2,7 +2,11 @@
 // when ready; exits when stdin closes (or, for the writers, when done).
 import { defineApp, s, startPeer } from "../packages/core/mod.ts";
 
-export const bulk = defineApp("bench", s.map({ seq: s.uint(), data: s.bin(1 << 20) }));
+export const bulk = defineApp(
+  "bench",
+  s.map({ file: s.str(16), offset: s.uint(), data: s.bin(1 << 20) }),
+  { bulk: { data: "data", key: "file", offset: "offset" } },
+);
 
 const [mode, ...args] = Deno.args;
 const say = (value: unknown) => console.log(JSON.stringify(value));
@@ -28,7 +32,26 @@ if (mode === "plain-writer") {
   const data = new Uint8Array(chunkKiB * 1024);
   const channel = peer.app(bulk);
   const count = (mib * 1024) / chunkKiB;
-  for (let seq = 0; seq < count; seq++) await channel.send(info.id, { seq, data });
+  for (let seq = 0; seq < count; seq++) {
+    await channel.send(info.id, { file: "mem", offset: seq * data.length, data });
+  }
+  await gone.promise;
+  await peer.close();
+} else if (mode === "peer-file-sender") {
+  // Sends a file in pieces that the workers read from disk: the main thread never holds them.
+  const [port, pieceKiB] = args.slice(0, 2).map(Number);
+  const path = args[2];
+  const size = (await Deno.stat(path)).size;
+  const peer = await startPeer({ host: "127.0.0.1", apps: [bulk], targetConnections: 0 });
+  const info = await peer.connect("127.0.0.1", port);
+  const gone = Promise.withResolvers<void>();
+  peer.on("peer:disconnected", () => gone.resolve());
+  const channel = peer.app(bulk);
+  const piece = pieceKiB * 1024;
+  for (let offset = 0; offset < size; offset += piece) {
+    const length = Math.min(piece, size - offset);
+    await channel.sendFromFile(info.id, { file: "bench", offset }, { path, offset, length });
+  }
   await gone.promise;
   await peer.close();
 } else if (mode === "peer") {

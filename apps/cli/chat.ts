@@ -137,7 +137,13 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
     if (Deno.stdin.isTerminal() && !options.json) {
       prompt = interactive(out, peer, chat, quit);
     } else {
-      readLines(async (line) => await command(out, peer, chat, line, quit)).then(quit);
+      // A script's lines should reach someone: wait for the first neighbour when told whom to
+      // join (for at most 10 s), rather than broadcast the first lines to nobody.
+      const joined = options.peer.length > 0 ? firstNeighbour(peer, 10_000) : Promise.resolve();
+      readLines(async (line) => {
+        await joined;
+        await command(out, peer, chat, line, quit);
+      }).then(quit);
     }
   }
 
@@ -169,6 +175,19 @@ function interactive(out: Output, peer: Peer, chat: Chat, quit: () => void): rea
   rl.on("close", quit);
   rl.prompt();
   return rl;
+}
+
+function firstNeighbour(peer: Peer, timeoutMs: number): Promise<void> {
+  if (peer.peers().length > 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      off();
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    const off = peer.on("peer:connected", done);
+  });
 }
 
 async function readLines(onLine: (line: string) => Promise<void>): Promise<void> {

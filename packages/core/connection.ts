@@ -7,13 +7,14 @@
  */
 import { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import type { ByeCode, Message } from "./messages.ts";
+import type { BulkFields, ByeCode, FileRange, Message } from "./messages.ts";
 import { ByteRing } from "./ring.ts";
 import type { Schema } from "./schema.ts";
 import {
   CONTROL_SLOTS,
   type FromWorker,
   type RemoteHello,
+  type SinkRequest,
   Slot,
   type ToWorker,
 } from "./worker_protocol.ts";
@@ -28,6 +29,9 @@ export interface ConnectionSetup {
   nick: string;
   listen?: { host: string; port: number };
   apps: Record<string, Schema>;
+  bulk: Record<string, BulkFields>;
+  /** Sinks in force when the connection opens; later changes go through {@linkcode Connection.sink}. */
+  sinks: SinkRequest[];
   maxFrameSize: number;
   /** Estimated bytes queued for this peer past which the connection is dropped as too slow. */
   maxQueuedBytes: number;
@@ -38,6 +42,8 @@ export interface ConnectionEvents {
   ready(hello: RemoteHello): void;
   messages(messages: Message[]): void;
   closed(reason: string, error: ProtocolError | null): void;
+  /** A message to be sent from a file was skipped: the file could not be read. */
+  sendFailed(message: string): void;
 }
 
 /** One TCP connection and the worker that services it. */
@@ -52,6 +58,7 @@ export class Connection {
   readonly #maxQueuedBytes: number;
   #sendQueue: Message[] = [];
   #sendCredits: number[] = [];
+  #sendFills: Record<number, FileRange> = {};
   #posted = 0;
   #closing = false;
   #closeReason = "";
@@ -90,6 +97,8 @@ export class Connection {
       nick: setup.nick,
       listen: setup.listen,
       apps: setup.apps,
+      bulk: setup.bulk,
+      sinks: setup.sinks,
       maxFrameSize: setup.maxFrameSize,
     });
     this.#reading = this.#readLoop();
@@ -111,7 +120,7 @@ export class Connection {
    * post. Returns false if the connection is closing, or has just been closed for holding more
    * than `maxQueuedBytes` unsent.
    */
-  send(message: Message, credit: number): boolean {
+  send(message: Message, credit: number, fill?: FileRange): boolean {
     if (this.#closing) return false;
     if (this.queuedBytes + credit > this.#maxQueuedBytes) {
       const mib = (this.queuedBytes / 2 ** 20).toFixed(1);
@@ -119,10 +128,16 @@ export class Connection {
       return false;
     }
     if (this.#sendQueue.length === 0) queueMicrotask(() => this.#flush());
+    if (fill) this.#sendFills[this.#sendQueue.length] = fill;
     this.#sendQueue.push(message);
     this.#sendCredits.push(credit);
     this.#posted = (this.#posted + credit) | 0;
     return true;
+  }
+
+  /** Starts or stops (path null) writing an app's bulk bytes for `key` into a file. */
+  sink(request: SinkRequest): void {
+    if (!this.#closing) this.#post(request);
   }
 
   /** Resolves once no more than `bytes` are queued, or the connection closes. */
@@ -169,9 +184,15 @@ export class Connection {
 
   #flush(): void {
     if (this.#sendQueue.length === 0) return;
-    this.#post({ type: "send", messages: this.#sendQueue, credits: this.#sendCredits });
+    this.#post({
+      type: "send",
+      messages: this.#sendQueue,
+      credits: this.#sendCredits,
+      fills: this.#sendFills,
+    });
     this.#sendQueue = [];
     this.#sendCredits = [];
+    this.#sendFills = {};
   }
 
   #onWorkerMessage(message: FromWorker): void {
@@ -195,6 +216,9 @@ export class Connection {
         break;
       case "end":
         this.close("peer closed the connection");
+        break;
+      case "send-failed":
+        this.#events.sendFailed(message.message);
         break;
     }
   }

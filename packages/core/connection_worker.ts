@@ -11,17 +11,21 @@ import { ProtocolError } from "./errors.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame.ts";
 import { checkPeerId, verifySignature } from "./identity.ts";
 import {
+  type AppMessage,
   type ByeCode,
+  type FileRange,
   type Hello,
   type Message,
   parseMessage,
   PROTOCOL_VERSION,
+  type StoredData,
 } from "./messages.ts";
 import { ByteRing } from "./ring.ts";
 import {
   type FromWorker,
   type InitRequest,
   MAX_BATCHES_IN_FLIGHT,
+  type SinkRequest,
   Slot,
   type ToWorker,
 } from "./worker_protocol.ts";
@@ -33,7 +37,15 @@ const AUTH_DOMAIN = new TextEncoder().encode("meshtalk/1 auth");
 interface Pending {
   message?: Message;
   bytes?: Uint8Array;
+  /** The message's bulk field is to be filled from this file range. */
+  fill?: FileRange;
   credit: number;
+}
+
+interface Sink {
+  path: string;
+  hash: boolean;
+  file?: Deno.FsFile;
 }
 
 let inbound: ByteRing;
@@ -51,6 +63,8 @@ let batch: Message[] = [];
 const queue: Pending[] = [];
 let pumping = false;
 let closeAfterDrain = false;
+const sinks = new Map<string, Sink>();
+let scratch = new Uint8Array(0);
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const request = event.data;
@@ -61,10 +75,17 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     case "send":
       if (phase === "closing") return;
       for (let i = 0; i < request.messages.length; i++) {
-        enqueue(request.messages[i], request.credits[i]);
+        queue.push({
+          message: request.messages[i],
+          credit: request.credits[i],
+          fill: request.fills[i],
+        });
       }
       outbound.wake();
       pump();
+      break;
+    case "sink":
+      setSink(request);
       break;
     case "close":
       closeGracefully(request.reason, request.code);
@@ -79,6 +100,7 @@ async function start(request: InitRequest): Promise<void> {
   control = new Int32Array(request.control);
   decoder = new FrameDecoder({ maxFrameSize: request.maxFrameSize });
   apps = request.apps;
+  for (const sink of request.sinks) setSink(sink);
   myNonce = crypto.getRandomValues(new Uint8Array(32));
   const hello: Hello = {
     t: "hello",
@@ -141,7 +163,10 @@ async function handleFrame(body: Uint8Array): Promise<void> {
       `frame is not valid MessagePack: ${(error as Error).message}`,
     );
   }
-  const message = parseMessage(value, apps);
+  const sink = phase === "open" ? sinkFor(value) : undefined;
+  // Bulk bytes bound for a file are written straight from the ring, not copied out first.
+  const message = parseMessage(value, apps, sink === undefined);
+  if (sink && message.t === "app") message.stored = await store(message, sink);
   if (message.t === "peers" && phase !== "open") {
     // A peer refusing us (full, shutting down) says where else to go before its bye.
     batch.push(message);
@@ -251,6 +276,12 @@ async function pump(): Promise<void> {
   try {
     while (queue.length > 0 && !outbound.consumerDone) {
       const head = queue[0];
+      if (head.fill) {
+        await writeFromFile(head.message as AppMessage, head.fill);
+        queue.shift();
+        returnCredit(head.credit);
+        continue;
+      }
       let frame = head.bytes;
       if (!frame) {
         const body = encodeShared(head.message!);
@@ -276,6 +307,98 @@ function returnCredit(bytes: number): void {
   if (bytes === 0) return;
   Atomics.add(control, Slot.sentBytes, bytes);
   Atomics.notify(control, Slot.sentBytes);
+}
+
+/**
+ * Sends an app message whose bulk field is read from a file straight into the ring. The body is
+ * encoded with an empty bin as its last field; those two bytes (c4 00) are replaced by a bin32
+ * header of the real length, followed by the file's bytes.
+ */
+async function writeFromFile(message: AppMessage, range: FileRange): Promise<void> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(range.path, { read: true });
+    const size = (await file.stat()).size;
+    if (range.offset + range.length > size) {
+      file.close();
+      throw new Error(
+        `${range.path} holds ${size} bytes, fewer than ${range.offset} + ${range.length}`,
+      );
+    }
+  } catch (error) {
+    // Nothing of this frame was written yet: skip it and say why.
+    post({
+      type: "send-failed",
+      message: `cannot send from ${range.path}: ${(error as Error).message}`,
+    });
+    return;
+  }
+  try {
+    const field = init.bulk[message.app].data;
+    const { [field]: _omit, ...rest } = message.body;
+    const body = encodeShared({ ...message, body: { ...rest, [field]: EMPTY } });
+    const prefix = body.subarray(0, body.length - 2);
+    headerBytes.setUint32(0, prefix.length + 5 + range.length);
+    await writeAll(headerScratch);
+    await writeAll(prefix);
+    binHeader[0] = 0xc6;
+    new DataView(binHeader.buffer).setUint32(1, range.length);
+    await writeAll(binHeader);
+    await file.seek(range.offset, Deno.SeekMode.Start);
+    let left = range.length;
+    while (left > 0) {
+      const space = outbound.writable();
+      if (space.length === 0) {
+        outbound.wake();
+        await outbound.waitWritable();
+        if (outbound.consumerDone) return;
+        continue;
+      }
+      const count = await file.read(space.subarray(0, Math.min(left, space.length)));
+      // The frame's length is on the wire already: a file that shrinks now breaks the stream.
+      if (count === null) throw new Error(`${range.path} shrank while it was being sent`);
+      outbound.commit(count);
+      left -= count;
+    }
+  } finally {
+    file.close();
+  }
+}
+
+function setSink(request: SinkRequest): void {
+  const key = `${request.app}\0${request.key}`;
+  sinks.get(key)?.file?.close();
+  sinks.delete(key);
+  if (request.path !== null) sinks.set(key, { path: request.path, hash: request.hash });
+}
+
+/** The sink an app message's bulk bytes go to, if its app has bulk fields and a sink for its key. */
+function sinkFor(value: unknown): Sink | undefined {
+  const message = value as { t?: unknown; app?: unknown; body?: Record<string, unknown> };
+  if (message?.t !== "app" || typeof message.app !== "string") return undefined;
+  const bulk = Object.hasOwn(init.bulk, message.app) ? init.bulk[message.app] : undefined;
+  const key = bulk && message.body?.[bulk.key];
+  return typeof key === "string" ? sinks.get(`${message.app}\0${key}`) : undefined;
+}
+
+/** Writes a message's bulk bytes at their offset in the sink's file and hashes them if asked. */
+async function store(message: AppMessage, sink: Sink): Promise<StoredData> {
+  const bulk = init.bulk[message.app];
+  const data = message.body[bulk.data] as Uint8Array;
+  const offset = message.body[bulk.offset] as number;
+  delete message.body[bulk.data];
+  sink.file ??= await Deno.open(sink.path, { write: true, create: true });
+  await sink.file.seek(offset, Deno.SeekMode.Start);
+  let at = 0;
+  while (at < data.length) at += await sink.file.write(data.subarray(at));
+  const stored: StoredData = { path: sink.path, offset, length: data.length };
+  if (sink.hash) {
+    // Web Crypto refuses views of shared memory: hash a copy in a buffer reused across frames.
+    if (scratch.length < data.length) scratch = new Uint8Array(data.length);
+    scratch.set(data);
+    stored.sha256 = await sha256(scratch.subarray(0, data.length));
+  }
+  return stored;
 }
 
 async function writeAll(bytes: Uint8Array): Promise<void> {
@@ -316,6 +439,8 @@ function post(message: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
 }
 
+const EMPTY = new Uint8Array(0);
+const binHeader = new Uint8Array(5);
 const headerScratch = new Uint8Array(FRAME_HEADER_BYTES);
 const headerBytes = new DataView(headerScratch.buffer);
 

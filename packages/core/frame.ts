@@ -40,9 +40,10 @@ export interface FrameDecoderOptions {
 /**
  * Turns bytes arriving in arbitrary chunks into whole frame bodies.
  *
- * A body that lies whole inside one chunk is returned as a view of that chunk (no copy), so use
- * it before the chunk's memory is reused. A body split across chunks is assembled in a buffer of
- * exactly its declared length, so memory never exceeds one `maxFrameSize` per decoder.
+ * Bodies are views, valid until the next `push`: a body that lies whole inside one chunk is a
+ * view of that chunk (no copy), and one split across chunks is assembled in a buffer the decoder
+ * reuses for the next split frame, so memory never exceeds one `maxFrameSize` per decoder and
+ * bulk transfers allocate nothing per frame. Copy what must outlive the next `push`.
  * After an error the decoder is spent: the connection must be closed.
  *
  * @example
@@ -60,6 +61,9 @@ export class FrameDecoder {
   readonly #header = new Uint8Array(FRAME_HEADER_BYTES);
   #headerFilled = 0;
   #body: Uint8Array | null = null;
+  #assembly = new Uint8Array(0);
+  /** The assembly buffer holds a body returned by the current push: do not write over it. */
+  #assemblyLent = false;
   #bodyFilled = 0;
   #failed: ProtocolError | null = null;
 
@@ -81,6 +85,7 @@ export class FrameDecoder {
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.#failed) throw this.#failed;
     const frames: Uint8Array[] = [];
+    this.#assemblyLent = false;
     try {
       this.#pushInto(chunk, frames);
     } catch (error) {
@@ -125,6 +130,7 @@ export class FrameDecoder {
       at += take;
       if (this.#bodyFilled === this.#body.length) {
         frames.push(this.#body);
+        this.#assemblyLent = true;
         this.#body = null;
         this.#bodyFilled = 0;
       }
@@ -149,7 +155,11 @@ export class FrameDecoder {
   }
 
   #startBody(length: number): void {
-    this.#body = new Uint8Array(length);
+    if (this.#assemblyLent || this.#assembly.length < length) {
+      this.#assembly = new Uint8Array(length);
+      this.#assemblyLent = false;
+    }
+    this.#body = this.#assembly.subarray(0, length);
     this.#bodyFilled = 0;
   }
 

@@ -135,6 +135,43 @@ export interface AppMessage {
   app: string;
   /** The app's message, already checked against its schema. */
   body: Record<string, unknown>;
+  /**
+   * Never on the wire: set by the receiving worker when it wrote the message's bulk field into a
+   * file instead of delivering it (see `AppChannel.receiveIntoFile`).
+   */
+  stored?: StoredData;
+}
+
+/** Where a receiving worker put a message's bulk bytes, and their SHA-256 when asked for. */
+export interface StoredData {
+  /** The file written. */
+  path: string;
+  /** Where in it. */
+  offset: number;
+  /** How many bytes. */
+  length: number;
+  /** SHA-256 of the bytes, when the sink hashes. */
+  sha256?: Uint8Array;
+}
+
+/** Names the fields of an app message that carry bulk bytes, so workers can move them to and from files. */
+export interface BulkFields {
+  /** The bin field holding the bytes; it must be the body's last field when sent from a file. */
+  data: string;
+  /** A string field that names the sink the bytes go to on the receiving side. */
+  key: string;
+  /** A uint field: the offset at which the bytes go in that sink's file. */
+  offset: string;
+}
+
+/** A range of a file to send as a message's bulk bytes. */
+export interface FileRange {
+  /** Path of the file. */
+  path: string;
+  /** First byte. */
+  offset: number;
+  /** Number of bytes. */
+  length: number;
 }
 /** A message after validation. */
 export type Message = CoreMessage;
@@ -150,7 +187,11 @@ export type Message = CoreMessage;
  * const message = parseMessage({ t: "ping", n: 3 }, {}); // { t: "ping", n: 3 }
  * ```
  */
-export function parseMessage(value: unknown, apps: Record<string, Schema>): Message {
+export function parseMessage(
+  value: unknown,
+  apps: Record<string, Schema>,
+  copyBinary = true,
+): Message {
   if (typeof value === "object" && value !== null && (value as { t?: unknown }).t === "app") {
     const { app, body } = value as { app?: unknown; body?: unknown };
     if (typeof app !== "string") throw new ProtocolError("bad-message", "message.app: missing");
@@ -164,7 +205,7 @@ export function parseMessage(value: unknown, apps: Record<string, Schema>): Mess
     return {
       t: "app",
       app,
-      body: validateUntyped(schema, body, `${app} message`) as Record<string, unknown>,
+      body: validateUntyped(schema, body, `${app} message`, copyBinary) as Record<string, unknown>,
     };
   }
   return validateUntyped(coreMessage, value) as Message;

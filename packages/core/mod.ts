@@ -38,9 +38,11 @@ export {
   type AppMessage,
   type AppSchema,
   type Auth,
+  type BulkFields,
   type Bye,
   type ByeCode,
   type CoreMessage,
+  type FileRange,
   type Hello,
   type Message,
   parseMessage,
@@ -48,6 +50,7 @@ export {
   type Ping,
   type Pong,
   PROTOCOL_VERSION,
+  type StoredData,
 } from "./messages.ts";
 export type { KnownAddress } from "./registry.ts";
 export {

@@ -11,10 +11,13 @@ import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from "./frame.ts";
 import { generateIdentity, type Identity, loadOrCreateIdentity } from "./identity.ts";
 import {
   type AppSchema,
+  type BulkFields,
   type ByeCode,
+  type FileRange,
   MAX_NICK_LENGTH,
   MAX_PEERS_PER_MESSAGE,
   type Message,
+  type StoredData,
 } from "./messages.ts";
 import {
   AddressBook,
@@ -24,7 +27,7 @@ import {
   preferredConnection,
 } from "./registry.ts";
 import { assertValid, type Infer } from "./schema.ts";
-import type { RemoteHello } from "./worker_protocol.ts";
+import type { RemoteHello, SinkRequest } from "./worker_protocol.ts";
 
 /** An app: a name that tags its messages and the schema every one of its messages must match. */
 export interface AppDefinition<S extends AppSchema = AppSchema> {
@@ -32,6 +35,8 @@ export interface AppDefinition<S extends AppSchema = AppSchema> {
   name: string;
   /** Schema of the app's message bodies, checked on both sides. */
   schema: S;
+  /** Fields that carry bulk bytes, which connection workers can read from and write to files. */
+  bulk?: BulkFields;
 }
 
 /**
@@ -43,11 +48,15 @@ export interface AppDefinition<S extends AppSchema = AppSchema> {
  * const echo = defineApp("echo", s.map({ text: s.str(1000) }));
  * ```
  */
-export function defineApp<S extends AppSchema>(name: string, schema: S): AppDefinition<S> {
+export function defineApp<S extends AppSchema>(
+  name: string,
+  schema: S,
+  options: { bulk?: BulkFields } = {},
+): AppDefinition<S> {
   if (name.length === 0 || name.length > 32) {
     throw new RangeError("an app name has 1 to 32 characters");
   }
-  return { name, schema };
+  return options.bulk ? { name, schema, bulk: options.bulk } : { name, schema };
 }
 
 /** How to start a peer. Every field has a default. */
@@ -111,7 +120,7 @@ export interface PeerEvents {
   /** A peer's last connection closed. */
   "peer:disconnected": { peer: PeerInfo; reason: string };
   /** An app message arrived, already checked against the app's schema. */
-  message: { from: PeerInfo; app: string; body: Record<string, unknown> };
+  message: { from: PeerInfo; app: string; body: Record<string, unknown>; stored?: StoredData };
   /** A connection failed: a protocol violation, a refused dial, a dead peer. */
   error: { address: string; peer?: PeerInfo; error: Error };
 }
@@ -122,8 +131,25 @@ export interface AppChannel<S extends AppSchema> {
   send(peerId: string, body: Infer<S>): Promise<void>;
   /** Sends to every neighbour running the app, but `except`; returns how many it went to. */
   broadcast(body: Infer<S>, except?: string): number;
-  /** Calls `handler` for every message of this app; returns a function that unsubscribes. */
-  onMessage(handler: (body: Infer<S>, from: PeerInfo) => void): () => void;
+  /**
+   * Calls `handler` for every message of this app; returns a function that unsubscribes. When a
+   * worker wrote the message's bulk bytes into a file (see {@linkcode receiveIntoFile}), the body
+   * comes without them and `stored` says where they went.
+   */
+  onMessage(handler: (body: Infer<S>, from: PeerInfo, stored?: StoredData) => void): () => void;
+  /**
+   * Sends `body` with its bulk field filled from a range of a file by the connection's worker:
+   * the bytes go from disk to socket without passing through this thread. Needs `bulk` fields.
+   */
+  sendFromFile(peerId: string, body: Record<string, unknown>, source: FileRange): Promise<void>;
+  /**
+   * From now on, the bulk bytes of this app's messages whose key field is `key` are written by
+   * the receiving worker into `path` at the message's offset (and hashed with SHA-256 when
+   * `hash` is set) instead of being delivered.
+   */
+  receiveIntoFile(key: string, path: string, options?: { hash?: boolean }): void;
+  /** Stops {@linkcode receiveIntoFile} for `key`. */
+  stopReceiving(key: string): void;
 }
 
 /** A running peer. */
@@ -198,6 +224,7 @@ class MeshPeer implements Peer {
   readonly #byId = new Map<string, Record_>();
   readonly #dialing = new Map<string, Promise<PeerInfo>>();
   readonly #book = new AddressBook();
+  readonly #sinks = new Map<string, SinkRequest>();
   /** Peers whose chosen connection the other side dropped as a duplicate, awaiting its twin. */
   readonly #departing = new Map<string, { info: PeerInfo; reason: string; until: number }>();
   readonly #handlers = new Map<string, Set<(detail: never) => void>>();
@@ -232,6 +259,10 @@ class MeshPeer implements Peer {
       nick: this.nick,
       listen: { host: bound === "0.0.0.0" || bound === "::" ? "" : bound, port: this.port },
       apps: Object.fromEntries([...this.#apps].map(([name, app]) => [name, app.schema])),
+      bulk: Object.fromEntries(
+        [...this.#apps].flatMap(([name, app]) => app.bulk ? [[name, app.bulk]] : []),
+      ),
+      sinks: [],
       maxFrameSize: this.#options.maxFrameSize,
       maxQueuedBytes: this.#options.maxQueuedBytes,
     };
@@ -294,12 +325,45 @@ class MeshPeer implements Peer {
         }
         return count;
       },
-      onMessage: (handler: (body: Record<string, unknown>, from: PeerInfo) => void) =>
+      onMessage: (
+        handler: (body: Record<string, unknown>, from: PeerInfo, stored?: StoredData) => void,
+      ) =>
         this.on("message", (event) => {
-          if (event.app === name) handler(event.body, event.from);
+          if (event.app === name) handler(event.body, event.from, event.stored);
         }),
+      sendFromFile: async (peerId: string, body: Record<string, unknown>, source: FileRange) => {
+        const bulk = definition.bulk;
+        if (!bulk) throw new Error(`app "${name}" declares no bulk fields`);
+        const record = this.#byId.get(peerId);
+        if (!record) throw new ConnectError("closed", `not connected to peer ${peerId}`);
+        if (source.length > this.#options.maxFrameSize - 4096) {
+          throw new RangeError(
+            `${source.length} bytes do not fit in one frame; send them in parts`,
+          );
+        }
+        assertValid(schema, { ...body, [bulk.data]: new Uint8Array(0) }, `${name} message`);
+        const { [bulk.data]: _omit, ...rest } = body;
+        const message = { t: "app" as const, app: name, body: rest };
+        record.connection.send(message, estimateSize(rest) + source.length, source);
+        await record.connection.drained(this.#options.maxQueuedBytes / 4);
+      },
+      receiveIntoFile: (key: string, path: string, options: { hash?: boolean } = {}) => {
+        if (!definition.bulk) throw new Error(`app "${name}" declares no bulk fields`);
+        this.#setSink({ type: "sink", app: name, key, path, hash: options.hash ?? false });
+      },
+      stopReceiving: (key: string) => {
+        this.#setSink({ type: "sink", app: name, key, path: null, hash: false });
+      },
     };
     return channel as unknown as AppChannel<S>;
+  }
+
+  #setSink(request: SinkRequest): void {
+    const key = `${request.app}\0${request.key}`;
+    if (request.path === null) this.#sinks.delete(key);
+    else this.#sinks.set(key, request);
+    this.#setup.sinks = [...this.#sinks.values()];
+    for (const record of this.#records) record.connection.sink(request);
   }
 
   on<E extends keyof PeerEvents>(event: E, handler: (detail: PeerEvents[E]) => void): () => void {
@@ -433,6 +497,10 @@ class MeshPeer implements Peer {
       ready: (hello) => this.#onReady(record, hello),
       messages: (messages) => this.#onMessages(record, messages),
       closed: (reason, error) => this.#onClosed(record, reason, error),
+      sendFailed: (message) => {
+        this.#options.log(message);
+        this.#emit("error", { address: this.#remoteKey(record), error: new Error(message) });
+      },
     });
     this.#records.add(record);
     return record;
@@ -508,7 +576,12 @@ class MeshPeer implements Peer {
         case "app":
           if (this.#byId.get(record.remote.id) !== record) break; // a duplicate on its way out
           record.lastAppAt = performance.now();
-          this.#emit("message", { from: this.#info(record), app: message.app, body: message.body });
+          this.#emit("message", {
+            from: this.#info(record),
+            app: message.app,
+            body: message.body,
+            ...(message.stored ? { stored: message.stored } : {}),
+          });
           break;
       }
     }

@@ -213,8 +213,13 @@ export function validate<S extends Schema>(schema: S, value: unknown, path = "me
 }
 
 /** {@linkcode validate} for a schema known only as `Schema`, where `Infer` cannot be computed. */
-export function validateUntyped(schema: Schema, value: unknown, path = "message"): unknown {
-  return check(schema, value, path, true);
+export function validateUntyped(
+  schema: Schema,
+  value: unknown,
+  path = "message",
+  copyBinary = true,
+): unknown {
+  return check(schema, value, path, copyBinary);
 }
 
 /**

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ByeCode, Hello, Message } from "./messages.ts";
+import type { BulkFields, ByeCode, FileRange, Hello, Message } from "./messages.ts";
 import type { Schema } from "./schema.ts";
 
 /** Slots of the shared control array of one connection. */
@@ -36,13 +36,25 @@ export interface InitRequest {
   nick: string;
   listen?: { host: string; port: number };
   apps: Record<string, Schema>;
+  bulk: Record<string, BulkFields>;
+  sinks: SinkRequest[];
   maxFrameSize: number;
+}
+
+/** Bulk bytes of `app` messages whose key field is `key` go into `path` (null: stop). */
+export interface SinkRequest {
+  type: "sink";
+  app: string;
+  key: string;
+  path: string | null;
+  hash: boolean;
 }
 
 /** Main to worker. */
 export type ToWorker =
   | InitRequest
-  | { type: "send"; messages: Message[]; credits: number[] }
+  | { type: "send"; messages: Message[]; credits: number[]; fills: Record<number, FileRange> }
+  | SinkRequest
   | { type: "close"; reason: string; code?: ByeCode };
 
 /** The remote peer as proven by its handshake. */
@@ -53,4 +65,5 @@ export type FromWorker =
   | { type: "ready"; hello: RemoteHello }
   | { type: "messages"; messages: Message[] }
   | { type: "error"; code: string; message: string }
+  | { type: "send-failed"; message: string }
   | { type: "end" };
