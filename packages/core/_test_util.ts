@@ -33,6 +33,8 @@ export class RawPeer {
   readonly conn: Deno.TcpConn;
   readonly #decoder = new FrameDecoder({ maxFrameSize: 64 * 2 ** 20 });
   readonly #frames: Frame[] = [];
+  /** Body bytes of every frame received, in order, for hashing a hello. */
+  readonly raw: Uint8Array[] = [];
   #ended = false;
   #wake: (() => void) | null = null;
   readonly #reading: Promise<void> | null;
@@ -101,8 +103,11 @@ export class RawPeer {
     if (!theirs || theirs.t !== "hello") {
       throw new Error(`expected hello, got ${JSON.stringify(theirs)}`);
     }
+    // auth: sign "meshtalk/1 auth" || SHA-256(their hello body) || SHA-256(my hello body).
     const myHash = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
-    const proof = new Uint8Array([...AUTH_DOMAIN, ...(theirs.nonce as Uint8Array), ...myHash]);
+    const theirBody = this.raw[0] as Uint8Array<ArrayBuffer>; // a peer's first frame is its hello
+    const theirHash = new Uint8Array(await crypto.subtle.digest("SHA-256", theirBody));
+    const proof = new Uint8Array([...AUTH_DOMAIN, ...theirHash, ...myHash]);
     const sig = new Uint8Array(
       await crypto.subtle.sign("Ed25519", lie.signWith ?? me.privateKey, proof),
     );
@@ -121,7 +126,10 @@ export class RawPeer {
       const count = await this.conn.read(byte);
       if (count === null) return null;
       const [body] = this.#decoder.push(byte);
-      if (body) return decodeValue(body.slice()) as Frame;
+      if (body) {
+        this.raw.push(body.slice());
+        return decodeValue(body.slice()) as Frame;
+      }
     }
   }
 
@@ -141,7 +149,9 @@ export class RawPeer {
         const count = await this.conn.read(buffer);
         if (count === null) break;
         for (const body of this.#decoder.push(buffer.subarray(0, count))) {
-          this.#frames.push(decodeValue(body.slice()) as Frame);
+          const copy = body.slice();
+          this.raw.push(copy);
+          this.#frames.push(decodeValue(copy) as Frame);
         }
         this.#wake?.();
       }

@@ -117,3 +117,33 @@ Deno.test("a source file that cannot be read is reported; the connection keeps w
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bytes past the size given to a sink are refused; other binary fields stay intact", async () => {
+  const dir = await Deno.makeTempDir();
+  const [a, b] = await pair();
+  const errors: PeerEvents["error"][] = [];
+  b.on("error", (e) => errors.push(e));
+  try {
+    const got: [Record<string, unknown>, StoredData | undefined][] = [];
+    b.app(blob).onMessage((body, _from, where) => got.push([body, where]));
+    b.app(blob).receiveIntoFile("f", `${dir}/copy`, { size: 1000 });
+    a.app(blob).broadcast({
+      file: "f",
+      offset: 0,
+      note: "fits",
+      data: new Uint8Array(1000).fill(7),
+    });
+    await waitFor(() => got.length === 1, "the fitting piece");
+    assert.equal(got[0][1]?.length, 1000);
+    a.app(blob).broadcast({ file: "f", offset: 900, data: new Uint8Array(200) });
+    await waitFor(() => errors.length === 1, "the refusal");
+    assert.match(
+      errors[0].error.message,
+      /200 bytes at offset 900 run past the end of "f" \(1000 bytes\)/,
+    );
+    assert.equal((await Deno.stat(`${dir}/copy`)).size, 1000, "nothing written past the end");
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -39,7 +39,7 @@ export interface ConnectionSetup {
 
 /** Callbacks through which a connection reports to its peer. */
 export interface ConnectionEvents {
-  ready(hello: RemoteHello): void;
+  ready(hello: RemoteHello, nonces: { mine: string; theirs: string }): void;
   messages(messages: Message[]): void;
   closed(reason: string, error: ProtocolError | null): void;
   /** A message to be sent from a file was skipped: the file could not be read. */
@@ -199,7 +199,7 @@ export class Connection {
     switch (message.type) {
       case "ready":
         this.lastReceivedAt = performance.now();
-        if (!this.#closing) this.#events.ready(message.hello);
+        if (!this.#closing) this.#events.ready(message.hello, message.nonces);
         break;
       case "messages":
         this.lastReceivedAt = performance.now();

@@ -43,8 +43,10 @@ interface Pending {
 }
 
 interface Sink {
+  key: string;
   path: string;
   hash: boolean;
+  size?: number;
   file?: Deno.FsFile;
 }
 
@@ -64,6 +66,7 @@ const queue: Pending[] = [];
 let pumping = false;
 let closeAfterDrain = false;
 const sinks = new Map<string, Sink>();
+let queuedPong: Pending | null = null;
 let scratch = new Uint8Array(0);
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
@@ -164,9 +167,11 @@ async function handleFrame(body: Uint8Array): Promise<void> {
     );
   }
   const sink = phase === "open" ? sinkFor(value) : undefined;
-  // Bulk bytes bound for a file are written straight from the ring, not copied out first.
-  const message = parseMessage(value, apps, sink === undefined);
-  if (sink && message.t === "app") message.stored = await store(message, sink);
+  // Bulk bytes bound for a file are lifted out before validation, which copies every other
+  // binary field, and are written straight from the ring.
+  const bulkBytes = sink ? liftBulkBytes(value as AppMessage) : undefined;
+  const message = parseMessage(value, apps);
+  if (sink && message.t === "app") message.stored = await store(message, sink, bulkBytes!);
   if (message.t === "peers" && phase !== "open") {
     // A peer refusing us (full, shutting down) says where else to go before its bye.
     batch.push(message);
@@ -194,8 +199,14 @@ async function handleFrame(body: Uint8Array): Promise<void> {
       }
       if (message.t === "ping") {
         // Answered here, not by the main thread: two thread hops less per round trip. The main
-        // thread still pumps the socket, so a stuck peer still stops answering.
-        enqueue({ t: "pong", n: message.n }, 0);
+        // thread still pumps the socket, so a stuck peer still stops answering. At most one pong
+        // waits: a peer that floods pings and reads nothing gets its latest answered, and the
+        // queue does not grow.
+        if (queuedPong) queuedPong.message = { t: "pong", n: message.n };
+        else {
+          queuedPong = { message: { t: "pong", n: message.n }, credit: 0 };
+          queue.push(queuedPong);
+        }
         outbound.wake();
         pump();
         return;
@@ -215,7 +226,10 @@ async function onHello(hello: Hello, body: Uint8Array): Promise<void> {
   await checkPeerId(hello.id, hello.key);
   remoteHello = hello;
   remoteHelloHash = await sha256(body.slice());
-  const proof = concat(AUTH_DOMAIN, hello.nonce, myHelloHash);
+  // Signing the hash of the exact hello we answer (its nonce, key and id included), not just its
+  // nonce, ties this signature to one handshake: a third party who borrows another peer's nonce
+  // gets a signature over its own hello, useless anywhere else.
+  const proof = concat(AUTH_DOMAIN, remoteHelloHash, myHelloHash);
   const sig = new Uint8Array(
     await crypto.subtle.sign("Ed25519", init.privateKey, proof as BufferSource),
   );
@@ -227,7 +241,7 @@ async function onHello(hello: Hello, body: Uint8Array): Promise<void> {
 
 async function onAuth(sig: Uint8Array): Promise<void> {
   const hello = remoteHello!;
-  const proof = concat(AUTH_DOMAIN, myNonce, remoteHelloHash);
+  const proof = concat(AUTH_DOMAIN, myHelloHash, remoteHelloHash);
   if (!(await verifySignature(hello.key, sig, proof))) {
     throw new ProtocolError(
       "bad-identity",
@@ -235,8 +249,8 @@ async function onAuth(sig: Uint8Array): Promise<void> {
     );
   }
   phase = "open";
-  const { t: _t, nonce: _nonce, ...proven } = hello;
-  post({ type: "ready", hello: proven });
+  const { t: _t, nonce, ...proven } = hello;
+  post({ type: "ready", hello: proven, nonces: { mine: toHex(myNonce), theirs: toHex(nonce) } });
 }
 
 async function flushBatch(): Promise<void> {
@@ -284,6 +298,7 @@ async function pump(): Promise<void> {
       }
       let frame = head.bytes;
       if (!frame) {
+        if (head === queuedPong) queuedPong = null; // being written: the next ping gets its own
         const body = encodeShared(head.message!);
         headerBytes.setUint32(0, body.length);
         frame = body;
@@ -369,7 +384,14 @@ function setSink(request: SinkRequest): void {
   const key = `${request.app}\0${request.key}`;
   sinks.get(key)?.file?.close();
   sinks.delete(key);
-  if (request.path !== null) sinks.set(key, { path: request.path, hash: request.hash });
+  if (request.path !== null) {
+    sinks.set(key, {
+      key: request.key,
+      path: request.path,
+      hash: request.hash,
+      size: request.size,
+    });
+  }
 }
 
 /** The sink an app message's bulk bytes go to, if its app has bulk fields and a sink for its key. */
@@ -381,12 +403,48 @@ function sinkFor(value: unknown): Sink | undefined {
   return typeof key === "string" ? sinks.get(`${message.app}\0${key}`) : undefined;
 }
 
+/** Takes the bulk field out of a decoded app message, checked against its schema's limit. */
+function liftBulkBytes(message: AppMessage): Uint8Array {
+  const field = init.bulk[message.app].data;
+  const data = message.body?.[field];
+  const where = `${message.app} message.${field}`;
+  if (!(data instanceof Uint8Array)) {
+    throw new ProtocolError("bad-message", `${where}: expected binary`);
+  }
+  const max = binFieldMax(apps[message.app], message.body, field);
+  if (max !== undefined && data.length > max) {
+    throw new ProtocolError("bad-message", `${where}: ${data.length} bytes exceeds ${max}`);
+  }
+  message.body[field] = EMPTY;
+  return data;
+}
+
+function binFieldMax(
+  schema: Schema,
+  body: Record<string, unknown>,
+  field: string,
+): number | undefined {
+  const fields = schema.kind === "map"
+    ? schema.fields
+    : schema.kind === "oneOf"
+    ? schema.variants[String(body[schema.tag])]?.fields
+    : undefined;
+  let of = fields?.[field];
+  if (of?.kind === "optional") of = of.of;
+  return of?.kind === "bin" ? of.max : undefined;
+}
+
 /** Writes a message's bulk bytes at their offset in the sink's file and hashes them if asked. */
-async function store(message: AppMessage, sink: Sink): Promise<StoredData> {
+async function store(message: AppMessage, sink: Sink, data: Uint8Array): Promise<StoredData> {
   const bulk = init.bulk[message.app];
-  const data = message.body[bulk.data] as Uint8Array;
   const offset = message.body[bulk.offset] as number;
   delete message.body[bulk.data];
+  if (sink.size !== undefined && offset + data.length > sink.size) {
+    throw new ProtocolError(
+      "bad-message",
+      `${data.length} bytes at offset ${offset} run past the end of "${sink.key}" (${sink.size} bytes)`,
+    );
+  }
   sink.file ??= await Deno.open(sink.path, { write: true, create: true });
   await sink.file.seek(offset, Deno.SeekMode.Start);
   let at = 0;
@@ -426,6 +484,10 @@ function fail(error: unknown): void {
   post({ type: "error", code: protocol ? error.code : "internal", message });
   inbound?.closeConsumer();
   if (outbound) closeGracefully(`protocol error: ${message}`, "protocol");
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function unexpected(got: string, expected: string): ProtocolError {

@@ -75,6 +75,8 @@ export interface PeerOptions {
   apps?: AppDefinition[];
   /** Most connections at once, open or handshaking (default 64). */
   maxConnections?: number;
+  /** Most inbound connections still in their handshake (default 16); more are refused at once. */
+  maxPendingHandshakes?: number;
   /** Connections upkeep tries to keep by dialing known addresses (default 8; 0 disables). */
   targetConnections?: number;
   /** Largest frame body accepted (default 2 MiB). */
@@ -145,9 +147,10 @@ export interface AppChannel<S extends AppSchema> {
   /**
    * From now on, the bulk bytes of this app's messages whose key field is `key` are written by
    * the receiving worker into `path` at the message's offset (and hashed with SHA-256 when
-   * `hash` is set) instead of being delivered.
+   * `hash` is set) instead of being delivered. Any connected peer may send them: give `size` so
+   * that bytes past the end of the file are refused rather than written.
    */
-  receiveIntoFile(key: string, path: string, options?: { hash?: boolean }): void;
+  receiveIntoFile(key: string, path: string, options?: { hash?: boolean; size?: number }): void;
   /** Stops {@linkcode receiveIntoFile} for `key`. */
   stopReceiving(key: string): void;
 }
@@ -187,7 +190,9 @@ interface Record_ extends ConnectionRecord {
   /** The other side dropped this one as a duplicate: another connection is on its way. */
   replaced?: boolean;
   lastAppAt: number;
-  pings: Map<number, PromiseWithResolvers<number>>;
+  pings: Map<number, { waiter: PromiseWithResolvers<number>; sentAt: number }>;
+  /** `peers` received before the handshake on a connection we dialed: used if it refuses us. */
+  refusalPeers?: { id?: string; host: string; port: number }[];
 }
 
 /**
@@ -244,6 +249,7 @@ class MeshPeer implements Peer {
     for (const app of options.apps ?? []) this.#apps.set(app.name, app);
     this.#options = {
       maxConnections: options.maxConnections ?? 64,
+      maxPendingHandshakes: options.maxPendingHandshakes ?? 16,
       targetConnections: options.targetConnections ?? 8,
       maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
       maxQueuedBytes: options.maxQueuedBytes ?? 16 * 2 ** 20,
@@ -314,7 +320,9 @@ class MeshPeer implements Peer {
       send: async (peerId: string, body: Record<string, unknown>) => {
         const record = this.#byId.get(peerId);
         if (!record) throw new ConnectError("closed", `not connected to peer ${peerId}`);
-        this.#sendApp(record, name, schema, body);
+        if (!this.#sendApp(record, name, schema, body)) {
+          throw new ConnectError("closed", `connection to peer ${peerId} is closing`);
+        }
         await record.connection.drained(this.#options.maxQueuedBytes / 4);
       },
       broadcast: (body: Record<string, unknown>, except?: string) => {
@@ -344,12 +352,26 @@ class MeshPeer implements Peer {
         assertValid(schema, { ...body, [bulk.data]: new Uint8Array(0) }, `${name} message`);
         const { [bulk.data]: _omit, ...rest } = body;
         const message = { t: "app" as const, app: name, body: rest };
-        record.connection.send(message, estimateSize(rest) + source.length, source);
+        if (!record.connection.send(message, estimateSize(rest) + source.length, source)) {
+          throw new ConnectError("closed", `connection to peer ${peerId} is closing`);
+        }
         await record.connection.drained(this.#options.maxQueuedBytes / 4);
       },
-      receiveIntoFile: (key: string, path: string, options: { hash?: boolean } = {}) => {
+      receiveIntoFile: (
+        key: string,
+        path: string,
+        options: { hash?: boolean; size?: number } = {},
+      ) => {
         if (!definition.bulk) throw new Error(`app "${name}" declares no bulk fields`);
-        this.#setSink({ type: "sink", app: name, key, path, hash: options.hash ?? false });
+        const { hash = false, size } = options;
+        this.#setSink({
+          type: "sink",
+          app: name,
+          key,
+          path,
+          hash,
+          ...(size === undefined ? {} : { size }),
+        });
       },
       stopReceiving: (key: string) => {
         this.#setSink({ type: "sink", app: name, key, path: null, hash: false });
@@ -390,10 +412,15 @@ class MeshPeer implements Peer {
     clearInterval(this.#timer);
     this.#listener.close();
     await this.#accepting;
-    await Promise.allSettled([...this.#dialing.values()]);
+    // Connections first, handshaking ones included: their dials then settle at once.
     await Promise.all(
       [...this.#records].map((r) => r.connection.close("peer shutting down", "shutdown")),
     );
+    await Promise.allSettled([...this.#dialing.values()]);
+    for (const [id, departing] of this.#departing) {
+      this.#departing.delete(id);
+      this.#emit("peer:disconnected", { peer: departing.info, reason: "peer shutting down" });
+    }
   }
 
   // Connections.
@@ -401,9 +428,20 @@ class MeshPeer implements Peer {
   async #acceptLoop(): Promise<void> {
     try {
       for await (const conn of this.#listener) {
-        if (this.#closing || this.#records.size >= this.#options.maxConnections) {
-          if (this.#closing) await this.#refuse(conn, "peer shutting down", "shutdown");
-          else await this.#refuse(conn, "too many connections", "full");
+        if (this.#closing) {
+          await this.#refuse(conn, "peer shutting down", "shutdown");
+          continue;
+        }
+        if (this.#records.size >= this.#options.maxConnections) {
+          await this.#refuse(conn, "too many connections", "full");
+          continue;
+        }
+        // Strangers get a worker only while few handshakes are pending, so silent sockets
+        // cannot use up the connection slots and the memory of workers.
+        let pending = 0;
+        for (const record of this.#records) if (!record.remote) pending++;
+        if (pending >= this.#options.maxPendingHandshakes) {
+          await this.#refuse(conn, "too many connections in handshake", "full");
           continue;
         }
         this.#adopt(conn, "inbound");
@@ -487,14 +525,13 @@ class MeshPeer implements Peer {
       rttMs: null,
       lastPingAt: now,
       pingSeq: 0,
-      pingSentAt: 0,
       ready: Promise.withResolvers<PeerInfo>(),
       lastAppAt: now,
       pings: new Map(),
     };
     record.ready.promise.catch(() => {});
     record.connection = new Connection(conn, this.#setup, {
-      ready: (hello) => this.#onReady(record, hello),
+      ready: (hello, nonces) => this.#onReady(record, hello, nonces),
       messages: (messages) => this.#onMessages(record, messages),
       closed: (reason, error) => this.#onClosed(record, reason, error),
       sendFailed: (message) => {
@@ -506,8 +543,9 @@ class MeshPeer implements Peer {
     return record;
   }
 
-  #onReady(record: Record_, hello: RemoteHello): void {
+  #onReady(record: Record_, hello: RemoteHello, nonces: { mine: string; theirs: string }): void {
     record.remote = hello;
+    record.nonces = nonces;
     if (hello.id === this.id) {
       if (record.dialed) {
         this.#book.add(record.dialed.host, record.dialed.port, hello.id).self = true;
@@ -520,7 +558,12 @@ class MeshPeer implements Peer {
     }
     const existing = this.#byId.get(hello.id);
     if (existing) {
-      const keep = preferredConnection(existing, record, this.id);
+      // An existing connection that is closing, or silent for two heartbeat intervals, is a dead
+      // socket (the peer restarted): the new one wins. Otherwise both sides apply one rule.
+      const stale = existing.connection.closing ||
+        performance.now() - existing.connection.lastReceivedAt >
+          2 * this.#options.heartbeatIntervalMs;
+      const keep = stale ? record : preferredConnection(existing, record, this.id);
       const drop = keep === existing ? record : existing;
       this.#byId.set(hello.id, keep);
       if (keep === record) record.ready.resolve(this.#info(record));
@@ -546,6 +589,9 @@ class MeshPeer implements Peer {
           this.#book.setBlocked({ id: record.remote.id }, true);
         }
         if (message.code === "duplicate") record.replaced = true;
+        if (!record.remote && (message.code === "full" || message.code === "shutdown")) {
+          this.#learn(record.refusalPeers ?? []); // where else to go
+        }
         record.connection.close(`peer said bye: ${message.reason}`);
         if (!record.remote) {
           record.ready.reject(
@@ -555,18 +601,21 @@ class MeshPeer implements Peer {
         return;
       }
       if (!record.remote) {
-        // A refusing peer sends `peers` before its `bye`: learn where else to go.
-        if (message.t === "peers") this.#learn(message.peers);
+        // A peer refusing our dial sends `peers` before its `bye`; kept until that bye, and never
+        // taken from a stranger who dialed us: it must not fill our address book unauthenticated.
+        if (message.t === "peers" && record.direction === "outbound") {
+          record.refusalPeers = message.peers;
+        }
         continue;
       }
       switch (message.t) {
         case "pong": {
-          const waiter = record.pings.get(message.n);
-          if (waiter) {
+          const ping = record.pings.get(message.n);
+          if (ping) {
             record.pings.delete(message.n);
-            const rtt = performance.now() - record.pingSentAt;
+            const rtt = performance.now() - ping.sentAt;
             record.rttMs = rtt;
-            waiter.resolve(rtt);
+            ping.waiter.resolve(rtt);
           }
           break;
         }
@@ -589,7 +638,9 @@ class MeshPeer implements Peer {
 
   #onClosed(record: Record_, reason: string, error: ProtocolError | null): void {
     this.#records.delete(record);
-    for (const waiter of record.pings.values()) waiter.reject(new ConnectError("closed", reason));
+    for (const { waiter } of record.pings.values()) {
+      waiter.reject(new ConnectError("closed", reason));
+    }
     const address = this.#remoteKey(record);
     if (!record.remote) {
       record.ready.reject(new ConnectError(error ? "refused" : "closed", `${address}: ${reason}`));
@@ -626,9 +677,9 @@ class MeshPeer implements Peer {
     const n = ++record.pingSeq;
     const waiter = Promise.withResolvers<number>();
     waiter.promise.catch(() => {});
-    record.pings.set(n, waiter);
-    record.pingSentAt = performance.now();
-    record.lastPingAt = record.pingSentAt;
+    const sentAt = performance.now();
+    record.pings.set(n, { waiter, sentAt });
+    record.lastPingAt = sentAt;
     if (!record.connection.send({ t: "ping", n }, 0)) {
       record.pings.delete(n);
       waiter.reject(new ConnectError("closed", "connection is closing"));
@@ -680,6 +731,11 @@ class MeshPeer implements Peer {
     for (const record of this.#records) {
       const connection = record.connection;
       if (connection.closing) continue;
+      for (const [n, ping] of record.pings) {
+        if (now - ping.sentAt < o.heartbeatTimeoutMs) break; // in send order: the rest are newer
+        record.pings.delete(n);
+        ping.waiter.reject(new ConnectError("timeout", `no answer to ping ${n}`));
+      }
       if (!record.remote) {
         if (now - record.startedAt > o.handshakeTimeoutMs) {
           connection.close(`handshake timed out after ${o.handshakeTimeoutMs} ms`, "timeout");

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes, RawPeer, waitFor } from "./_test_util.ts";
+import { encodeFrame } from "./frame.ts";
 import { ConnectError, ProtocolError } from "./errors.ts";
 import { generateIdentity } from "./identity.ts";
 import { defineApp, type Peer, type PeerEvents, type PeerOptions, startPeer } from "./peer.ts";
@@ -408,5 +409,193 @@ Deno.test("a bad frame followed by megabytes more closes that connection cleanly
       await raw.close();
       await a.close();
     }
+  }
+});
+
+Deno.test("a relay that borrows a peer's nonce cannot pose as another peer", async () => {
+  // M reads A's hello, opens a connection to B under its own identity but with A's nonce, and
+  // forwards B's hello and auth to A. B's signature covers M's hello, not A's: A refuses.
+  const [a, b] = await peers(2);
+  const connected = record(a, "peer:connected");
+  const toA = await RawPeer.dial(a.port);
+  const toB = await RawPeer.dial(b.port);
+  try {
+    const helloA = (await toA.next("hello"))!;
+    const mallory = await generateIdentity();
+    await toB.send({
+      t: "hello",
+      v: 1,
+      id: mallory.id,
+      key: mallory.publicKey,
+      nonce: helloA.nonce,
+      nick: "m",
+      apps: ["echo"],
+    });
+    await toB.next("hello");
+    await toB.next("auth");
+    await toA.sendBytes(frameOf(toB.raw[0])); // B's hello, byte for byte
+    await toA.sendBytes(frameOf(toB.raw[1])); // B's auth
+    const bye = await toA.next("bye");
+    assert.match(String(bye?.reason), /could not prove it holds the key of id/);
+    assert.equal(connected.length, 0, "A never took M for B");
+  } finally {
+    await Promise.all([toA.close(), toB.close()]);
+    await closeAll([a, b]);
+  }
+});
+
+function frameOf(body: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(4 + body.length);
+  new DataView(frame.buffer).setUint32(0, body.length);
+  frame.set(body, 4);
+  return frame;
+}
+
+/** A TCP proxy to `target` that delays each direction by its own amount: a route of its own. */
+function delayingProxy(target: number, delayOut: number, delayBack: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const pipes: Promise<void>[] = [];
+  const pipe = async (from: Deno.Conn, to: Deno.Conn, delay: number) => {
+    const buffer = new Uint8Array(65536);
+    try {
+      while (true) {
+        const count = await from.read(buffer);
+        if (count === null) break;
+        const chunk = buffer.slice(0, count);
+        await new Promise((r) => setTimeout(r, delay));
+        await to.write(chunk);
+      }
+    } catch { /* closed */ }
+    for (const conn of [from, to]) {
+      try {
+        conn.close();
+      } catch { /* closed already */ }
+    }
+  };
+  const accepting = (async () => {
+    for await (const client of listener) {
+      const upstream = await Deno.connect({ hostname: "127.0.0.1", port: target });
+      open.add(client).add(upstream);
+      pipes.push(pipe(client, upstream, delayOut), pipe(upstream, client, delayBack));
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    async close() {
+      listener.close();
+      await accepting;
+      await Promise.all(pipes);
+    },
+  };
+}
+
+Deno.test("two connections dialed by one peer over different routes collapse to the same one on both sides", async () => {
+  const [a, b] = await peers(2, { handshakeTimeoutMs: 3000 });
+  const events: string[] = [];
+  for (const [name, peer] of [["A", a], ["B", b]] as const) {
+    peer.on("peer:connected", () => events.push(`${name} connected`));
+    peer.on("peer:disconnected", () => events.push(`${name} disconnected`));
+  }
+  // Route 1 is slow towards A, route 2 slow towards B: each side sees the two handshakes
+  // finish in the opposite order, so "the newer one" would differ between them.
+  const route1 = delayingProxy(b.port, 0, 150);
+  const route2 = delayingProxy(b.port, 150, 0);
+  try {
+    await Promise.all([a.connect("127.0.0.1", route1.port), a.connect("127.0.0.1", route2.port)]);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(a.peers().length, 1);
+    assert.equal(b.peers().length, 1);
+    assert.deepEqual(events.sort(), ["A connected", "B connected"]);
+    const got = Promise.withResolvers<string>();
+    b.app(echo).onMessage((body) => got.resolve(body.text));
+    a.app(echo).broadcast({ text: "over the kept route" });
+    assert.equal(await got.promise, "over the kept route");
+  } finally {
+    await closeAll([a, b]);
+    await Promise.all([route1.close(), route2.close()]);
+  }
+});
+
+Deno.test("a peer flooding pings and reading nothing does not grow the answering side's memory", async () => {
+  const [a] = await peers(1, { heartbeatTimeoutMs: 60_000 });
+  const raw = await RawPeer.dial(a.port, false);
+  try {
+    await raw.handshakeBlind();
+    const ping = encodeFrame({ t: "ping", n: 1 });
+    const burst = new Uint8Array(ping.length * 4096);
+    for (let i = 0; i < 4096; i++) burst.set(ping, i * ping.length);
+    // Warm up (heaps grow once), then measure the trend: with a pong queued per ping, memory
+    // grew ~40 bytes per ping (measured), so 1.6M more pings would add ~60 MiB.
+    for (let round = 0; round < 100; round++) await raw.sendBytes(burst);
+    const before = Deno.memoryUsage().rss;
+    for (let round = 0; round < 400; round++) await raw.sendBytes(burst);
+    const grownMiB = (Deno.memoryUsage().rss - before) / 2 ** 20;
+    assert.ok(grownMiB < 25, `RSS grew ${grownMiB.toFixed(0)} MiB over 1.6M pings`);
+    assert.equal(a.peers().length, 1, "still connected: pings are not an offence");
+  } finally {
+    await raw.close();
+    await a.close();
+  }
+});
+
+Deno.test("close() does not wait for a dial stuck in its handshake", async () => {
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) accepted.push(conn); // accepts and never speaks
+  })();
+  const [a] = await peers(1, { handshakeTimeoutMs: 60_000 });
+  const dial = a.connect("127.0.0.1", silent.addr.port).catch((e) => e);
+  await waitFor(() => accepted.length === 1, "the dial to land");
+  const started = performance.now();
+  await a.close();
+  assert.ok(performance.now() - started < 5000, "close returned");
+  assert.ok((await dial) instanceof ConnectError);
+  silent.close();
+  await accepting;
+  for (const conn of accepted) conn.close();
+});
+
+Deno.test("a stranger's peers list before any handshake is ignored", async () => {
+  const [a] = await peers(1);
+  const raw = await RawPeer.dial(a.port);
+  try {
+    const bogus = Array.from({ length: 64 }, (_, i) => ({ host: "10.9.9.9", port: 1000 + i }));
+    await raw.send({ t: "peers", peers: bogus });
+    await raw.send({ t: "bye", reason: "full", code: "full" });
+    await waitFor(() => raw.ended, "the connection to close");
+    assert.equal(a.addresses().filter((x) => x.host === "10.9.9.9").length, 0);
+  } finally {
+    await raw.close();
+    await a.close();
+  }
+});
+
+Deno.test("silent sockets cannot take every slot: past the handshake cap they are refused", async () => {
+  const [a, b] = await peers(2, { maxPendingHandshakes: 4, handshakeTimeoutMs: 60_000 });
+  const silent = await Promise.all(Array.from({ length: 4 }, () => RawPeer.dial(a.port)));
+  try {
+    await waitFor(
+      () => silent.every((r) => r.raw.length >= 1),
+      "the silent sockets to get a hello",
+    );
+    const fifth = await RawPeer.dial(a.port);
+    const bye = await fifth.next("bye");
+    assert.equal(bye?.code, "full");
+    await fifth.close();
+    await Promise.all(silent.map((r) => r.close()));
+    // The slots free up once a's workers see the silent sockets end.
+    let joined = false;
+    for (let attempt = 0; attempt < 50 && !joined; attempt++) {
+      joined = await b.connect("127.0.0.1", a.port).then(() => true, async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        return false;
+      });
+    }
+    assert.ok(joined, "a real peer gets in once the silent sockets are gone");
+  } finally {
+    await Promise.all(silent.map((r) => r.close()));
+    await closeAll([a, b]);
   }
 });

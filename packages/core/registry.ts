@@ -134,13 +134,14 @@ export interface ConnectionRecord {
   rttMs: number | null;
   lastPingAt: number;
   pingSeq: number;
-  pingSentAt: number;
+  /** Hex of the nonces each side put in its hello on this connection. */
+  nonces?: { mine: string; theirs: string };
 }
 
 /**
- * Which of two connections to the same peer both sides keep. Deterministic on both sides: the
- * connection dialed by the lower peer id wins; between two dialed by the same peer, the newer
- * wins (the older is most likely a dead socket of a peer that restarted).
+ * Which of two open connections to the same peer both sides keep, computed the same way on both
+ * sides from what both know: the connection dialed by the lower peer id wins; between two dialed
+ * by the same peer, the one whose dialer's hello nonce is lower.
  */
 export function preferredConnection<R extends ConnectionRecord>(
   existing: R,
@@ -148,8 +149,10 @@ export function preferredConnection<R extends ConnectionRecord>(
   myId: string,
 ): R {
   const dialer = (r: ConnectionRecord) => r.direction === "outbound" ? myId : r.remote!.id;
+  const dialerNonce = (r: ConnectionRecord) =>
+    r.direction === "outbound" ? r.nonces!.mine : r.nonces!.theirs;
   const a = dialer(existing);
   const b = dialer(incoming);
-  if (a === b) return incoming;
-  return a < b ? existing : incoming;
+  if (a !== b) return a < b ? existing : incoming;
+  return dialerNonce(existing) <= dialerNonce(incoming) ? existing : incoming;
 }

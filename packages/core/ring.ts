@@ -10,7 +10,10 @@ const WRITE = 0; // bytes ever committed by the producer, mod 2^32
 const READ = 1; // bytes ever released by the consumer, mod 2^32
 const PRODUCER_DONE = 2; // 1 once the producer will write no more
 const CONSUMER_DONE = 3; // 1 once the consumer will read no more
-const CONTROL_BYTES = 16;
+// Bumped by every commit, release and close. Waiters read it before checking their condition
+// and wait on it, so no event can fall between the check and the wait.
+const SEQUENCE = 4;
+const CONTROL_BYTES = 32;
 
 /**
  * One direction of a connection's byte stream, shared between two threads.
@@ -34,7 +37,7 @@ export class ByteRing {
 
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
-    this.#control = new Int32Array(buffer, 0, 4);
+    this.#control = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
     this.#data = new Uint8Array(buffer, CONTROL_BYTES);
     this.#capacity = this.#data.length;
   }
@@ -81,7 +84,7 @@ export class ByteRing {
   commit(count: number): void {
     if (count === 0) return;
     Atomics.add(this.#control, WRITE, count);
-    Atomics.notify(this.#control, WRITE);
+    this.#signal();
   }
 
   /** Free bytes, contiguous or not. */
@@ -108,15 +111,15 @@ export class ByteRing {
 
   /** Wakes a consumer waiting in {@linkcode waitReadable}. */
   wake(): void {
-    Atomics.notify(this.#control, WRITE);
+    this.#signal();
   }
 
   /** Resolves once there is free space or the consumer is done. */
   async waitWritable(): Promise<void> {
-    while (this.used === this.#capacity && !this.consumerDone) {
-      const read = Atomics.load(this.#control, READ);
+    while (true) {
+      const sequence = Atomics.load(this.#control, SEQUENCE);
       if (this.used !== this.#capacity || this.consumerDone) return;
-      const wait = Atomics.waitAsync(this.#control, READ, read);
+      const wait = Atomics.waitAsync(this.#control, SEQUENCE, sequence);
       if (wait.async) await wait.value;
     }
   }
@@ -124,9 +127,7 @@ export class ByteRing {
   /** Marks the end of the stream and wakes the consumer. */
   closeProducer(): void {
     Atomics.store(this.#control, PRODUCER_DONE, 1);
-    Atomics.add(this.#control, WRITE, 0);
-    Atomics.notify(this.#control, WRITE);
-    Atomics.notify(this.#control, READ);
+    this.#signal();
   }
 
   // Consumer side.
@@ -147,15 +148,15 @@ export class ByteRing {
   release(count: number): void {
     if (count === 0) return;
     Atomics.add(this.#control, READ, count);
-    Atomics.notify(this.#control, READ);
+    this.#signal();
   }
 
   /** Resolves once at least `bytes` are readable, or either side is done. */
   async waitReadable(bytes = 1): Promise<void> {
-    while (this.used < bytes && !this.producerDone && !this.consumerDone) {
-      const write = Atomics.load(this.#control, WRITE);
+    while (true) {
+      const sequence = Atomics.load(this.#control, SEQUENCE);
       if (this.used >= bytes || this.producerDone || this.consumerDone) return;
-      const wait = Atomics.waitAsync(this.#control, WRITE, write);
+      const wait = Atomics.waitAsync(this.#control, SEQUENCE, sequence);
       if (wait.async) await wait.value;
     }
   }
@@ -163,7 +164,11 @@ export class ByteRing {
   /** Stops reading: the producer's waits end and further writes are pointless. */
   closeConsumer(): void {
     Atomics.store(this.#control, CONSUMER_DONE, 1);
-    Atomics.notify(this.#control, READ);
-    Atomics.notify(this.#control, WRITE);
+    this.#signal();
+  }
+
+  #signal(): void {
+    Atomics.add(this.#control, SEQUENCE, 1);
+    Atomics.notify(this.#control, SEQUENCE);
   }
 }

@@ -71,3 +71,36 @@ Deno.test("a full ring makes the producer wait until the consumer releases", () 
 Deno.test("ring capacity must be a power of two", () => {
   assert.throws(() => ByteRing.create(100), RangeError);
 });
+
+Deno.test("a close racing a waiter on another thread always wakes it", async () => {
+  // The other side's close lands at varying moments around the waiter's check-then-wait; a
+  // close between the two must not be lost (it once was: the wait was on a position word the
+  // close did not change).
+  const worker = new Worker(new URL("./_ring_race_worker.ts", import.meta.url), { type: "module" });
+  const go = new Int32Array(new SharedArrayBuffer(4));
+  worker.postMessage({ go: go.buffer });
+  const woken = new Set<number>();
+  worker.onmessage = (event) => woken.add(event.data);
+  const lost: number[] = [];
+  try {
+    for (let trial = 1; trial <= 400; trial++) {
+      const side = trial % 2 ? "consumer" : "producer";
+      const ring = ByteRing.create(16);
+      if (side === "producer") ring.write(new Uint8Array(16)); // full: the worker waits to write
+      worker.postMessage({ trial, buffer: ring.buffer, side });
+      await new Promise((r) => setTimeout(r, 0));
+      Atomics.store(go, 0, trial);
+      for (let i = 0; i < trial % 200; i++) Atomics.load(go, 0);
+      if (side === "consumer") ring.closeProducer();
+      else ring.closeConsumer();
+      const deadline = performance.now() + 200;
+      while (!woken.has(trial) && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      if (!woken.has(trial)) lost.push(trial);
+    }
+    assert.deepEqual(lost, [], "every wait woke");
+  } finally {
+    worker.terminate();
+  }
+});

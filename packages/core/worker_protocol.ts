@@ -48,6 +48,8 @@ export interface SinkRequest {
   key: string;
   path: string | null;
   hash: boolean;
+  /** Bytes past this offset are refused (a protocol error of the peer that sent them). */
+  size?: number;
 }
 
 /** Main to worker. */
@@ -62,7 +64,7 @@ export type RemoteHello = Omit<Hello, "nonce" | "t">;
 
 /** Worker to main. */
 export type FromWorker =
-  | { type: "ready"; hello: RemoteHello }
+  | { type: "ready"; hello: RemoteHello; nonces: { mine: string; theirs: string } }
   | { type: "messages"; messages: Message[] }
   | { type: "error"; code: string; message: string }
   | { type: "send-failed"; message: string }
