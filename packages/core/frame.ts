@@ -62,6 +62,8 @@ export class FrameDecoder {
   #headerFilled = 0;
   #body: Uint8Array | null = null;
   #assembly = new Uint8Array(0);
+  /** A second assembly buffer: used while the first holds a body lent out by this push. */
+  #spare = new Uint8Array(0);
   /** The assembly buffer holds a body returned by the current push: do not write over it. */
   #assemblyLent = false;
   #bodyFilled = 0;
@@ -111,7 +113,7 @@ export class FrameDecoder {
             frames.push(chunk.subarray(at, at + length));
             at += length;
           } else {
-            this.#startBody(length);
+            this.#startBody(length, chunk.byteOffset + at);
           }
           continue;
         }
@@ -120,7 +122,7 @@ export class FrameDecoder {
           this.#headerFilled = 0;
           const length = readLength(this.#header, 0);
           this.#checkLength(length);
-          this.#startBody(length);
+          this.#startBody(length, chunk.byteOffset + at);
         }
         continue;
       }
@@ -154,12 +156,19 @@ export class FrameDecoder {
     }
   }
 
-  #startBody(length: number): void {
-    if (this.#assemblyLent || this.#assembly.length < length) {
-      this.#assembly = new Uint8Array(length);
+  /**
+   * Starts assembling a body whose first byte sits at `sourceAddress` (byte offset in its buffer).
+   * The body is placed at the same alignment mod 8: copies out of shared memory are several
+   * times faster when source and destination align, and a stream keeps its alignment.
+   */
+  #startBody(length: number, sourceAddress: number): void {
+    if (this.#assemblyLent) {
+      [this.#assembly, this.#spare] = [this.#spare, this.#assembly];
       this.#assemblyLent = false;
     }
-    this.#body = this.#assembly.subarray(0, length);
+    if (this.#assembly.length < length + 8) this.#assembly = new Uint8Array(length + 8);
+    const pad = sourceAddress % 8;
+    this.#body = this.#assembly.subarray(pad, pad + length);
     this.#bodyFilled = 0;
   }
 

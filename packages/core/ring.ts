@@ -16,6 +16,29 @@ const SEQUENCE = 4;
 const CONTROL_BYTES = 32;
 
 /**
+ * Copies `source` into a new buffer of its own. V8 copies shared memory at ~13 GB/s when source
+ * and destination have the same address mod 8, and at ~2 GB/s when not (ordinary buffers do not
+ * care): so the copy is placed at the source's alignment, as a view a few bytes into its buffer.
+ *
+ * @example
+ * ```ts
+ * import { copyAligned } from "./ring.ts";
+ * const shared = new Uint8Array(new SharedArrayBuffer(16)).fill(1);
+ * const own = copyAligned(shared.subarray(3, 11)); // 8 bytes, not shared
+ * ```
+ */
+export function copyAligned(source: Uint8Array): Uint8Array {
+  if (!(source.buffer instanceof SharedArrayBuffer)) return new Uint8Array(source);
+  const pad = source.byteOffset % 8;
+  const copy = new Uint8Array(source.length + pad).subarray(pad);
+  copy.set(source);
+  return copy;
+}
+
+/** Bytes below which the alignment of a copy does not matter enough to stage it. */
+const STAGE_MIN = 4096;
+
+/**
  * One direction of a connection's byte stream, shared between two threads.
  *
  * @example
@@ -34,6 +57,7 @@ export class ByteRing {
   readonly #control: Int32Array;
   readonly #data: Uint8Array;
   readonly #capacity: number;
+  #stage = new Uint8Array(0);
 
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
@@ -102,11 +126,29 @@ export class ByteRing {
       const space = this.writable();
       if (space.length === 0) break;
       const count = Math.min(space.length, bytes.length - taken);
-      space.set(bytes.subarray(taken, taken + count));
+      this.#copyIn(space, bytes.subarray(taken, taken + count));
       taken += count;
       Atomics.add(this.#control, WRITE, count);
     }
     return taken;
+  }
+
+  /** Copies into shared memory, staged through an ordinary buffer when alignments differ. */
+  #copyIn(target: Uint8Array, source: Uint8Array): void {
+    const shift = target.byteOffset % 8;
+    if (source.length < STAGE_MIN || source.byteOffset % 8 === shift) {
+      target.set(source, 0);
+      return;
+    }
+    if (this.#stage.length < source.length + 8) {
+      this.#stage = new Uint8Array(Math.min(source.length + 8, this.#capacity + 8));
+    }
+    for (let at = 0; at < source.length; at += this.#stage.length - 8) {
+      const part = source.subarray(at, at + this.#stage.length - 8);
+      const staged = this.#stage.subarray(shift, shift + part.length);
+      staged.set(part); // ordinary to ordinary: fast at any alignment
+      target.set(staged, at); // now aligned with the target
+    }
   }
 
   /** Wakes a consumer waiting in {@linkcode waitReadable}. */
