@@ -14,17 +14,12 @@ import {
   CONTROL_SLOTS,
   type FromWorker,
   type RemoteHello,
+  RING_BYTES,
   type SinkRequest,
   Slot,
   type ToWorker,
 } from "./worker_protocol.ts";
 
-/**
- * Bytes of each of a connection's two rings. 1 MiB holds a whole 1 MiB piece, decoded in place:
- * file to /dev/null went from ~0.9 to ~1.25 GB/s against 256 KiB. Shared memory is only resident
- * once touched, so an idle connection pays a few pages, a busy one at most 2 MiB.
- */
-export const RING_BYTES = 1024 * 1024;
 const CLOSE_GRACE_MS = 1000;
 // Read the socket in parts of the ring, so the worker decodes one part while the next arrives.
 const SOCKET_READ_MAX = RING_BYTES / 4;

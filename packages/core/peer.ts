@@ -107,6 +107,8 @@ export interface PeerInfo {
   remoteAddress: string;
   /** Who dialed. */
   direction: "inbound" | "outbound";
+  /** Where the connection is in its life. */
+  state: "handshaking" | "open" | "closing";
   /** Last heartbeat round-trip time in milliseconds, once measured. */
   rttMs: number | null;
   /** The apps it runs. */
@@ -167,8 +169,10 @@ export interface Peer {
   connect(host: string, port: number): Promise<PeerInfo>;
   /** Closes the connection to a peer (by id, `host:port` or port) and keeps it from being redialed. */
   disconnect(target: string): Promise<PeerInfo | null>;
-  /** The connected peers. */
+  /** The connected peers: one entry per peer, its open connection. */
   peers(): PeerInfo[];
+  /** Every connection, handshaking and closing ones too (`id` is "" until the handshake). */
+  connections(): PeerInfo[];
   /** The address book. */
   addresses(): KnownAddress[];
   /** Adds an address to the book: upkeep dials it (with backoff) while below its target. */
@@ -294,6 +298,10 @@ class MeshPeer implements Peer {
 
   peers(): PeerInfo[] {
     return [...this.#byId.values()].map((r) => this.#info(r));
+  }
+
+  connections(): PeerInfo[] {
+    return [...this.#records].map((r) => this.#info(r));
   }
 
   addresses(): KnownAddress[] {
@@ -836,6 +844,7 @@ class MeshPeer implements Peer {
       address: address ? addressKey(address.host, address.port) : null,
       remoteAddress: this.#remoteKey(record),
       direction: record.direction,
+      state: record.connection.closing ? "closing" : record.remote ? "open" : "handshaking",
       rttMs: record.rttMs,
       apps: record.remote?.apps ?? [],
       connectedAt: Date.now() - (performance.now() - record.startedAt),

@@ -45,6 +45,7 @@ Deno.test("two peers handshake, prove their ids and exchange an app message", as
     assert.equal(info.id, b.id);
     assert.equal(info.nick, "p1");
     assert.equal(info.address, `127.0.0.1:${b.port}`);
+    assert.equal(info.state, "open");
     assert.deepEqual(info.apps, ["echo"]);
     await waitFor(() => b.peers().length === 1, "b to see a");
     assert.equal(b.peers()[0].id, a.id);
@@ -231,12 +232,14 @@ Deno.test("a stalled peer is dropped after the heartbeat timeout", async () => {
 });
 
 Deno.test("a connection that never finishes its handshake is closed", async () => {
-  const [a] = await peers(1, { handshakeTimeoutMs: 200, heartbeatIntervalMs: 50 });
+  const [a] = await peers(1, { handshakeTimeoutMs: 500, heartbeatIntervalMs: 50 });
   const raw = await RawPeer.dial(a.port);
   try {
     assert.equal((await raw.next("hello"))?.t, "hello", "the peer speaks first");
+    assert.deepEqual(a.connections().map((c) => c.state), ["handshaking"]);
+    assert.equal(a.peers().length, 0, "not a peer before its handshake");
     const bye = await raw.next("bye");
-    assert.equal(bye?.reason, "handshake timed out after 200 ms");
+    assert.equal(bye?.reason, "handshake timed out after 500 ms");
     await waitFor(() => raw.ended, "socket closed");
   } finally {
     await raw.close();

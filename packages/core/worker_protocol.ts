@@ -18,6 +18,13 @@ export const Slot = {
   sentBytes: 2,
 } as const;
 
+/**
+ * Bytes of each of a connection's two rings. 1 MiB holds a whole 1 MiB piece, decoded in place:
+ * file to /dev/null went from ~0.9 to ~1.25 GB/s against 256 KiB. Shared memory is only resident
+ * once touched, so an idle connection pays a few pages, a busy one at most 2 MiB.
+ */
+export const RING_BYTES = 1024 * 1024;
+
 /** Control array length, in Int32 slots. */
 export const CONTROL_SLOTS = 4;
 
