@@ -6,11 +6,12 @@ let go: Int32Array;
 self.onmessage = (event: MessageEvent) => {
   if (event.data.go) {
     go = new Int32Array(event.data.go);
+    self.postMessage("ready");
     return;
   }
   const { trial, buffer, side } = event.data;
   const ring = ByteRing.from(buffer);
-  while (Atomics.load(go, 0) !== trial) { /* spin until the main thread says go */ }
+  while (Atomics.load(go, 0) < trial) { /* spin until the main thread says go */ }
   const wait = side === "consumer" ? ring.waitReadable() : ring.waitWritable();
   wait.then(() => self.postMessage(trial));
 };

@@ -78,9 +78,11 @@ Deno.test("a close racing a waiter on another thread always wakes it", async () 
   // close did not change).
   const worker = new Worker(new URL("./_ring_race_worker.ts", import.meta.url), { type: "module" });
   const go = new Int32Array(new SharedArrayBuffer(4));
-  worker.postMessage({ go: go.buffer });
+  const ready = Promise.withResolvers<void>();
   const woken = new Set<number>();
-  worker.onmessage = (event) => woken.add(event.data);
+  worker.onmessage = (event) => event.data === "ready" ? ready.resolve() : woken.add(event.data);
+  worker.postMessage({ go: go.buffer });
+  await ready.promise; // a worker that starts late must not see a trial it already missed
   const lost: number[] = [];
   try {
     for (let trial = 1; trial <= 400; trial++) {
