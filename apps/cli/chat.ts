@@ -18,6 +18,7 @@ const HELP = `commands:
   /nick <name>                change your nickname
   /msg <nick | id> <text>     a direct message, shown only to that peer
   /history                    show recent messages
+  /stats                      messages sent, shown, relayed, duplicates dropped
   /help                       this list
   /quit                       leave (also Ctrl-D)`;
 
@@ -149,6 +150,7 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
 
   await done.promise;
   leaving = true;
+  out.event("stats", { ...chat.stats() });
   for (const signal of signals) Deno.removeSignalListener(signal, quit);
   prompt?.close();
   chat.close();
@@ -275,6 +277,14 @@ async function command(
         if (rest.length < 2) throw new ChatError("usage: /msg <nick | id> <text>");
         const sent = chat.direct(rest[0], rest.slice(1).join(" "));
         if (!out.json) out.line(formatMessage(out, sent));
+        break;
+      }
+      case "/stats": {
+        const stats = chat.stats();
+        out.event("stats", { ...stats });
+        if (!out.json) {
+          out.line(Object.entries(stats).map(([name, value]) => `${name} ${value}`).join(", "));
+        }
         break;
       }
       case "/history":

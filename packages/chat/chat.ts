@@ -116,8 +116,24 @@ export interface Chat {
   knownPeers(): Map<string, string>;
   /** Calls `handler` for every message shown (once per message); returns an unsubscribe. */
   onMessage(handler: (message: ChatMessage) => void): () => void;
+  /** Counters since start: what was shown, relayed, and dropped as duplicates. */
+  stats(): ChatStats;
   /** Stops listening to the peer. */
   close(): void;
+}
+
+/** What a chat has done since it started. */
+export interface ChatStats {
+  /** Messages written here. */
+  sent: number;
+  /** Messages from others shown here (live or from history), each once. */
+  delivered: number;
+  /** Copies of messages already seen, dropped. */
+  duplicates: number;
+  /** Messages passed on to neighbours (one per message, however many neighbours). */
+  relayed: number;
+  /** Frames sent to neighbours by sending and relaying (one per neighbour per message). */
+  framesSent: number;
 }
 
 /** A message id could not be resolved, or a text is too long. */
@@ -151,11 +167,13 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   const recent: ChatWireMessage[] = [];
   const nicks = new Map<string, string>();
   const handlers = new Set<(message: ChatMessage) => void>();
+  const counts: ChatStats = { sent: 0, delivered: 0, duplicates: 0, relayed: 0, framesSent: 0 };
   let clock = 0;
 
   const show = (wire: ChatWireMessage, history: boolean) => {
     nicks.set(wire.origin, wire.nick);
     if (wire.to && wire.to !== peer.id && wire.origin !== peer.id) return;
+    counts.delivered++;
     const message: ChatMessage = {
       id: wire.id,
       from: { id: wire.origin, nick: wire.nick },
@@ -194,7 +212,8 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     };
     seen.add(wire.id);
     remember(wire);
-    channel.broadcast({ type: "say", ...wire });
+    counts.sent++;
+    counts.framesSent += channel.broadcast({ type: "say", ...wire });
     return {
       id: wire.id,
       from: { id: peer.id, nick: peer.nick },
@@ -211,13 +230,20 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     switch (body.type) {
       case "say": {
         const { type: _type, ...wire } = body;
-        if (wire.origin === peer.id || !seen.add(wire.id)) return;
+        if (wire.origin === peer.id || !seen.add(wire.id)) {
+          counts.duplicates++;
+          return;
+        }
         clock = Math.max(clock, wire.clock) + 1;
         remember(wire);
         show(wire, false);
         // A direct message stops at its recipient; everything else goes on while hops remain.
         if (wire.hops > 1 && wire.to !== peer.id) {
-          channel.broadcast({ type: "say", ...wire, hops: wire.hops - 1 }, from.id);
+          counts.relayed++;
+          counts.framesSent += channel.broadcast(
+            { type: "say", ...wire, hops: wire.hops - 1 },
+            from.id,
+          );
         }
         break;
       }
@@ -278,6 +304,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
         history: true,
       })),
     knownPeers: () => new Map(nicks),
+    stats: () => ({ ...counts }),
     onMessage: (handler) => {
       handlers.add(handler);
       return () => handlers.delete(handler);

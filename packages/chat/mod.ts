@@ -22,6 +22,7 @@ export {
   type ChatMessageSchema,
   type ChatOptions,
   type ChatSchema,
+  type ChatStats,
   type ChatWireMessage,
   createChat,
   DEFAULT_HOPS,
