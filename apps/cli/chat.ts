@@ -46,8 +46,11 @@ export async function main(args: string[]): Promise<number> {
     .option("--json", "one JSON event per line on stdout; human text on stderr", false)
     .option("--no-input", "relay only: read nothing from stdin, run until SIGINT or SIGTERM")
     .addOption(
-      new Option("--connections <n>", "neighbours to keep by dialing known peers").default(4)
-        .argParser((v) => positiveInt(v, "--connections")),
+      new Option(
+        "--connections <n>",
+        "neighbours to keep by dialing known peers (0: dial only the peers given)",
+      ).default(4)
+        .argParser((v) => connectionCount(v, "--connections")),
     )
     .addHelpText("after", `\n${HELP}`)
     .exitOverride()
@@ -329,10 +332,10 @@ function collect(value: string, previous: { host: string; port: number }[]) {
   return [...previous, parseHostPort(value)];
 }
 
-function positiveInt(value: string, what: string): number {
+function connectionCount(value: string, what: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 1000) {
-    throw new UsageError(`${what} must be a number from 1 to 1000`);
+  if (!/^\d+$/.test(value) || n > 1000) {
+    throw new UsageError(`${what} must be a number from 0 to 1000`);
   }
   return n;
 }
