@@ -170,20 +170,22 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   const counts: ChatStats = { sent: 0, delivered: 0, duplicates: 0, relayed: 0, framesSent: 0 };
   let clock = 0;
 
+  const asShown = (wire: ChatWireMessage, history: boolean): ChatMessage => ({
+    id: wire.id,
+    from: { id: wire.origin, nick: wire.nick },
+    text: wire.text,
+    hops: hops - wire.hops,
+    sentAt: wire.sentAt,
+    clock: wire.clock,
+    direct: wire.to !== undefined,
+    history,
+  });
+
   const show = (wire: ChatWireMessage, history: boolean) => {
     nicks.set(wire.origin, wire.nick);
     if (wire.to && wire.to !== peer.id && wire.origin !== peer.id) return;
     counts.delivered++;
-    const message: ChatMessage = {
-      id: wire.id,
-      from: { id: wire.origin, nick: wire.nick },
-      text: wire.text,
-      hops: hops - wire.hops,
-      sentAt: wire.sentAt,
-      clock: wire.clock,
-      direct: wire.to !== undefined,
-      history,
-    };
+    const message = asShown(wire, history);
     for (const handler of handlers) handler(message);
   };
 
@@ -214,16 +216,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     remember(wire);
     counts.sent++;
     counts.framesSent += channel.broadcast({ type: "say", ...wire });
-    return {
-      id: wire.id,
-      from: { id: peer.id, nick: peer.nick },
-      text,
-      hops: 0,
-      sentAt: wire.sentAt,
-      clock,
-      direct: to !== undefined,
-      history: false,
-    };
+    return asShown(wire, false);
   };
 
   const unsubscribeMessages = channel.onMessage((body, from: PeerInfo) => {
@@ -292,17 +285,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     say: (text) => originate(text),
     direct: (target, text) => originate(text, resolve(target)),
     setNick: (nick) => peer.setNick(nick),
-    history: () =>
-      recent.map((wire) => ({
-        id: wire.id,
-        from: { id: wire.origin, nick: wire.nick },
-        text: wire.text,
-        hops: hops - wire.hops,
-        sentAt: wire.sentAt,
-        clock: wire.clock,
-        direct: false,
-        history: true,
-      })),
+    history: () => recent.map((wire) => asShown(wire, true)),
     knownPeers: () => new Map(nicks),
     stats: () => ({ ...counts }),
     onMessage: (handler) => {

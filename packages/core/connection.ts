@@ -7,9 +7,8 @@
  */
 import { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import type { BulkFields, ByeCode, FileRange, Message } from "./messages.ts";
+import type { ByeCode, FileRange, Message } from "./messages.ts";
 import { ByteRing } from "./ring.ts";
-import type { Schema } from "./schema.ts";
 import {
   CONTROL_SLOTS,
   type FromWorker,
@@ -18,6 +17,7 @@ import {
   type SinkRequest,
   Slot,
   type ToWorker,
+  type WorkerSetup,
 } from "./worker_protocol.ts";
 
 const CLOSE_GRACE_MS = 1000;
@@ -25,15 +25,8 @@ const CLOSE_GRACE_MS = 1000;
 const SOCKET_READ_MAX = RING_BYTES / 4;
 
 /** What a connection needs from its peer. */
-export interface ConnectionSetup {
+export interface ConnectionSetup extends WorkerSetup {
   identity: Identity;
-  nick: string;
-  listen?: { host: string; port: number };
-  apps: Record<string, Schema>;
-  bulk: Record<string, BulkFields>;
-  /** Sinks in force when the connection opens; later changes go through {@linkcode Connection.sink}. */
-  sinks: SinkRequest[];
-  maxFrameSize: number;
   /** Estimated bytes queued for this peer past which the connection is dropped as too slow. */
   maxQueuedBytes: number;
 }

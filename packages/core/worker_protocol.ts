@@ -31,8 +31,19 @@ export const CONTROL_SLOTS = 4;
 /** Batches the worker may have posted and not yet seen dispatched before it stops reading. */
 export const MAX_BATCHES_IN_FLIGHT = 8;
 
+/** What a peer tells each of its connection workers about itself and its apps. */
+export interface WorkerSetup {
+  nick: string;
+  listen?: { host: string; port: number };
+  apps: Record<string, Schema>;
+  bulk: Record<string, BulkFields>;
+  /** Sinks in force when the connection opens; later changes come as `sink` requests. */
+  sinks: SinkRequest[];
+  maxFrameSize: number;
+}
+
 /** The first message to a worker: its rings and everything it needs for the handshake. */
-export interface InitRequest {
+export interface InitRequest extends WorkerSetup {
   type: "init";
   inbound: SharedArrayBuffer;
   outbound: SharedArrayBuffer;
@@ -40,12 +51,6 @@ export interface InitRequest {
   id: string;
   publicKey: Uint8Array;
   privateKey: CryptoKey;
-  nick: string;
-  listen?: { host: string; port: number };
-  apps: Record<string, Schema>;
-  bulk: Record<string, BulkFields>;
-  sinks: SinkRequest[];
-  maxFrameSize: number;
 }
 
 /** Bulk bytes of `app` messages whose key field is `key` go into `path` (null: stop). */
