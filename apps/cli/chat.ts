@@ -155,7 +155,11 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
   leaving = true;
   out.event("stats", { ...chat.stats() });
   for (const signal of signals) Deno.removeSignalListener(signal, quit);
-  prompt?.close();
+  if (prompt) {
+    out.aroundWrites(() => {}, () => {}); // no prompt to redraw from here on
+    prompt.close();
+    Deno.stdout.writeSync(new TextEncoder().encode("\n"));
+  }
   chat.close();
   await peer.close();
   out.line(out.paint("2", "* bye"));
@@ -173,11 +177,15 @@ function interactive(out: Output, peer: Peer, chat: Chat, quit: () => void): rea
     readline.clearLine(process.stdout, 0);
     readline.cursorTo(process.stdout, 0);
   }, () => rl.prompt(true));
+  let open = true;
   rl.on("line", async (line) => {
     await command(out, peer, chat, line, quit);
-    rl.prompt();
+    if (open) rl.prompt(); // not after /quit: the prompt is closing
   });
-  rl.on("close", quit);
+  rl.on("close", () => {
+    open = false;
+    quit();
+  });
   rl.prompt();
   return rl;
 }
@@ -255,7 +263,11 @@ async function command(
         break;
       }
       case "/peers": {
-        const list = peer.peers();
+        const nicks = chat.knownPeers(); // nicknames seen on messages are the newest
+        const list = peer.peers().map((info) => ({
+          ...info,
+          nick: nicks.get(info.id) ?? info.nick,
+        }));
         out.event("peers", {
           peers: list.map(({ id, nick, address, rttMs }) => ({ id, nick, address, rttMs })),
         });

@@ -265,8 +265,10 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   });
 
   const resolve = (target: string): string => {
-    const candidates = new Map<string, string>(nicks);
+    // Nicknames seen on messages are newer than those neighbours announced when they connected.
+    const candidates = new Map<string, string>();
     for (const info of peer.peers()) candidates.set(info.id, info.nick);
+    for (const [id, nick] of nicks) candidates.set(id, nick);
     const matches = [...candidates].filter(([id, nick]) =>
       id === target || nick === target || id.startsWith(target)
     );

@@ -1,0 +1,506 @@
+// The chat CLI end to end: its /commands, a peer killed mid-mesh, bad command lines, retries of an
+// unreachable bootstrap peer, and the interactive prompt in a real terminal (tmux).
+import assert from "node:assert/strict";
+import { type Event, MeshProcess } from "./_process.ts";
+
+const chatScript = new URL("../apps/cli/chat.ts", import.meta.url).pathname;
+
+/** Matches events named `event` whose fields equal `fields`. */
+const is = (event: string, fields: Record<string, unknown> = {}) => (e: Event) =>
+  e.event === event && Object.entries(fields).every(([key, value]) => e[key] === value);
+const isMessage = (text: string) => is("message", { text });
+/** A `message` or `direct` event carrying `text`. */
+const carries = (text: string) => (e: Event) =>
+  (e.event === "message" || e.event === "direct") && e.text === text;
+
+/** Narrows a matcher to the events `process` collects from now on. */
+function fresh(process: MeshProcess): (match: (e: Event) => boolean) => (e: Event) => boolean {
+  const old = new Set(process.events);
+  return (match) => (e) => !old.has(e) && match(e);
+}
+
+const count = (process: MeshProcess, match: (e: Event) => boolean) =>
+  process.events.filter(match).length;
+
+/** Waits for a line on the process's stderr matching `pattern`. */
+async function stderrLine(process: MeshProcess, pattern: RegExp, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!process.stderr.some((line) => pattern.test(line))) {
+    if (Date.now() > deadline) {
+      throw new Error(`no line on stderr matches ${pattern}:\n${process.stderr.join("\n")}`);
+    }
+    await delay(50);
+  }
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface ChatPeer {
+  process: MeshProcess;
+  nick: string;
+  port: number;
+  id: string;
+}
+
+/** Chat processes sharing a temp dir (one data dir each), all ended by `close`. */
+class Mesh {
+  readonly dir: string;
+  readonly processes: MeshProcess[] = [];
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  static async create(): Promise<Mesh> {
+    return new Mesh(await Deno.makeTempDir({ prefix: "meshtalk-chat-cli-" }));
+  }
+
+  /** Starts `chat.ts 0 --json --nick <nick> --data-dir <dir>/<nick> ...args`, until `ready`. */
+  async start(nick: string, args: string[] = [], port = 0): Promise<ChatPeer> {
+    const process = new MeshProcess("apps/cli/chat.ts", [
+      String(port),
+      "--json",
+      "--nick",
+      nick,
+      "--data-dir",
+      `${this.dir}/${nick}`,
+      ...args,
+    ]);
+    this.processes.push(process);
+    const ready = await process.waitFor(is("ready"), `${nick} to be ready`);
+    assert.equal(ready.nick, nick);
+    return { process, nick, port: ready.port as number, id: ready.id as string };
+  }
+
+  /**
+   * Ends every process (EOF on stdin) and removes the temp dir; resolves with the exit codes, -1
+   * for a process that was still running 10 s after EOF and was killed.
+   */
+  async close(): Promise<number[]> {
+    try {
+      return await Promise.all(this.processes.map((process) => stop(process)));
+    } finally {
+      await Deno.remove(this.dir, { recursive: true });
+    }
+  }
+}
+
+async function stop(process: MeshProcess): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 10_000));
+  try {
+    const code = await Promise.race([process.end(), late]);
+    if (code !== null) return code;
+    await process.kill("SIGKILL");
+    return -1;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits until `a` and `b` each report the other as connected (events after `since`, if given). */
+async function connected(
+  a: ChatPeer,
+  b: ChatPeer,
+  timeoutMs = 15_000,
+  since?: { a: ReturnType<typeof fresh>; b: ReturnType<typeof fresh> },
+): Promise<[Event, Event]> {
+  const aMatch = is("peer-connected", { id: b.id });
+  const bMatch = is("peer-connected", { id: a.id });
+  return await Promise.all([
+    a.process.waitFor(since ? since.a(aMatch) : aMatch, `${a.nick} to see ${b.nick}`, timeoutMs),
+    b.process.waitFor(since ? since.b(bMatch) : bMatch, `${b.nick} to see ${a.nick}`, timeoutMs),
+  ]);
+}
+
+Deno.test("chat commands end to end: /connect, /peers, /nick, /msg, /disconnect", async () => {
+  const mesh = await Mesh.create();
+  let codes: number[];
+  try {
+    // --connections 0: only the connections asked for exist, a line B - A - C.
+    const a = await mesh.start("alice", ["--connections", "0"]);
+    const b = await mesh.start("bob", ["--connections", "0", "127.0.0.1", String(a.port)]);
+    const c = await mesh.start("carol", ["--connections", "0"]);
+    await connected(a, b);
+
+    // /connect
+    await c.process.type(`/connect 127.0.0.1 ${a.port}`);
+    const [aSeesC, cSeesA] = await connected(a, c);
+    assert.equal(aSeesC.nick, "carol");
+    assert.equal(aSeesC.address, `127.0.0.1:${c.port}`);
+    assert.equal(cSeesA.nick, "alice");
+    assert.equal(cSeesA.address, `127.0.0.1:${a.port}`);
+
+    // /peers
+    await a.process.type("/peers");
+    const listed = await a.process.waitFor(is("peers"), "alice's /peers");
+    const peers = listed.peers as { id: string; nick: string; address: string; rttMs: unknown }[];
+    for (const { rttMs } of peers) assert.ok(rttMs === null || typeof rttMs === "number");
+    const byId = (x: { id: string }, y: { id: string }) => x.id < y.id ? -1 : 1;
+    assert.deepEqual(
+      peers.map(({ id, nick, address }) => ({ id, nick, address })).sort(byId),
+      [
+        { id: b.id, nick: "bob", address: `127.0.0.1:${b.port}` },
+        { id: c.id, nick: "carol", address: `127.0.0.1:${c.port}` },
+      ].sort(byId),
+    );
+
+    // /nick: the next line from bob carries the new name, at alice and (relayed) at carol.
+    await b.process.type("/nick bobby");
+    await b.process.type("bob is now bobby");
+    for (const [peer, hops] of [[a, 0], [c, 1]] as const) {
+      const renamed = await peer.process.waitFor(
+        isMessage("bob is now bobby"),
+        `bob's renamed line at ${peer.nick}`,
+      );
+      assert.deepEqual(renamed.from, { id: b.id, nick: "bobby" });
+      assert.equal(renamed.hops, hops);
+    }
+
+    // /msg by nickname: only carol sees it, as a direct message.
+    await a.process.type("/msg carol for carol only");
+    const direct = await c.process.waitFor(is("direct", { text: "for carol only" }), "the /msg");
+    assert.deepEqual(direct.from, { id: a.id, nick: "alice" });
+    await a.process.type("for everyone");
+    // The same connection carried the /msg to bob before this line, if at all.
+    await b.process.waitFor(isMessage("for everyone"), "alice's next line at bob");
+    await c.process.waitFor(isMessage("for everyone"), "alice's next line at carol");
+    assert.equal(count(b.process, carries("for carol only")), 0, "a /msg reaches nobody else");
+    assert.equal(count(c.process, carries("for carol only")), 1, "a /msg is shown once");
+
+    // /disconnect by port: both sides report it.
+    await a.process.type(`/disconnect ${c.port}`);
+    const [aLost, cLost] = await Promise.all([
+      a.process.waitFor(is("peer-disconnected", { id: c.id }), "alice to drop carol"),
+      c.process.waitFor(is("peer-disconnected", { id: a.id }), "carol to be dropped by alice"),
+    ]);
+    assert.equal(aLost.nick, "carol");
+    assert.equal(cLost.nick, "alice");
+    assert.match(String(aLost.reason), /disconnected by user/);
+    assert.match(String(cLost.reason), /disconnected by user/);
+
+    // /connect again joins them again.
+    const since = { a: fresh(a.process), b: fresh(c.process) };
+    await c.process.type(`/connect 127.0.0.1 ${a.port}`);
+    await connected(a, c, 15_000, since);
+    await c.process.type("carol is back");
+    await a.process.waitFor(isMessage("carol is back"), "carol's line at alice");
+    await b.process.waitFor(isMessage("carol is back"), "carol's line at bob");
+
+    // With --connections 0, bob never dialed carol although alice told both where the other is.
+    await b.process.type("/peers");
+    const bobs = await b.process.waitFor(is("peers"), "bob's /peers");
+    assert.deepEqual((bobs.peers as { id: string }[]).map(({ id }) => id), [a.id]);
+  } finally {
+    codes = await mesh.close();
+  }
+  assert.deepEqual(codes, [0, 0, 0], "EOF on stdin is a clean exit");
+});
+
+Deno.test("a neighbour dropped with /disconnect is not redialed by upkeep; /connect rejoins", async () => {
+  const mesh = await Mesh.create();
+  let codes: number[];
+  try {
+    const p = await mesh.start("pam", ["--connections", "4"]);
+    const q = await mesh.start("quinn", ["--connections", "4", "127.0.0.1", String(p.port)]);
+    await connected(p, q);
+
+    await p.process.type(`/disconnect ${q.port}`);
+    await Promise.all([
+      p.process.waitFor(is("peer-disconnected", { id: q.id }), "pam to drop quinn"),
+      q.process.waitFor(is("peer-disconnected", { id: p.id }), "quinn to be dropped"),
+    ]);
+    const since = { a: fresh(p.process), b: fresh(q.process) };
+    // Upkeep runs every second, and each knows where the other listens: give it a few rounds.
+    await delay(5000);
+    assert.equal(count(p.process, since.a(is("peer-connected"))), 0, "pam redialed quinn");
+    assert.equal(count(q.process, since.b(is("peer-connected"))), 0, "quinn redialed pam");
+
+    await p.process.type(`/connect 127.0.0.1 ${q.port}`);
+    await connected(p, q, 15_000, since);
+    await q.process.type("together again");
+    await p.process.waitFor(isMessage("together again"), "quinn's line at pam");
+  } finally {
+    codes = await mesh.close();
+  }
+  assert.deepEqual(codes, [0, 0]);
+});
+
+Deno.test("SIGKILL of the middle peer: the two others notice and keep talking, once each", async () => {
+  const mesh = await Mesh.create();
+  let codes: number[];
+  try {
+    const a = await mesh.start("alice");
+    const b = await mesh.start("bob", ["127.0.0.1", String(a.port)]);
+    const c = await mesh.start("carol", ["127.0.0.1", String(b.port)]);
+    // carol hears of alice from bob (peer exchange) and dials her too.
+    await connected(a, c);
+
+    await b.process.kill("SIGKILL");
+    // A dead socket or, failing that, the heartbeat timeout (10 s) tells them.
+    await Promise.all([
+      a.process.waitFor(is("peer-disconnected", { id: b.id }), "alice to lose bob", 30_000),
+      c.process.waitFor(is("peer-disconnected", { id: b.id }), "carol to lose bob", 30_000),
+    ]);
+
+    await c.process.type("carol, after bob");
+    await a.process.waitFor(isMessage("carol, after bob"), "carol's line at alice");
+    await a.process.type("alice, after bob");
+    await c.process.waitFor(isMessage("alice, after bob"), "alice's line at carol");
+    // One more round trip: a duplicate would have come before these.
+    await c.process.type("carol again");
+    await a.process.type("alice again");
+    await a.process.waitFor(isMessage("carol again"), "carol's second line at alice");
+    await c.process.waitFor(isMessage("alice again"), "alice's second line at carol");
+    assert.equal(count(a.process, carries("carol, after bob")), 1);
+    assert.equal(count(c.process, carries("alice, after bob")), 1);
+    const fromCarol = a.process.events.find(isMessage("carol, after bob"))!;
+    assert.deepEqual(fromCarol.from, { id: c.id, nick: "carol" });
+  } finally {
+    codes = await mesh.close();
+  }
+  assert.equal(codes[0], 0);
+  assert.notEqual(codes[1], 0, "bob was killed");
+  assert.equal(codes[2], 0);
+});
+
+/** Runs the chat command to completion with stdin closed. */
+async function runChat(args: string[]) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", chatScript, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+Deno.test("bad arguments: exit code 2, one line on stderr, no stack trace", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "meshtalk-chat-cli-" });
+  try {
+    const cases: [string[], RegExp][] = [
+      [["70000"], /port must be a number from 0 to 65535, got "70000"/],
+      [["abc"], /port must be a number from 0 to 65535, got "abc"/],
+      [["0", "--connections", "x"], /--connections must be a number from 0 to 1000/],
+    ];
+    const results = await Promise.all(
+      cases.map(([args]) => runChat([...args, "--data-dir", `${dir}/data`])),
+    );
+    for (const [i, { code, stdout, stderr }] of results.entries()) {
+      const [args, expected] = cases[i];
+      const what = `chat ${args.join(" ")}`;
+      assert.equal(code, 2, `${what} must fail with the usage exit code`);
+      assert.equal(stdout, "", `${what}: nothing on stdout`);
+      const lines = stderr.split("\n").filter((line) => line !== "");
+      assert.equal(lines.length, 1, `${what}: exactly one line on stderr, got:\n${stderr}`);
+      assert.match(lines[0], expected);
+      assert.doesNotMatch(stderr, /^\s+at |Uncaught|\.ts:\d+/m, `${what}: no stack trace`);
+    }
+    // Nothing was started, so nothing was written.
+    assert.equal(await Deno.stat(`${dir}/data`).then(() => true, () => false), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an unreachable bootstrap peer: an error line, then a connection once it is up", async () => {
+  // A port nobody listens on, for now.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const mesh = await Mesh.create();
+  let codes: number[];
+  try {
+    const a = await mesh.start("alice", ["127.0.0.1", String(port)]);
+    const error = await a.process.waitFor(is("error"), "an error about the bootstrap peer");
+    assert.match(String(error.message), new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}\\b`));
+    await stderrLine(a.process, new RegExp(`^chat: cannot reach 127\\.0\\.0\\.1:${port}\\b`));
+    assert.doesNotMatch(a.process.stderr.join("\n"), /^\s+at |Uncaught/m, "no stack trace");
+    // Let a retry or two fail too, then bring the peer up.
+    await delay(2000);
+    const b = await mesh.start("bob", [], port);
+    assert.equal(b.port, port);
+    await connected(a, b, 40_000);
+    await a.process.type("you made it");
+    await b.process.waitFor(isMessage("you made it"), "alice's line at bob");
+  } finally {
+    codes = await mesh.close();
+  }
+  assert.deepEqual(codes, [0, 0], "the failed dial did not make alice exit");
+});
+
+Deno.test({
+  name: "/msg reaches a neighbour by the nickname it took with /nick",
+  // Regression: the nickname from a neighbour's hello used to override the newer one seen on its
+  // messages, so "/msg bobby" failed with 'no known peer is called "bobby"'.
+  async fn() {
+    const mesh = await Mesh.create();
+    try {
+      const a = await mesh.start("alice");
+      const b = await mesh.start("bob", ["127.0.0.1", String(a.port)]);
+      await connected(a, b);
+      await b.process.type("/nick bobby");
+      await b.process.type("call me bobby");
+      await a.process.waitFor(isMessage("call me bobby"), "bob's line as bobby");
+      await a.process.type("/msg bobby hello bobby");
+      await a.process.type("/peers"); // done once the /msg is
+      await a.process.waitFor(is("peers"), "alice's /peers");
+      assert.deepEqual(a.process.events.filter(is("error")), [], "the /msg was refused");
+      await b.process.waitFor(is("direct", { text: "hello bobby" }), "the /msg at bobby");
+    } finally {
+      await mesh.close();
+    }
+  },
+});
+
+function onPath(command: string): boolean {
+  const path = Deno.env.get("PATH") ?? "";
+  return path.split(":").some((dir) => {
+    try {
+      return Deno.statSync(`${dir || "."}/${command}`).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const hasTmux = onPath("tmux");
+if (!hasTmux) {
+  console.log("chat_cli_test.ts: skipped: tmux not installed (the interactive prompt test)");
+}
+
+/** What a test gets from {@linkcode withTmuxPeer}. */
+interface Terminal {
+  /** Peer xx, a --json process. */
+  x: ChatPeer;
+  /** The id of peer yy, running in the terminal. */
+  yId: string;
+  /** Types into the terminal: literal text, or key names with `keys: true`. */
+  send(text: string, keys?: boolean): Promise<void>;
+  /** The pane's lines, trailing blanks trimmed. */
+  screen(): Promise<string[]>;
+  /** Polls the pane until `ok` holds for its lines; resolves with them. */
+  waitForScreen(ok: (lines: string[]) => boolean, what: string): Promise<string[]>;
+}
+
+const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1) ?? "";
+
+/**
+ * Runs peer xx (--json, piped) and peer yy in a tmux terminal, joined to xx, then `body`; yy's
+ * exit status is shown in the pane as "[chat exited: <code>]".
+ */
+async function withTmuxPeer(body: (terminal: Terminal) => Promise<void>): Promise<void> {
+  const mesh = await Mesh.create();
+  // A tmux server of our own, without the user's config, so no other session is touched; its
+  // socket is in the temp dir, which goes with it.
+  const socket = `${mesh.dir}/tmux`;
+  const session = "chat";
+  const tmux = async (...args: string[]) => {
+    const output = await new Deno.Command("tmux", {
+      args: ["-S", socket, "-f", "/dev/null", ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      const error = new TextDecoder().decode(output.stderr);
+      throw new Error(`tmux ${args.join(" ")} failed: ${error}`);
+    }
+    return new TextDecoder().decode(output.stdout);
+  };
+  const screen = async () =>
+    (await tmux("capture-pane", "-p", "-t", session)).split("\n").map((l) => l.trimEnd());
+  const waitForScreen = async (ok: (lines: string[]) => boolean, what: string) => {
+    const deadline = Date.now() + 15_000;
+    let lines = await screen();
+    while (!ok(lines)) {
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${what}; the pane:\n${lines.join("\n")}`);
+      }
+      await delay(100);
+      lines = await screen();
+    }
+    return lines;
+  };
+  let codes: number[];
+  try {
+    const x = await mesh.start("xx");
+    const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+    const command = [
+      ...["env", "NO_COLOR=1", Deno.execPath(), "run", "-A", chatScript],
+      ...["0", "127.0.0.1", String(x.port), "--nick", "yy", "--data-dir", `${mesh.dir}/yy`],
+    ].map(quote).join(" ");
+    // The exit status stays on the screen: for the test, and for diagnosis.
+    await tmux(
+      ...["new-session", "-d", "-s", session, "-x", "200", "-y", "50"],
+      `${command}; echo "[chat exited: $?]"; sleep 60`,
+    );
+    const joined = await x.process.waitFor(is("peer-connected", { nick: "yy" }), "yy to join");
+    await waitForScreen(
+      (lines) =>
+        lines.some((l) => /^meshtalk chat on port \d+ as yy /.test(l)) && lastLine(lines) === ">",
+      "the banner and the prompt",
+    );
+    await body({
+      x,
+      yId: joined.id as string,
+      send: async (text, keys = false) => {
+        await tmux("send-keys", "-t", session, ...(keys ? [] : ["-l"]), text);
+      },
+      screen,
+      waitForScreen,
+    });
+  } finally {
+    await tmux("kill-server").catch(() => {});
+    codes = await mesh.close();
+  }
+  assert.deepEqual(codes, [0]);
+}
+
+Deno.test({
+  name: "the interactive prompt keeps a half-typed line when a message arrives (tmux)",
+  ignore: !hasTmux,
+  async fn() {
+    await withTmuxPeer(async ({ x, yId, send, waitForScreen }) => {
+      await send("hel");
+      await waitForScreen((lines) => lastLine(lines) === "> hel", "the typed letters");
+      await x.process.type("incoming!");
+      const lines = await waitForScreen(
+        (lines) => lines.some((l) => l.includes("incoming!")) && lastLine(lines) === "> hel",
+        "the incoming line above the prompt, the half-typed line kept",
+      );
+      const incoming = lines.findIndex((l) => l.includes("incoming!"));
+      assert.match(lines[incoming], /\bxx \([0-9a-f]{8}\): incoming!$/);
+      assert.ok(incoming < lines.lastIndexOf("> hel"), "the message is above the prompt");
+      assert.equal(lines.filter((l) => l.includes("incoming!")).length, 1);
+
+      await send("lo");
+      await send("Enter", true);
+      const hello = await x.process.waitFor(isMessage("hello"), "yy's line at xx");
+      assert.deepEqual(hello.from, { id: yId, nick: "yy" });
+    });
+  },
+});
+
+Deno.test({
+  name: "leaving the interactive prompt (Ctrl-D, /quit) exits 0 after saying bye",
+  // Regression: the prompt's redraw hook outlived the closed readline ("readline was closed",
+  // exit 1), and after /quit the line handler redrew a closing prompt before bye was sent.
+  ignore: !hasTmux,
+  async fn() {
+    for (const keys of [["C-d"], ["/quit", "Enter"]]) {
+      await withTmuxPeer(async ({ x, yId, send, waitForScreen }) => {
+        for (const key of keys) await send(key, key === "C-d" || key === "Enter");
+        const end = await waitForScreen(
+          (lines) => lines.some((l) => l.startsWith("[chat exited:")),
+          `yy to leave on ${keys.join(" ")}`,
+        );
+        const left = await x.process.waitFor(is("peer-disconnected", { id: yId }), "yy's exit");
+        assert.match(String(left.reason), /bye: peer shutting down/);
+        assert.ok(end.includes("[chat exited: 0]"), `a clean exit:\n${end.join("\n")}`);
+      });
+    }
+  },
+});
