@@ -270,3 +270,13 @@ await Deno.writeTextFile(
   JSON.stringify({ date: new Date().toISOString(), mib: MIB, rows }, null, 2) + "\n",
 );
 console.log(`\nwritten to ${out.pathname}`);
+
+// The chat benchmark (10 peer processes) runs as its own process, with its own table and JSON.
+if (Deno.env.get("BENCH_SKIP_CHAT") !== "1") {
+  const chat = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./chat.ts", import.meta.url).pathname],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (chat.code !== 0) Deno.exit(chat.code);
+}

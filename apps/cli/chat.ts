@@ -126,11 +126,10 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
     out.line(out.paint("2", `* ${info.nick} (${info.id.slice(0, 8)}) left: ${reason}`));
   });
 
+  const retries = new Set<ReturnType<typeof setTimeout>>();
   for (const { host, port: peerPort } of options.peer) {
     peer.addAddress(host, peerPort);
-    peer.connect(host, peerPort).catch((error: ConnectError) => {
-      out.error(`chat: ${error.message}; retrying in the background`);
-    });
+    joinWithRetries(out, peer, host, peerPort, retries);
   }
 
   const quit = () => done.resolve();
@@ -147,6 +146,8 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
       readLines(async (line) => {
         await joined;
         await command(out, peer, chat, line, quit);
+        // Read on only as fast as the network takes the lines: piped input can be endless.
+        await chat.drained(256 * 1024);
       }).then(quit);
     }
   }
@@ -155,6 +156,7 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
   leaving = true;
   out.event("stats", { ...chat.stats() });
   for (const signal of signals) Deno.removeSignalListener(signal, quit);
+  for (const timer of retries) clearTimeout(timer);
   if (prompt) {
     out.aroundWrites(() => {}, () => {}); // no prompt to redraw from here on
     prompt.close();
@@ -163,6 +165,7 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
   chat.close();
   await peer.close();
   out.line(out.paint("2", "* bye"));
+  await out.flushed();
   return 0;
 }
 
@@ -188,6 +191,32 @@ function interactive(out: Output, peer: Peer, chat: Chat, quit: () => void): rea
   });
   rl.prompt();
   return rl;
+}
+
+/**
+ * Joins through a peer given on the command line, retrying with backoff (1 s doubling to 30 s)
+ * until it answers once: also when `--connections 0` keeps upkeep from dialing it.
+ */
+function joinWithRetries(
+  out: Output,
+  peer: Peer,
+  host: string,
+  port: number,
+  timers: Set<ReturnType<typeof setTimeout>>,
+): void {
+  let delay = 1000;
+  const attempt = () =>
+    peer.connect(host, port).catch((error: ConnectError) => {
+      if (error.reason === "closed" || error.reason === "self") return;
+      if (delay === 1000) out.error(`chat: ${error.message}; retrying in the background`);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        attempt();
+      }, delay);
+      timers.add(timer);
+      delay = Math.min(delay * 2, 30_000);
+    });
+  attempt();
 }
 
 function firstNeighbour(peer: Peer, timeoutMs: number): Promise<void> {

@@ -45,6 +45,10 @@ export class Output {
   #beforeWrite: () => void = () => {};
   #afterWrite: () => void = () => {};
   readonly #encoder = new TextEncoder();
+  readonly #pipes = new Map<
+    typeof Deno.stdout,
+    { push(text: string): void; flushed(): Promise<void> }
+  >();
 
   /** In JSON mode events go to stdout and human text to stderr. */
   constructor(json: boolean) {
@@ -80,11 +84,65 @@ export class Output {
     return this.color ? `\x1b[${code}m${text}\x1b[0m` : text;
   }
 
-  #write(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+  #write(stream: typeof Deno.stdout, text: string): void {
     this.#beforeWrite();
-    const bytes = this.#encoder.encode(text);
-    let at = 0;
-    while (at < bytes.length) at += stream.writeSync(bytes.subarray(at));
+    if (stream.isTerminal()) {
+      writeAll(stream, this.#encoder.encode(text));
+    } else {
+      this.#queued(stream).push(text);
+    }
     this.#afterWrite();
   }
+
+  /**
+   * Output to a pipe or file is written in the background: a reader that falls behind must not
+   * freeze this peer's event loop, which also pumps its sockets. Past 16 MiB unwritten, writes
+   * block, so memory stays bounded.
+   */
+  #queued(stream: typeof Deno.stdout): { push(text: string): void } {
+    let pipe = this.#pipes.get(stream);
+    if (!pipe) {
+      const state = { pending: [] as string[], bytes: 0, writing: null as Promise<void> | null };
+      const drain = async () => {
+        while (state.pending.length > 0) {
+          const text = state.pending.join("");
+          state.pending = [];
+          state.bytes = 0;
+          const bytes = this.#encoder.encode(text);
+          let at = 0;
+          while (at < bytes.length) at += await stream.write(bytes.subarray(at));
+        }
+        state.writing = null;
+      };
+      pipe = {
+        push: (text: string) => {
+          state.pending.push(text);
+          state.bytes += text.length;
+          if (state.bytes > 16 * 2 ** 20) {
+            writeAll(stream, this.#encoder.encode(state.pending.join("")));
+            state.pending = [];
+            state.bytes = 0;
+          }
+          // A reader that went away (EPIPE) ends the output, not the peer.
+          state.writing ??= drain().catch(() => {
+            state.pending = [];
+            state.writing = null;
+          });
+        },
+        flushed: () => state.writing ?? Promise.resolve(),
+      };
+      this.#pipes.set(stream, pipe);
+    }
+    return pipe;
+  }
+
+  /** Resolves once everything written so far has reached stdout and stderr. */
+  async flushed(): Promise<void> {
+    for (const pipe of this.#pipes.values()) await pipe.flushed();
+  }
+}
+
+function writeAll(stream: typeof Deno.stdout, bytes: Uint8Array): void {
+  let at = 0;
+  while (at < bytes.length) at += stream.writeSync(bytes.subarray(at));
 }

@@ -37,6 +37,7 @@ export type ChatMessageSchema = MapSchema<{
   hops: UintSchema;
   sentAt: UintSchema;
   to: OptionalSchema<StrSchema>;
+  limit: OptionalSchema<UintSchema>;
 }>;
 
 /** Schema of every chat app message. */
@@ -55,6 +56,7 @@ const chatMessage: ChatMessageSchema = s.map({
   hops: s.uint(255),
   sentAt: s.uint(),
   to: s.optional(s.str(32)),
+  limit: s.optional(s.uint(255)),
 });
 
 /** The chat app's wire messages. */
@@ -116,6 +118,8 @@ export interface Chat {
   knownPeers(): Map<string, string>;
   /** Calls `handler` for every message shown (once per message); returns an unsubscribe. */
   onMessage(handler: (message: ChatMessage) => void): () => void;
+  /** Resolves once what was sent is on its way (at most `bytes` queued for any neighbour). */
+  drained(bytes?: number): Promise<void>;
   /** Counters since start: what was shown, relayed, and dropped as duplicates. */
   stats(): ChatStats;
   /** Stops listening to the peer. */
@@ -174,7 +178,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     id: wire.id,
     from: { id: wire.origin, nick: wire.nick },
     text: wire.text,
-    hops: hops - wire.hops,
+    hops: (wire.limit ?? hops) - wire.hops, // counted from the hop limit its author set
     sentAt: wire.sentAt,
     clock: wire.clock,
     direct: wire.to !== undefined,
@@ -209,6 +213,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       text,
       clock,
       hops,
+      limit: hops,
       sentAt: Date.now(),
       ...(to ? { to } : {}),
     };
@@ -241,9 +246,14 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
         break;
       }
       case "history-request":
-        channel.send(from.id, { type: "history", messages: recent.slice(-body.limit) }).catch(
-          () => {},
-        );
+        // Only messages that could still travel a hop: history must not carry a message
+        // further than its hop limit would have.
+        channel.send(from.id, {
+          type: "history",
+          messages: recent.filter((wire) => wire.hops > 1 || wire.origin === peer.id).slice(
+            -body.limit,
+          ),
+        }).catch(() => {});
         break;
       case "history": {
         const fresh = body.messages.filter((wire) => wire.origin !== peer.id && seen.add(wire.id));
@@ -265,6 +275,11 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   });
 
   const resolve = (target: string): string => {
+    if (target === "") {
+      throw new ChatError("a direct message needs a recipient: a nickname or an id");
+    }
+    // A full peer id needs no introduction: the message floods to it like any other.
+    if (/^[0-9a-f]{32}$/.test(target)) return target;
     // Nicknames seen on messages are newer than those neighbours announced when they connected.
     const candidates = new Map<string, string>();
     for (const info of peer.peers()) candidates.set(info.id, info.nick);
@@ -290,6 +305,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     history: () => recent.map((wire) => asShown(wire, true)),
     knownPeers: () => new Map(nicks),
     stats: () => ({ ...counts }),
+    drained: (bytes) => channel.drained(bytes),
     onMessage: (handler) => {
       handlers.add(handler);
       return () => handlers.delete(handler);

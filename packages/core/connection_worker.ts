@@ -64,6 +64,8 @@ let remoteHello: Hello | null = null;
 let remoteHelloHash: Uint8Array;
 let batch: Message[] = [];
 const queue: Pending[] = [];
+/** Pings and pongs: sent before anything still in `queue`. */
+const urgent: Pending[] = [];
 let pumping = false;
 let closeAfterDrain = false;
 const sinks = new Map<string, Sink>();
@@ -87,11 +89,11 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     case "send":
       if (phase === "closing") return;
       for (let i = 0; i < request.messages.length; i++) {
-        queue.push({
-          message: request.messages[i],
-          credit: request.credits[i],
-          fill: request.fills[i],
-        });
+        const message = request.messages[i];
+        const pending = { message, credit: request.credits[i], fill: request.fills[i] };
+        // Heartbeats go ahead of queued data: a peer sending a long backlog must still be
+        // able to tell that its neighbours are alive (and they that it is).
+        (message.t === "ping" ? urgent : queue).push(pending);
       }
       outbound.wake();
       pump();
@@ -215,7 +217,7 @@ async function handleFrame(body: Uint8Array): Promise<void> {
         if (queuedPong) queuedPong.message = { t: "pong", n: message.n };
         else {
           queuedPong = { message: { t: "pong", n: message.n }, credit: 0 };
-          queue.push(queuedPong);
+          urgent.push(queuedPong);
         }
         outbound.wake();
         pump();
@@ -335,11 +337,13 @@ async function pump(): Promise<void> {
   if (pumping) return;
   pumping = true;
   try {
-    while (queue.length > 0 && !outbound.consumerDone) {
-      const head = queue[0];
+    while ((urgent.length > 0 || queue.length > 0) && !outbound.consumerDone) {
+      // Frames are never interleaved: urgent ones go first at the next frame boundary.
+      const from = urgent.length > 0 ? urgent : queue;
+      const head = from[0];
       if (head.fill) {
         await writeFromFile(head.message as AppMessage, head.fill);
-        queue.shift();
+        from.shift();
         returnCredit(head.credit);
         continue;
       }
@@ -354,7 +358,7 @@ async function pump(): Promise<void> {
         await writeAll(headerScratch);
       }
       await writeAll(frame);
-      queue.shift();
+      from.shift();
       returnCredit(head.credit);
     }
     outbound.wake();

@@ -133,8 +133,16 @@ export interface PeerEvents {
 export interface AppChannel<S extends AppSchema> {
   /** Sends to one connected peer; resolves once the message is queued within the peer's window. */
   send(peerId: string, body: Infer<S>): Promise<void>;
-  /** Sends to every neighbour running the app, but `except`; returns how many it went to. */
+  /**
+   * Sends to every neighbour running the app, but `except`; returns how many it went to. It
+   * never waits: a sender of many messages should await {@linkcode drained} between them.
+   */
   broadcast(body: Infer<S>, except?: string): number;
+  /**
+   * Resolves once no neighbour running the app has more than `bytes` (default a quarter of
+   * `maxQueuedBytes`) queued for it: how a fast sender keeps pace with the network.
+   */
+  drained(bytes?: number): Promise<void>;
   /**
    * Calls `handler` for every message of this app; returns a function that unsubscribes. When a
    * worker wrote the message's bulk bytes into a file (see {@linkcode receiveIntoFile}), the body
@@ -340,6 +348,10 @@ class MeshPeer implements Peer {
           if (this.#sendApp(record, name, schema, body)) count++;
         }
         return count;
+      },
+      drained: async (bytes = this.#options.maxQueuedBytes / 4) => {
+        const records = [...this.#byId.values()].filter((r) => r.remote!.apps.includes(name));
+        await Promise.all(records.map((r) => r.connection.drained(bytes)));
       },
       onMessage: (
         handler: (body: Record<string, unknown>, from: PeerInfo, stored?: StoredData) => void,

@@ -1,0 +1,548 @@
+import assert from "node:assert/strict";
+import { type Peer, startPeer } from "@meshtalk/core";
+import { waitFor } from "../core/_test_util.ts";
+import {
+  type Chat,
+  chatApp,
+  ChatError,
+  type ChatMessage,
+  type ChatOptions,
+  type ChatWireMessage,
+  createChat,
+  SeenCache,
+} from "./mod.ts";
+
+/** Generous: arrival is waited for, never timed. */
+const LONG = 20_000;
+
+/** A peer, its chat, everything the chat showed, and the history replies its peer received. */
+interface Node {
+  peer: Peer;
+  chat: Chat;
+  shown: ChatMessage[];
+  /** Length of each `history` reply received, in arrival order. */
+  histories: number[];
+  unsubscribe: () => void;
+}
+
+/** A message sent by the test: by which node, with which id and text. */
+interface Sent {
+  from: number;
+  id: string;
+  text: string;
+}
+
+async function startNodes(count: number, chatOptions: ChatOptions = {}): Promise<Node[]> {
+  const settled = await Promise.allSettled(
+    Array.from({ length: count }, (_, i) =>
+      startPeer({
+        host: "127.0.0.1",
+        apps: [chatApp],
+        nick: `p${i}`,
+        targetConnections: 0,
+        log: () => {},
+      })),
+  );
+  const peers = settled.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+  if (peers.length < count) {
+    await Promise.all(peers.map((p) => p.close()));
+    throw new Error("could not start every peer");
+  }
+  return peers.map((peer) => {
+    const chat = createChat(peer, chatOptions);
+    const node: Node = { peer, chat, shown: [], histories: [], unsubscribe: () => {} };
+    chat.onMessage((message) => node.shown.push(message));
+    // Watch the raw channel too: history replies are otherwise invisible when they add nothing.
+    node.unsubscribe = peer.app(chatApp).onMessage((body) => {
+      if (body.type === "history") node.histories.push(body.messages.length);
+    });
+    return node;
+  });
+}
+
+async function stopNodes(nodes: Node[]): Promise<void> {
+  for (const node of nodes) {
+    node.chat.close();
+    node.unsubscribe();
+  }
+  await Promise.all(nodes.map((node) => node.peer.close()));
+}
+
+const lists = (a: Node, b: Node) => a.peer.peers().some((info) => info.id === b.peer.id);
+
+/**
+ * Connects each edge `[i, j]` (i dials j), waits until both ends list each other, then until
+ * every history request the new connections caused has been answered, so that no history reply
+ * is still on its way when the test starts sending.
+ */
+async function link(nodes: Node[], edges: [number, number][]): Promise<void> {
+  const before = nodes.map((node) => node.histories.length);
+  const expected = nodes.map(() => 0);
+  for (const [i, j] of edges) {
+    expected[i]++;
+    expected[j]++;
+  }
+  await Promise.all(edges.map(([i, j]) => nodes[i].peer.connect("127.0.0.1", nodes[j].peer.port)));
+  await waitFor(
+    () => edges.every(([i, j]) => lists(nodes[i], nodes[j]) && lists(nodes[j], nodes[i])),
+    "both ends of every edge to list each other",
+    LONG,
+  );
+  await waitFor(
+    () => nodes.every((node, i) => node.histories.length === before[i] + expected[i]),
+    "every new neighbour to answer its history request",
+    LONG,
+  );
+}
+
+/** Asserts each node's neighbours are exactly those the edges give it. */
+function assertTopology(nodes: Node[], edges: [number, number][]): void {
+  nodes.forEach((node, i) => {
+    const neighbours = edges.flatMap(([a, b]) => a === i ? [b] : b === i ? [a] : []);
+    assert.deepEqual(
+      node.peer.peers().map((info) => info.id).sort(),
+      neighbours.map((n) => nodes[n].peer.id).sort(),
+      `neighbours of p${i}`,
+    );
+  });
+}
+
+const sum = (nodes: Node[], pick: (node: Node) => number) =>
+  nodes.reduce((total, node) => total + pick(node), 0);
+
+/**
+ * Waits until every chat frame sent has been received and counted: each frame a chat sends
+ * ends up either shown live or dropped as a duplicate at its receiver (no direct messages here).
+ */
+async function settle(nodes: Node[]): Promise<void> {
+  await waitFor(
+    () =>
+      sum(nodes, (n) => n.chat.stats().framesSent) ===
+        sum(nodes, (n) => n.chat.stats().duplicates + n.shown.filter((m) => !m.history).length),
+    "every frame sent to be received",
+    LONG,
+  );
+}
+
+/** Sends `total` messages in rounds, interleaving `senders`, yielding between rounds. */
+async function flood(nodes: Node[], senders: number[], total: number): Promise<Sent[]> {
+  const sent: Sent[] = [];
+  const perRound = 50;
+  for (let round = 0; sent.length < total; round++) {
+    for (let k = 0; k < perRound && sent.length < total; k++) {
+      const from = senders[(round + k) % senders.length];
+      const text = `message ${sent.length} from p${from}`;
+      const message = nodes[from].chat.say(text);
+      assert.equal(message.text, text);
+      assert.equal(message.from.id, nodes[from].peer.id);
+      sent.push({ from, id: message.id, text });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 0)); // let relaying interleave
+  }
+  assert.equal(new Set(sent.map((m) => m.id)).size, total, "message ids are unique");
+  return sent;
+}
+
+/** Asserts every node showed every message of the others exactly once, live, and nothing else. */
+function assertEachOnce(nodes: Node[], sent: Sent[]): void {
+  nodes.forEach((node, i) => {
+    const expected = new Map(sent.filter((m) => m.from !== i).map((m) => [m.id, m]));
+    const counts = new Map<string, number>();
+    for (const message of node.shown) counts.set(message.id, (counts.get(message.id) ?? 0) + 1);
+    const repeated = [...counts].filter(([, n]) => n > 1);
+    assert.deepEqual(repeated, [], `p${i} showed no message twice`);
+    const unexpected = node.shown.filter((m) => !expected.has(m.id)).map((m) => m.text);
+    assert.deepEqual(unexpected, [], `p${i} showed nothing but the others' messages`);
+    const missing = [...expected.values()].filter((m) => !counts.has(m.id)).map((m) => m.text);
+    assert.deepEqual(missing, [], `p${i} showed every message of the others`);
+    assert.equal(node.shown.length, expected.size);
+    for (const message of node.shown) {
+      const original = expected.get(message.id)!;
+      assert.equal(message.text, original.text);
+      assert.equal(message.from.id, nodes[original.from].peer.id);
+      assert.equal(message.from.nick, `p${original.from}`);
+      assert.equal(message.direct, false);
+      assert.equal(message.history, false);
+    }
+    const stats = node.chat.stats();
+    assert.equal(stats.delivered, node.shown.length, `p${i} delivered what it showed`);
+    assert.equal(stats.sent, sent.filter((m) => m.from === i).length, `p${i} sent`);
+  });
+}
+
+/** A small deterministic generator (Numerical Recipes LCG): the same mesh on every run. */
+function lcg(seed: number): (n: number) => number {
+  let state = seed >>> 0;
+  return (n) => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return Math.floor((state / 2 ** 32) * n);
+  };
+}
+
+/** A connected random graph: a random spanning tree, then random extra edges up to `edges`. */
+function randomMesh(count: number, edges: number, seed: number): [number, number][] {
+  const random = lcg(seed);
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = random(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const out: [number, number][] = [];
+  const degree = new Array(count).fill(0);
+  const has = (a: number, b: number) =>
+    out.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
+  const add = (a: number, b: number) => {
+    out.push([a, b]);
+    degree[a]++;
+    degree[b]++;
+  };
+  for (let k = 1; k < count; k++) {
+    // Attach to an earlier node of degree under 3: there is one, a tree always has a leaf.
+    const candidates = order.slice(0, k).filter((n) => degree[n] < 3);
+    add(order[k], candidates[random(candidates.length)] ?? order[k - 1]);
+  }
+  for (let tries = 0; out.length < edges && tries < 10_000; tries++) {
+    const a = random(count);
+    const b = random(count);
+    if (a === b || has(a, b) || degree[a] >= 4 || degree[b] >= 4) continue;
+    add(a, b);
+  }
+  return out;
+}
+
+Deno.test("SeenCache refuses a repeated id", () => {
+  const seen = new SeenCache(1000, 10);
+  assert.equal(seen.add("a", 0), true);
+  assert.equal(seen.add("b", 1), true);
+  assert.equal(seen.add("a", 2), false);
+  assert.equal(seen.add("b", 3), false);
+  assert.equal(seen.add("a", 999), false);
+  assert.equal(seen.size, 2);
+});
+
+Deno.test("SeenCache forgets ids after their ttl", () => {
+  const seen = new SeenCache(100, 10);
+  assert.equal(seen.add("a", 0), true);
+  assert.equal(seen.add("b", 50), true);
+  assert.equal(seen.add("a", 99), false, "still remembered just before the ttl");
+  assert.equal(seen.add("a", 100), true, "forgotten at the ttl, counted from first sight");
+  assert.equal(seen.add("a", 150), false, "remembered again from its second sight");
+  assert.equal(seen.add("b", 149), false);
+  assert.equal(seen.add("b", 150), true);
+  // Expired ids are dropped as new ones come in.
+  assert.equal(seen.add("c", 10_000), true);
+  assert.equal(seen.size, 1);
+  assert.equal(seen.add("a", 10_001), true);
+  assert.equal(seen.add("c", 10_002), false);
+});
+
+Deno.test("SeenCache never holds more than max ids, and drops the oldest first", () => {
+  const seen = new SeenCache(60_000, 3);
+  for (let i = 0; i < 20; i++) {
+    assert.equal(seen.add(`id${i}`, i), true);
+    assert.ok(seen.size <= 3, `size ${seen.size} after ${i + 1} ids`);
+  }
+  assert.equal(seen.size, 3);
+  assert.equal(seen.add("id19", 100), false);
+  assert.equal(seen.add("id18", 100), false);
+  assert.equal(seen.add("id17", 100), false);
+  assert.equal(seen.add("id16", 100), true, "the oldest were evicted");
+  assert.equal(seen.size, 3);
+});
+
+Deno.test("a ring of 5: 1,000 messages from 4 senders reach every other peer exactly once", async () => {
+  const nodes = await startNodes(5);
+  try {
+    const edges: [number, number][] = [[0, 1], [1, 2], [2, 3], [3, 4], [4, 0]];
+    await link(nodes, edges);
+    assertTopology(nodes, edges);
+    const sent = await flood(nodes, [0, 1, 2, 3], 1000);
+    await waitFor(
+      () => nodes.every((node, i) => node.shown.length >= sent.filter((m) => m.from !== i).length),
+      "every message at every peer",
+      LONG,
+    );
+    await settle(nodes);
+    assertEachOnce(nodes, sent);
+    // In a ring every message goes both ways round and meets itself: each of the 4 receivers
+    // relays it once to its one other neighbour, so 2 + 4 frames carry it, 2 of them duplicates.
+    const total = (pick: (s: ReturnType<Chat["stats"]>) => number) =>
+      sum(nodes, (n) => pick(n.chat.stats()));
+    assert.equal(total((s) => s.delivered), 4 * sent.length);
+    assert.equal(total((s) => s.relayed), 4 * sent.length);
+    assert.equal(total((s) => s.framesSent), 6 * sent.length);
+    assert.equal(total((s) => s.duplicates), 2 * sent.length);
+    assert.ok(total((s) => s.duplicates) > 0, "the cycle produced duplicates, dropped");
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a random mesh of 10: 1,000 messages from 5 senders reach every other peer exactly once", async () => {
+  const edges = randomMesh(10, 15, 20240611);
+  assert.equal(edges.length, 15);
+  const nodes = await startNodes(10);
+  try {
+    await link(nodes, edges);
+    assertTopology(nodes, edges);
+    const sent = await flood(nodes, [0, 3, 5, 7, 9], 1000);
+    await waitFor(
+      () => nodes.every((node, i) => node.shown.length >= sent.filter((m) => m.from !== i).length),
+      "every message at every peer",
+      LONG,
+    );
+    await settle(nodes);
+    assertEachOnce(nodes, sent);
+    // The sender sends one frame per neighbour, every other peer one per neighbour but the one
+    // it heard from first: 2E - (N - 1) frames a message, N - 1 of them new, the rest duplicates.
+    const perMessage = 2 * edges.length - (nodes.length - 1);
+    const total = (pick: (s: ReturnType<Chat["stats"]>) => number) =>
+      sum(nodes, (n) => pick(n.chat.stats()));
+    assert.equal(total((s) => s.framesSent), perMessage * sent.length);
+    assert.equal(total((s) => s.delivered), 9 * sent.length);
+    assert.equal(total((s) => s.relayed), 9 * sent.length);
+    assert.equal(total((s) => s.duplicates), (perMessage - 9) * sent.length);
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a peer never shows its own message, even once its seen cache forgot it", async () => {
+  // A cache of one id: a's own id is gone from it as soon as it sees another message.
+  const nodes = await startNodes(2, { maxSeen: 1 });
+  const [a, b] = nodes;
+  try {
+    await link(nodes, [[0, 1]]);
+    const own: ChatWireMessage[] = [];
+    b.peer.app(chatApp).onMessage((body) => {
+      if (body.type === "say") own.push(body);
+    });
+    const mine = a.chat.say("mine");
+    await waitFor(() => own.length === 1 && b.shown.length === 1, "a's message at b", LONG);
+    b.chat.say("yours");
+    await waitFor(() => a.shown.length === 1, "b's message at a", LONG);
+    // b echoes a's message back as if a cycle had brought it there.
+    const wire = own[0];
+    assert.equal(wire.id, mine.id);
+    const before = a.chat.stats().duplicates;
+    await b.peer.app(chatApp).send(a.peer.id, { type: "say", ...wire, hops: wire.hops - 1 });
+    await waitFor(() => a.chat.stats().duplicates === before + 1, "the echo to be dropped", LONG);
+    assert.deepEqual(a.shown.map((m) => m.text), ["yours"]);
+    assert.equal(a.chat.stats().delivered, 1);
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("hop limit: with hops 2 in a chain, a message reaches the next 2 peers only", async () => {
+  const nodes = await startNodes(5, { hops: 2 });
+  try {
+    const edges: [number, number][] = [[0, 1], [1, 2], [2, 3], [3, 4]];
+    await link(nodes, edges);
+    assertTopology(nodes, edges);
+    const texts = (node: Node) => node.shown.map((m) => m.text);
+    nodes[0].chat.say("from the end");
+    await waitFor(
+      () => texts(nodes[2]).includes("from the end"),
+      "the message 2 hops away",
+      LONG,
+    );
+    // Sent once p2 has shown (and so relayed, if it were going to) the first message: on each
+    // link it travels behind any copy of the first, so once it is at p3 and p4, so would be the
+    // first message had it been relayed past its hop limit.
+    nodes[2].chat.say("from the middle");
+    await waitFor(
+      () => [0, 1, 3, 4].every((i) => texts(nodes[i]).includes("from the middle")),
+      "the message from the middle everywhere",
+      LONG,
+    );
+    await settle(nodes);
+    assert.deepEqual(texts(nodes[0]), ["from the middle"]);
+    assert.deepEqual(texts(nodes[1]), ["from the end", "from the middle"]);
+    assert.deepEqual(texts(nodes[2]), ["from the end"]);
+    assert.deepEqual(texts(nodes[3]), ["from the middle"], "3 hops away: not shown");
+    assert.deepEqual(texts(nodes[4]), ["from the middle"], "4 hops away: not shown");
+    assert.deepEqual(nodes[1].shown.map((m) => m.hops), [0, 0]);
+    assert.deepEqual(nodes[2].shown.map((m) => m.hops), [1]);
+    assert.deepEqual([nodes[0], nodes[3], nodes[4]].map((n) => n.shown[0].hops), [1, 0, 1]);
+    assert.equal(nodes[2].chat.stats().relayed, 0, "p2 got the first message with no hop left");
+    assert.equal(sum(nodes, (n) => n.chat.stats().duplicates), 0, "a chain has no cycle");
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a direct message in a chain is shown at its recipient only", async () => {
+  const nodes = await startNodes(3);
+  const [a, b, c] = nodes;
+  try {
+    await link(nodes, [[0, 1], [1, 2]]);
+    // The chat resolves targets among the peers it knows (neighbours, and authors of messages
+    // it has seen): a is not c's neighbour, so it learns of c from c's message first.
+    c.chat.say("hello from p2");
+    await waitFor(
+      () => a.shown.length === 1 && b.shown.length === 1,
+      "c's message at a and b",
+      LONG,
+    );
+    const psst = a.chat.direct(c.peer.id, "psst");
+    assert.equal(psst.direct, true);
+    assert.equal(psst.from.id, a.peer.id);
+    await waitFor(() => c.shown.length === 1, "c to show the direct message", LONG);
+    assert.equal(c.shown[0].id, psst.id);
+    assert.equal(c.shown[0].text, "psst");
+    assert.equal(c.shown[0].direct, true);
+    assert.equal(c.shown[0].from.id, a.peer.id);
+    assert.equal(c.shown[0].hops, 1);
+    // Said after c showed it, so on each link it travels behind anything c might have sent on
+    // about it: once it is at a, any echo of the direct message would be too.
+    c.chat.say("still here");
+    await waitFor(
+      () => a.shown.length === 2 && b.shown.length === 2,
+      "c's second message at a and b",
+      LONG,
+    );
+    assert.deepEqual(a.shown.map((m) => m.text), ["hello from p2", "still here"], "no echo at a");
+    assert.deepEqual(
+      b.shown.map((m) => m.text),
+      ["hello from p2", "still here"],
+      "b relays but does not show",
+    );
+    assert.equal(b.chat.stats().relayed, 3, "b relayed the direct message and c's two");
+    assert.equal(b.chat.stats().delivered, 2);
+    assert.equal(c.chat.stats().relayed, 0, "a direct message stops at its recipient");
+    assert.ok(!b.chat.history().some((m) => m.text === "psst"), "not history for a relay");
+
+    // By nickname: a knows c's from c's message, though c is not its neighbour.
+    assert.equal(a.chat.knownPeers().get(c.peer.id), "p2");
+    const byNick = a.chat.direct("p2", "by nick");
+    await waitFor(() => c.shown.length === 2, "the message by nickname", LONG);
+    assert.equal(c.shown[1].id, byNick.id);
+    assert.equal(c.shown[1].direct, true);
+    // By id prefix, to a neighbour.
+    a.chat.direct(b.peer.id.slice(0, 8), "to b");
+    await waitFor(() => b.shown.length === 3, "the message by id prefix", LONG);
+    assert.equal(b.shown[2].text, "to b");
+    assert.equal(b.shown[2].direct, true);
+
+    const sent = a.chat.stats().sent;
+    assert.throws(() => a.chat.direct("nobody", "lost"), ChatError);
+    assert.equal(a.chat.stats().sent, sent, "nothing was sent");
+
+    c.chat.say("bye from p2");
+    await waitFor(() => a.shown.length === 3, "c's last message at a", LONG);
+    assert.deepEqual(a.shown.map((m) => m.text), ["hello from p2", "still here", "bye from p2"]);
+    assert.deepEqual(c.shown.map((m) => m.text), ["psst", "by nick"], "not the one to b");
+    assert.deepEqual(
+      b.shown.map((m) => m.text),
+      ["hello from p2", "still here", "to b", "bye from p2"],
+    );
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a late joiner gets the recent messages once, in order, as history", async () => {
+  const nodes = await startNodes(3);
+  const [a, b, c] = nodes;
+  try {
+    await link(nodes, [[0, 1]]);
+    const earlier: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [from, to] = i % 2 === 0 ? [a, b] : [b, a];
+      const text = `earlier ${i}`;
+      from.chat.say(text);
+      earlier.push(text);
+      await waitFor(() => to.shown.length === Math.floor(i / 2) + 1, `${text} to arrive`, LONG);
+    }
+    assert.equal(c.shown.length, 0);
+
+    // c joins both: both answer its history request with the same 5 messages.
+    await link(nodes, [[2, 1], [2, 0]]);
+    assert.deepEqual(c.histories, [5, 5], "both neighbours sent the 5 messages");
+    assert.deepEqual(c.shown.map((m) => m.text), earlier, "shown once each, in order");
+    assert.ok(c.shown.every((m) => m.history && !m.direct));
+    assert.deepEqual(
+      c.shown.map((m) => m.from.id),
+      earlier.map((_, i) => (i % 2 === 0 ? a : b).peer.id),
+    );
+    assert.equal(c.chat.stats().delivered, 5);
+    assert.deepEqual(c.chat.history().map((m) => m.text), earlier);
+
+    const live = a.chat.say("live");
+    await waitFor(() => c.shown.length === 6, "the live message at c", LONG);
+    await settle(nodes);
+    assert.equal(c.shown[5].id, live.id);
+    assert.equal(c.shown[5].history, false);
+    assert.equal(c.shown.filter((m) => m.id === live.id).length, 1);
+    assert.equal(b.shown.filter((m) => m.id === live.id).length, 1);
+    assert.equal(c.shown.length, 6);
+    assert.equal(c.chat.stats().delivered, 6);
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("after setNick, later messages carry the new nickname", async () => {
+  const nodes = await startNodes(2);
+  const [a, b] = nodes;
+  try {
+    await link(nodes, [[0, 1]]);
+    a.chat.say("before");
+    await waitFor(() => b.shown.length === 1, "the first message", LONG);
+    a.chat.setNick("zed");
+    assert.equal(a.chat.nick, "zed");
+    assert.equal(a.peer.nick, "zed");
+    const after = a.chat.say("after");
+    assert.equal(after.from.nick, "zed");
+    await waitFor(() => b.shown.length === 2, "the second message", LONG);
+    assert.deepEqual(b.shown.map((m) => [m.text, m.from.nick]), [["before", "p0"], [
+      "after",
+      "zed",
+    ]]);
+    assert.equal(b.chat.knownPeers().get(a.peer.id), "zed");
+    // b resolves its neighbour by the nickname on its messages, not the one of its handshake.
+    const toZed = b.chat.direct("zed", "hi zed");
+    await waitFor(() => a.shown.length === 1, "the direct message to zed", LONG);
+    assert.equal(a.shown[0].id, toZed.id);
+    assert.equal(a.shown[0].direct, true);
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("history carries no message past its hop limit; hops count from the author's limit", async () => {
+  // p0 says something with a 2-hop limit; it stops at p2. p3 then joins p2 and asks for history:
+  // the message had no hop left at p2, so p3 must not see it.
+  const nodes = await startNodes(4, { hops: 2 });
+  try {
+    await link(nodes, [[0, 1], [1, 2]]);
+    nodes[0].chat.say("two hops only");
+    await waitFor(() => nodes[2].shown.length === 1, "the message at p2", LONG);
+    await link(nodes, [[2, 3]]);
+    nodes[1].chat.say("later");
+    await waitFor(
+      () => nodes[3].shown.some((m) => m.text === "later"),
+      "a live message at p3",
+      LONG,
+    );
+    await settle(nodes);
+    assert.deepEqual(nodes[3].shown.map((m) => m.text), ["later"]);
+    assert.equal(nodes[2].shown[0].hops, 1, "one hop travelled, by the author's limit");
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a direct message reaches a far peer by its full id before it ever spoke", async () => {
+  const nodes = await startNodes(3);
+  try {
+    await link(nodes, [[0, 1], [1, 2]]);
+    nodes[0].chat.direct(nodes[2].peer.id, "psst");
+    await waitFor(() => nodes[2].shown.length === 1, "the direct message", LONG);
+    assert.equal(nodes[2].shown[0].direct, true);
+    assert.throws(() => nodes[0].chat.direct("", "to nobody"), ChatError);
+  } finally {
+    await stopNodes(nodes);
+  }
+});
