@@ -41,6 +41,7 @@ async function startNodes(count: number, chatOptions: ChatOptions = {}): Promise
         nick: `p${i}`,
         targetConnections: 0,
         log: () => {},
+        handshakeTimeoutMs: 30_000, // a loaded machine starts workers slowly
       })),
   );
   const peers = settled.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);

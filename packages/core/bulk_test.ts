@@ -17,7 +17,13 @@ const sha256 = async (bytes: Uint8Array) =>
   hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource)));
 
 async function pair() {
-  const options = { host: "127.0.0.1", apps: [blob], targetConnections: 0, log: () => {} };
+  const options = {
+    host: "127.0.0.1",
+    apps: [blob],
+    targetConnections: 0,
+    log: () => {},
+    handshakeTimeoutMs: 30_000,
+  };
   const [a, b] = await Promise.all([startPeer(options), startPeer(options)]);
   await a.connect("127.0.0.1", b.port);
   await waitFor(() => b.peers().length === 1, "b to see a");

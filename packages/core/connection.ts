@@ -65,6 +65,8 @@ export class Connection {
   bytesOut = 0;
   /** `performance.now()` of the last frame batch received. */
   lastReceivedAt: number = performance.now();
+  /** `performance.now()` when the worker had sent our hello: the handshake's own clock starts. */
+  helloSentAt: number | null = null;
 
   constructor(conn: Deno.TcpConn, setup: ConnectionSetup, events: ConnectionEvents) {
     this.#conn = conn;
@@ -210,6 +212,9 @@ export class Connection {
         break;
       case "end":
         this.close("peer closed the connection");
+        break;
+      case "started":
+        this.helloSentAt = performance.now();
         break;
       case "send-failed":
         this.#events.sendFailed(message.message);

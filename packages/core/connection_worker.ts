@@ -131,6 +131,7 @@ async function start(request: InitRequest): Promise<void> {
   enqueueBody(body, 0);
   outbound.wake();
   pump();
+  post({ type: "started" }); // the handshake clock starts now, not when the worker was spawned
   await readLoop();
 }
 

@@ -83,7 +83,7 @@ export interface PeerOptions {
   maxFrameSize?: number;
   /** Unsent bytes queued for one peer past which it is dropped as too slow (default 16 MiB). */
   maxQueuedBytes?: number;
-  /** Time allowed for the handshake (default 5000 ms). */
+  /** Time allowed for the handshake, from our hello (default 10,000 ms). */
   handshakeTimeoutMs?: number;
   /** Interval between pings to each neighbour (default 2000 ms). */
   heartbeatIntervalMs?: number;
@@ -265,7 +265,7 @@ class MeshPeer implements Peer {
       targetConnections: options.targetConnections ?? 8,
       maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
       maxQueuedBytes: options.maxQueuedBytes ?? 16 * 2 ** 20,
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 2000,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 10_000,
       idleTimeoutMs: options.idleTimeoutMs ?? 0,
@@ -757,8 +757,14 @@ class MeshPeer implements Peer {
         ping.waiter.reject(new ConnectError("timeout", `no answer to ping ${n}`));
       }
       if (!record.remote) {
-        if (now - record.startedAt > o.handshakeTimeoutMs) {
-          connection.close(`handshake timed out after ${o.handshakeTimeoutMs} ms`, "timeout");
+        // Timed from our hello, not from the accept: starting a worker is our cost, and on a
+        // loaded machine it can take seconds. A worker that never starts gets a larger bound.
+        const since = connection.helloSentAt ?? record.startedAt;
+        const limit = connection.helloSentAt === null
+          ? Math.max(30_000, o.handshakeTimeoutMs)
+          : o.handshakeTimeoutMs;
+        if (now - since > limit) {
+          connection.close(`handshake timed out after ${limit} ms`, "timeout");
           record.ready.reject(
             new ConnectError("timeout", `${this.#remoteKey(record)}: handshake timed out`),
           );

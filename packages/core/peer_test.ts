@@ -7,7 +7,7 @@ import { defineApp, type Peer, type PeerEvents, type PeerOptions, startPeer } fr
 import { s } from "./schema.ts";
 
 const echo = defineApp("echo", s.map({ text: s.str(1000), data: s.optional(s.bin(1 << 20)) }));
-const fast = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 400, handshakeTimeoutMs: 1000 };
+const fast = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 400 };
 
 async function peers(count: number, options: PeerOptions = {}): Promise<Peer[]> {
   return await Promise.all(
@@ -20,6 +20,8 @@ async function peers(count: number, options: PeerOptions = {}): Promise<Peer[]> 
           nick: `p${i}`,
           targetConnections: 0,
           log: () => {},
+          // Generous unless a test is about it: a loaded machine starts workers slowly.
+          handshakeTimeoutMs: 30_000,
           ...options,
         }),
     ),

@@ -80,4 +80,5 @@ export type FromWorker =
   | { type: "messages"; messages: Message[] }
   | { type: "error"; code: string; message: string }
   | { type: "send-failed"; message: string }
+  | { type: "started" }
   | { type: "end" };
