@@ -378,8 +378,7 @@ Deno.test("a direct message in a chain is shown at its recipient only", async ()
   const [a, b, c] = nodes;
   try {
     await link(nodes, [[0, 1], [1, 2]]);
-    // The chat resolves targets among the peers it knows (neighbours, and authors of messages
-    // it has seen): a is not c's neighbour, so it learns of c from c's message first.
+    // c speaks first so that a learns c's nickname (used further down); a full id alone would do.
     c.chat.say("hello from p2");
     await waitFor(
       () => a.shown.length === 1 && b.shown.length === 1,

@@ -60,9 +60,6 @@ export class Connection {
   #finished: Promise<void> | null = null;
   readonly #reading: Promise<void>;
   readonly #writing: Promise<void>;
-  /** Bytes received from and sent to the socket. */
-  bytesIn = 0;
-  bytesOut = 0;
   /** `performance.now()` of the last frame batch received. */
   lastReceivedAt: number = performance.now();
   /** `performance.now()` when the worker had sent our hello: the handshake's own clock starts. */
@@ -234,7 +231,6 @@ export class Connection {
         }
         const count = await this.#conn.read(space.subarray(0, SOCKET_READ_MAX));
         if (count === null) break;
-        this.bytesIn += count;
         this.#inbound.commit(count);
       }
     } catch (error) {
@@ -253,7 +249,6 @@ export class Connection {
           continue;
         }
         const count = await this.#conn.write(bytes);
-        this.bytesOut += count;
         this.#outbound.release(count);
       }
     } catch (error) {
