@@ -6,6 +6,7 @@
  * @module
  */
 import { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
+import type { HashLink } from "./hash_pool.ts";
 import type { Identity } from "./identity.ts";
 import type { ByeCode, FileRange, Message } from "./messages.ts";
 import { ByteRing } from "./ring.ts";
@@ -56,6 +57,7 @@ export class Connection {
   #posted = 0;
   #closing = false;
   #closeReason = "";
+  #hashLink: HashLink | null = null;
   #error: ProtocolError | null = null;
   #finished: Promise<void> | null = null;
   readonly #reading: Promise<void>;
@@ -128,6 +130,13 @@ export class Connection {
     return true;
   }
 
+  /** Gives the worker ports to the hash workers, through which it verifies pieces. */
+  useHashers(link: HashLink): void {
+    if (this.#closing || this.#hashLink) return link.release();
+    this.#hashLink = link;
+    this.#post({ type: "hashers", ports: link.ports }, link.ports);
+  }
+
   /** Starts or stops (path null) writing an app's bulk bytes for `key` into a file. */
   sink(request: SinkRequest): void {
     if (!this.#closing) this.#post(request);
@@ -171,6 +180,7 @@ export class Connection {
       // already closed by a failed read or write
     }
     this.#worker.terminate();
+    this.#hashLink?.release();
     await Promise.all([this.#reading, this.#writing]);
     this.#events.closed(this.#closeReason, this.#error);
   }
@@ -257,7 +267,7 @@ export class Connection {
     }
   }
 
-  #post(message: ToWorker): void {
-    this.#worker.postMessage(message);
+  #post(message: ToWorker, transfer: Transferable[] = []): void {
+    this.#worker.postMessage(message, transfer);
   }
 }

@@ -20,11 +20,13 @@ import {
   PROTOCOL_VERSION,
   type StoredData,
 } from "./messages.ts";
+import { HASH_BYTES, type VerifyReply, type VerifyTask } from "./hash_protocol.ts";
 import { ByteRing } from "./ring.ts";
 import {
   type FromWorker,
   type InitRequest,
   MAX_BATCHES_IN_FLIGHT,
+  type PieceHashes,
   RING_BYTES,
   type SinkRequest,
   Slot,
@@ -46,8 +48,8 @@ interface Pending {
 interface Sink {
   key: string;
   path: string;
-  hash: boolean;
   size?: number;
+  verify?: PieceHashes;
   file?: Deno.FsFile;
 }
 
@@ -75,8 +77,12 @@ let delivery: Promise<void> = Promise.resolve();
 let queuedBatches = 0;
 let storing = 0;
 let onProgress: (() => void) | null = null;
-/** Buffers that hold bulk bytes copied out of the ring while they are written and hashed. */
-const storeBuffers: Uint8Array[] = [];
+/** Buffers that carry pieces to the hash workers and come back from them. */
+const pieceBuffers: ArrayBuffer[] = [];
+/** A port to each hash worker, with the pieces it has not answered yet. */
+let hashers: { port: MessagePort; waiting: number }[] = [];
+const verifying = new Map<number, (reply: VerifyReply) => void>();
+let nextVerifyId = 0;
 const MAX_QUEUED_BATCHES = 8;
 const MAX_STORING = 4;
 
@@ -100,6 +106,18 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case "sink":
       setSink(request);
+      break;
+    case "hashers":
+      hashers = request.ports.map((port) => {
+        const hasher = { port, waiting: 0 };
+        port.onmessage = (event: MessageEvent<VerifyReply>) => {
+          hasher.waiting--;
+          const done = verifying.get(event.data.id);
+          verifying.delete(event.data.id);
+          done?.(event.data);
+        };
+        return hasher;
+      });
       break;
     case "close":
       closeGracefully(request.reason, request.code);
@@ -462,8 +480,8 @@ function setSink(request: SinkRequest): void {
     sinks.set(key, {
       key: request.key,
       path: request.path,
-      hash: request.hash,
       size: request.size,
+      verify: request.verify,
     });
   }
 }
@@ -474,7 +492,11 @@ function sinkFor(value: unknown): Sink | undefined {
   if (message?.t !== "app" || typeof message.app !== "string") return undefined;
   const bulk = Object.hasOwn(init.bulk, message.app) ? init.bulk[message.app] : undefined;
   const key = bulk && message.body?.[bulk.key];
-  return typeof key === "string" ? sinks.get(`${message.app}\0${key}`) : undefined;
+  // Only messages that carry bulk bytes: other messages of the app may name the same key.
+  if (typeof key !== "string" || !(message.body![bulk!.data] instanceof Uint8Array)) {
+    return undefined;
+  }
+  return sinks.get(`${message.app}\0${key}`);
 }
 
 /** Takes the bulk field out of a decoded app message, checked against its schema's limit. */
@@ -509,9 +531,11 @@ function binFieldMax(
 }
 
 /**
- * Stores a message's bulk bytes: writes them at their offset in the sink's file straight from
- * the ring (synchronously: this thread serves one connection), and, if asked, hashes a copy in
- * the background so that hashing overlaps receiving. Sets `message.stored` when done.
+ * Stores a message's bulk bytes at their offset in the sink's file and sets `message.stored`.
+ * A plain sink writes them straight from the ring (synchronously: this thread serves one
+ * connection). A verifying sink first checks that they are one whole piece, then hands a copy to
+ * a hash worker, which writes it only if it matches the piece's hash; the read loop goes on
+ * meanwhile, so receiving and hashing overlap.
  */
 function store(message: AppMessage, sink: Sink, data: Uint8Array): Promise<void> {
   const bulk = init.bulk[message.app];
@@ -523,28 +547,66 @@ function store(message: AppMessage, sink: Sink, data: Uint8Array): Promise<void>
       `${data.length} bytes at offset ${offset} run past the end of "${sink.key}" (${sink.size} bytes)`,
     );
   }
-  sink.file ??= Deno.openSync(sink.path, { write: true, create: true });
-  sink.file.seekSync(offset, Deno.SeekMode.Start);
-  let at = 0;
-  while (at < data.length) at += sink.file.writeSync(data.subarray(at));
-  const stored: StoredData = { path: sink.path, offset, length: data.length };
+  const stored: StoredData = { path: sink.path, offset, length: data.length, status: "written" };
   message.stored = stored;
-  if (!sink.hash) return Promise.resolve();
-  // Web Crypto refuses views of shared memory and hashes on another thread: hash a copy, placed
-  // at the data's alignment (copies out of shared memory are fast only when aligned).
-  let buffer = storeBuffers.pop();
-  if (!buffer || buffer.length < data.length + 8) buffer = new Uint8Array(data.length + 8);
+  if (sink.verify) return verifyPiece(sink, sink.verify, stored, data);
+  try {
+    sink.file ??= Deno.openSync(sink.path, { write: true, create: true });
+    sink.file.seekSync(offset, Deno.SeekMode.Start);
+    let at = 0;
+    while (at < data.length) at += sink.file.writeSync(data.subarray(at));
+  } catch (error) {
+    stored.status = "failed";
+    stored.reason = `cannot write ${sink.path}: ${(error as Error).message}`;
+  }
+  return Promise.resolve();
+}
+
+function verifyPiece(
+  sink: Sink,
+  verify: PieceHashes,
+  stored: StoredData,
+  data: Uint8Array,
+): Promise<void> {
+  const piece = stored.offset / verify.pieceSize;
+  const expectedLength = Math.min(verify.pieceSize, sink.size! - stored.offset);
+  if (!Number.isInteger(piece) || data.length !== expectedLength || hashers.length === 0) {
+    stored.status = "corrupt";
+    stored.reason = hashers.length === 0
+      ? "no hash workers to verify it with"
+      : `${data.length} bytes at offset ${stored.offset} are not piece ${Math.floor(piece)}`;
+    return Promise.resolve();
+  }
+  // Copies out of shared memory are fast only when aligned: place the copy at the data's
+  // alignment.
   const pad = data.byteOffset % 8;
-  const bytes = buffer.subarray(pad, pad + data.length);
-  bytes.set(data);
+  let buffer = pieceBuffers.pop();
+  if (!buffer || buffer.byteLength < pad + data.length) buffer = new ArrayBuffer(pad + data.length);
+  new Uint8Array(buffer, pad, data.length).set(data);
+  const hasher = hashers.reduce((a, b) => (b.waiting < a.waiting ? b : a));
+  const id = nextVerifyId++;
+  const task: VerifyTask = {
+    id,
+    buffer,
+    byteOffset: pad,
+    length: data.length,
+    expected: verify.hashes.slice(piece * HASH_BYTES, (piece + 1) * HASH_BYTES),
+    path: sink.path,
+    offset: stored.offset,
+  };
   storing++;
-  return sha256(bytes).then((digest) => {
-    stored.sha256 = digest;
-  }).finally(() => {
+  hasher.waiting++;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  verifying.set(id, (reply) => {
     storing--;
-    storeBuffers.push(buffer);
+    pieceBuffers.push(reply.buffer);
+    stored.status = reply.status;
+    if (reply.reason) stored.reason = reply.reason;
     progress();
+    resolve();
   });
+  hasher.port.postMessage(task, [buffer]);
+  return promise;
 }
 
 async function writeAll(bytes: Uint8Array): Promise<void> {

@@ -142,16 +142,22 @@ export interface AppMessage {
   stored?: StoredData;
 }
 
-/** Where a receiving worker put a message's bulk bytes, and their SHA-256 when asked for. */
+/** What a receiving worker did with a message's bulk bytes. */
 export interface StoredData {
-  /** The file written. */
+  /** The file they were for. */
   path: string;
   /** Where in it. */
   offset: number;
   /** How many bytes. */
   length: number;
-  /** SHA-256 of the bytes, when the sink hashes. */
-  sha256?: Uint8Array;
+  /**
+   * `written`: they are in the file (and matched their piece hash, for a verifying sink).
+   * `corrupt`: they did not match their piece hash, or were not a whole piece; nothing was
+   * written. `failed`: the file could not be written (`reason` says why).
+   */
+  status: "written" | "corrupt" | "failed";
+  /** Why they were not written. */
+  reason?: string;
 }
 
 /** Names the fields of an app message that carry bulk bytes, so workers can move them to and from files. */

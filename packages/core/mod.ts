@@ -24,6 +24,9 @@ export {
   type PeerOptions,
   startPeer,
 } from "./peer.ts";
+export { blake3, HashError } from "./hash_pool.ts";
+export { HASH_BYTES } from "./hash_protocol.ts";
+export type { PieceHashes } from "./worker_protocol.ts";
 export { ConnectError, ProtocolError, type ProtocolErrorCode } from "./errors.ts";
 export {
   generateIdentity,

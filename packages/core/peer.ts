@@ -27,7 +27,9 @@ import {
   preferredConnection,
 } from "./registry.ts";
 import { assertValid, type Infer } from "./schema.ts";
-import type { RemoteHello, SinkRequest } from "./worker_protocol.ts";
+import type { PieceHashes, RemoteHello, SinkRequest } from "./worker_protocol.ts";
+import { HashPool } from "./hash_pool.ts";
+import { HASH_BYTES } from "./hash_protocol.ts";
 
 /** An app: a name that tags its messages and the schema every one of its messages must match. */
 export interface AppDefinition<S extends AppSchema = AppSchema> {
@@ -156,13 +158,30 @@ export interface AppChannel<S extends AppSchema> {
   sendFromFile(peerId: string, body: Record<string, unknown>, source: FileRange): Promise<void>;
   /**
    * From now on, the bulk bytes of this app's messages whose key field is `key` are written by
-   * the receiving worker into `path` at the message's offset (and hashed with SHA-256 when
-   * `hash` is set) instead of being delivered. Any connected peer may send them: give `size` so
-   * that bytes past the end of the file are refused rather than written.
+   * the receiving worker into `path` at the message's offset instead of being delivered; the
+   * message arrives with `stored` saying what became of them. Any connected peer may send them:
+   * give `size` so that bytes past the end of the file are refused rather than written.
+   *
+   * With `verify`, only whole pieces whose BLAKE3 hash matches are written, by the hash workers
+   * (the file must exist); anything else is reported `corrupt` and never touches the disk.
    */
-  receiveIntoFile(key: string, path: string, options?: { hash?: boolean; size?: number }): void;
+  receiveIntoFile(
+    key: string,
+    path: string,
+    options?: { size?: number; verify?: PieceHashes },
+  ): void;
   /** Stops {@linkcode receiveIntoFile} for `key`. */
   stopReceiving(key: string): void;
+  /**
+   * BLAKE3-256 of pieces of a file (all, or `pieces`), 32 bytes apiece in the order asked,
+   * computed by the peer's hash workers on every core. Rejects with a `HashError` if the file
+   * cannot be read.
+   */
+  hashPieces(
+    path: string,
+    pieceSize: number,
+    options?: { pieces?: number[]; onProgress?: (done: number, total: number) => void },
+  ): Promise<Uint8Array>;
 }
 
 /** A running peer. */
@@ -242,6 +261,7 @@ class MeshPeer implements Peer {
   readonly #dialing = new Map<string, Promise<PeerInfo>>();
   readonly #book = new AddressBook();
   readonly #sinks = new Map<string, SinkRequest>();
+  #pool: HashPool | null = null;
   /** Peers whose chosen connection the other side dropped as a duplicate, awaiting its twin. */
   readonly #departing = new Map<string, { info: PeerInfo; reason: string; until: number }>();
   readonly #handlers = new Map<string, Set<(detail: never) => void>>();
@@ -380,24 +400,49 @@ class MeshPeer implements Peer {
       receiveIntoFile: (
         key: string,
         path: string,
-        options: { hash?: boolean; size?: number } = {},
+        options: { size?: number; verify?: PieceHashes } = {},
       ) => {
         if (!definition.bulk) throw new Error(`app "${name}" declares no bulk fields`);
-        const { hash = false, size } = options;
+        const { size, verify } = options;
+        if (verify) {
+          if (size === undefined) throw new TypeError("a verifying sink needs the file's size");
+          const pieces = Math.ceil(size / verify.pieceSize);
+          if (verify.hashes.length !== pieces * HASH_BYTES) {
+            throw new RangeError(
+              `${size} bytes in pieces of ${verify.pieceSize} need ${pieces} hashes of ${HASH_BYTES} bytes`,
+            );
+          }
+          this.#hashPool();
+        }
         this.#setSink({
           type: "sink",
           app: name,
           key,
           path,
-          hash,
           ...(size === undefined ? {} : { size }),
+          ...(verify ? { verify } : {}),
         });
       },
       stopReceiving: (key: string) => {
-        this.#setSink({ type: "sink", app: name, key, path: null, hash: false });
+        this.#setSink({ type: "sink", app: name, key, path: null });
       },
+      hashPieces: (
+        path: string,
+        pieceSize: number,
+        options?: { pieces?: number[]; onProgress?: (done: number, total: number) => void },
+      ) => this.#hashPool().hashPieces(path, pieceSize, options),
     };
     return channel as unknown as AppChannel<S>;
+  }
+
+  /** The hash workers, started on first use: a peer that verifies nothing never pays for them. */
+  #hashPool(): HashPool {
+    if (this.#closing) throw new ConnectError("closed", "the peer is closed");
+    if (!this.#pool) {
+      this.#pool = new HashPool();
+      for (const record of this.#records) record.connection.useHashers(this.#pool.link());
+    }
+    return this.#pool;
   }
 
   #setSink(request: SinkRequest): void {
@@ -437,6 +482,7 @@ class MeshPeer implements Peer {
       [...this.#records].map((r) => r.connection.close("peer shutting down", "shutdown")),
     );
     await Promise.allSettled([...this.#dialing.values()]);
+    this.#pool?.close();
     for (const [id, departing] of this.#departing) {
       this.#departing.delete(id);
       this.#emit("peer:disconnected", { peer: departing.info, reason: "peer shutting down" });
@@ -559,6 +605,7 @@ class MeshPeer implements Peer {
         this.#emit("error", { address: this.#remoteKey(record), error: new Error(message) });
       },
     });
+    if (this.#pool) record.connection.useHashers(this.#pool.link());
     this.#records.add(record);
     return record;
   }

@@ -59,9 +59,16 @@ export interface SinkRequest {
   app: string;
   key: string;
   path: string | null;
-  hash: boolean;
   /** Bytes past this offset are refused (a protocol error of the peer that sent them). */
   size?: number;
+  /** Accept only whole pieces that match these hashes (needs `size` and hash workers). */
+  verify?: PieceHashes;
+}
+
+/** The pieces a file is cut into and the BLAKE3-256 hash of each, 32 bytes apiece. */
+export interface PieceHashes {
+  pieceSize: number;
+  hashes: Uint8Array;
 }
 
 /** Main to worker. */
@@ -69,6 +76,7 @@ export type ToWorker =
   | InitRequest
   | { type: "send"; messages: Message[]; credits: number[]; fills: Record<number, FileRange> }
   | SinkRequest
+  | { type: "hashers"; ports: MessagePort[] }
   | { type: "close"; reason: string; code?: ByeCode };
 
 /** The remote peer as proven by its handshake. */

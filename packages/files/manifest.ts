@@ -1,0 +1,232 @@
+/**
+ * Manifests: what identifies a shared file and lets any piece of it be checked on its own.
+ * A manifest holds the file's name, size, piece size and the BLAKE3-256 hash of every piece;
+ * its root hash, over all of that, names the file on the wire.
+ *
+ * @module
+ */
+import { blake3, HASH_BYTES } from "@meshtalk/core";
+import { FileShareError } from "./errors.ts";
+
+/** Smallest piece: below this, per-piece messages cost more than the bytes they carry. */
+export const MIN_PIECE_SIZE = 16 * 1024;
+/** Largest piece: one piece is one frame, and frames stop at 2 MiB. */
+export const MAX_PIECE_SIZE = 1024 * 1024;
+/** Most pieces in a file (32 GiB at the largest piece size). */
+export const MAX_PIECES = 32 * 1024;
+/** Longest file name, in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 255;
+
+/** A shared file, as peers announce it. */
+export interface Manifest {
+  /** File name: one path component, no directories. */
+  name: string;
+  /** Size in bytes. */
+  size: number;
+  /** Bytes per piece; the last piece may be shorter. */
+  pieceSize: number;
+  /** BLAKE3-256 of each piece, 32 bytes apiece, in order. */
+  pieces: Uint8Array;
+  /** Hex BLAKE3-256 of the rest (see {@linkcode manifestRoot}): the file's identity. */
+  root: string;
+}
+
+/**
+ * The piece size for a file of `size` bytes: about 64 pieces or more, so that several peers can
+ * serve one file, between 16 KiB and 1 MiB, a power of two.
+ *
+ * @example
+ * ```ts
+ * import { choosePieceSize } from "@meshtalk/files";
+ * console.log(choosePieceSize(64 * 2 ** 20)); // 1048576
+ * ```
+ */
+export function choosePieceSize(size: number): number {
+  let pieceSize = MIN_PIECE_SIZE;
+  while (pieceSize < MAX_PIECE_SIZE && pieceSize * 64 < size) pieceSize *= 2;
+  while (Math.ceil(size / pieceSize) > MAX_PIECES && pieceSize < MAX_PIECE_SIZE) pieceSize *= 2;
+  return pieceSize;
+}
+
+/** Number of pieces of a file. */
+export function pieceCount(manifest: Pick<Manifest, "size" | "pieceSize">): number {
+  return Math.ceil(manifest.size / manifest.pieceSize);
+}
+
+/** Bytes in piece `piece`. */
+export function pieceLength(manifest: Pick<Manifest, "size" | "pieceSize">, piece: number): number {
+  return Math.min(manifest.pieceSize, manifest.size - piece * manifest.pieceSize);
+}
+
+/**
+ * The root hash of a manifest: hex BLAKE3-256 of `"meshtalk-files/1" 0x00`, the name's UTF-8
+ * length (u32, big-endian) and bytes, the size (u64), the piece size (u32), and the piece hashes.
+ *
+ * @example
+ * ```ts
+ * import { manifestRoot } from "@meshtalk/files";
+ * const root = await manifestRoot({ name: "a", size: 0, pieceSize: 16384, pieces: new Uint8Array(0) });
+ * console.log(root.length); // 64
+ * ```
+ */
+export async function manifestRoot(manifest: Omit<Manifest, "root">): Promise<string> {
+  const name = new TextEncoder().encode(manifest.name);
+  const bytes = new Uint8Array(DOMAIN.length + 4 + name.length + 8 + 4 + manifest.pieces.length);
+  const view = new DataView(bytes.buffer);
+  let at = 0;
+  bytes.set(DOMAIN, at);
+  at += DOMAIN.length;
+  view.setUint32(at, name.length);
+  bytes.set(name, at += 4);
+  view.setBigUint64(at += name.length, BigInt(manifest.size));
+  view.setUint32(at += 8, manifest.pieceSize);
+  bytes.set(manifest.pieces, at + 4);
+  return toHex(await blake3(bytes));
+}
+
+const DOMAIN = new TextEncoder().encode("meshtalk-files/1\0");
+
+/**
+ * Throws a {@linkcode FileShareError} unless `name` is a plain file name: one path component,
+ * not `.` or `..`, no slashes, backslashes, control characters, at most 255 bytes.
+ *
+ * @example
+ * ```ts
+ * import { checkFileName } from "@meshtalk/files";
+ * checkFileName("part2.txt"); // fine
+ * ```
+ */
+export function checkFileName(name: string): void {
+  const why = name.length === 0
+    ? "it is empty"
+    : name === "." || name === ".."
+    ? "it names a directory"
+    : /[/\\]/.test(name)
+    ? "it holds a path separator, so it would leave the output folder"
+    // deno-lint-ignore no-control-regex
+    : /[\u0000-\u001f\u007f]/.test(name)
+    ? "it holds control characters"
+    : new TextEncoder().encode(name).length > MAX_NAME_BYTES
+    ? `it is longer than ${MAX_NAME_BYTES} bytes`
+    : null;
+  if (why) {
+    throw new FileShareError("bad-name", `refused the file name ${JSON.stringify(name)}: ${why}`);
+  }
+}
+
+/**
+ * Checks a manifest received from a peer: a safe name, a piece size and count within limits,
+ * one hash per piece, and a root that matches. Throws a {@linkcode FileShareError} if not.
+ */
+export async function checkManifest(manifest: Manifest): Promise<void> {
+  checkFileName(manifest.name);
+  const { size, pieceSize, pieces } = manifest;
+  const bad = (why: string) =>
+    new FileShareError(
+      "bad-manifest",
+      `refused the manifest of ${JSON.stringify(manifest.name)}: ${why}`,
+    );
+  if (pieceSize < MIN_PIECE_SIZE || pieceSize > MAX_PIECE_SIZE) {
+    throw bad(`a piece size of ${pieceSize} is outside ${MIN_PIECE_SIZE}..${MAX_PIECE_SIZE}`);
+  }
+  if (!Number.isSafeInteger(size) || pieceCount(manifest) > MAX_PIECES) {
+    throw bad(`${size} bytes is more than ${MAX_PIECES} pieces`);
+  }
+  if (pieces.length !== pieceCount(manifest) * HASH_BYTES) {
+    throw bad(`${pieces.length / HASH_BYTES} piece hashes for ${pieceCount(manifest)} pieces`);
+  }
+  const root = await manifestRoot(manifest);
+  if (root !== manifest.root) throw bad("its root hash does not match its contents");
+}
+
+/** How a manifest is built: the hashes of a file's pieces, computed off the main thread. */
+export type HashPieces = (path: string, pieceSize: number) => Promise<Uint8Array>;
+
+/**
+ * The manifest of the file at `path`, named `name`. With `cacheDir`, a manifest built before for
+ * the same path, size and modification time is read back instead of hashing the file again.
+ */
+export async function createManifest(
+  path: string,
+  name: string,
+  hashPieces: HashPieces,
+  cacheDir?: string,
+): Promise<Manifest> {
+  checkFileName(name);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+    if (!info.isFile) throw new Error("not a regular file");
+    (await Deno.open(path, { read: true })).close();
+  } catch (error) {
+    throw new FileShareError("unreadable", `cannot read ${path}: ${(error as Error).message}`);
+  }
+  const pieceSize = choosePieceSize(info.size);
+  if (Math.ceil(info.size / pieceSize) > MAX_PIECES) {
+    throw new FileShareError("too-large", `${path} is larger than ${MAX_PIECES} pieces of 1 MiB`);
+  }
+  const stamp = {
+    path: await Deno.realPath(path),
+    size: info.size,
+    mtime: info.mtime?.getTime() ?? 0,
+  };
+  const cachePath = cacheDir &&
+    `${cacheDir}/${(await blakeHex(JSON.stringify(stamp))).slice(0, 32)}.json`;
+  if (cachePath) {
+    const cached = await readCached(cachePath, stamp, name);
+    if (cached) return cached;
+  }
+  const pieces = await hashPieces(path, pieceSize);
+  const manifest = { name, size: info.size, pieceSize, pieces, root: "" };
+  manifest.root = await manifestRoot(manifest);
+  if (cachePath) {
+    await Deno.mkdir(cacheDir, { recursive: true });
+    const record = { ...stamp, name, pieceSize, pieces: toHex(pieces), root: manifest.root };
+    await Deno.writeTextFile(`${cachePath}.tmp`, JSON.stringify(record));
+    await Deno.rename(`${cachePath}.tmp`, cachePath);
+  }
+  return manifest;
+}
+
+async function readCached(
+  cachePath: string,
+  stamp: { path: string; size: number; mtime: number },
+  name: string,
+): Promise<Manifest | null> {
+  try {
+    const record = JSON.parse(await Deno.readTextFile(cachePath));
+    if (record.path !== stamp.path || record.size !== stamp.size || record.mtime !== stamp.mtime) {
+      return null;
+    }
+    const manifest = {
+      name,
+      size: record.size,
+      pieceSize: record.pieceSize,
+      pieces: fromHex(record.pieces),
+      root: "",
+    };
+    manifest.root = await manifestRoot(manifest);
+    // The cache is only a shortcut: one that does not add up is ignored and rebuilt.
+    return manifest.name !== record.name || manifest.root === record.root ? manifest : null;
+  } catch {
+    return null;
+  }
+}
+
+async function blakeHex(text: string): Promise<string> {
+  return toHex(await blake3(new TextEncoder().encode(text)));
+}
+
+/** Lowercase hex of bytes. */
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function fromHex(hex: string): Uint8Array {
+  if (typeof hex !== "string" || hex.length % 2 !== 0 || /[^0-9a-f]/.test(hex)) {
+    throw new Error("not hex");
+  }
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}

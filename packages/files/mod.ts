@@ -1,0 +1,48 @@
+/**
+ * meshtalk files: peers offer files, announce their manifests across the mesh, and fetch the
+ * pieces they lack from every peer that has them, each piece verified before it is written,
+ * resumable after a crash.
+ *
+ * @example
+ * ```ts
+ * import { startPeer } from "@meshtalk/core";
+ * import { createFileShare, filesApp } from "@meshtalk/files";
+ * const peer = await startPeer({ apps: [filesApp] });
+ * const share = createFileShare(peer, { out: "./downloads" });
+ * share.on("saved", (file) => console.log(`saved ${file.name} to ${file.path}`));
+ * share.close();
+ * await peer.close();
+ * ```
+ *
+ * @module
+ */
+export { Bitfield } from "./bitfield.ts";
+export { FileShareError, type FileShareErrorCode } from "./errors.ts";
+export {
+  checkFileName,
+  checkManifest,
+  choosePieceSize,
+  createManifest,
+  type HashPieces,
+  type Manifest,
+  manifestRoot,
+  MAX_NAME_BYTES,
+  MAX_PIECE_SIZE,
+  MAX_PIECES,
+  MIN_PIECE_SIZE,
+  pieceCount,
+  pieceLength,
+  toHex,
+} from "./manifest.ts";
+export { ENDGAME_REQUESTERS, type PickerState, pickPiece } from "./picker.ts";
+export {
+  ANNOUNCE_HOPS,
+  createFileShare,
+  filesApp,
+  type FileShare,
+  type FileShareEvents,
+  type FileShareOptions,
+  type FilesMessage,
+  type FilesSchema,
+  type FileStatus,
+} from "./share.ts";

@@ -1,0 +1,277 @@
+import assert from "node:assert/strict";
+import { type Peer, startPeer } from "@meshtalk/core";
+import { randomBytes, waitFor } from "../core/_test_util.ts";
+import {
+  createFileShare,
+  filesApp,
+  type FileShare,
+  type FileShareEvents,
+  type FileShareOptions,
+  manifestRoot,
+  pieceCount,
+} from "./mod.ts";
+
+/** Generous: arrival is waited for, never timed. */
+const LONG = 60_000;
+
+interface Node {
+  peer: Peer;
+  share: FileShare;
+  saved: FileShareEvents["saved"][];
+  rejected: FileShareEvents["piece-rejected"][];
+  errors: string[];
+  /** Pieces received, by the id of the peer that sent them. */
+  piecesFrom: Map<string, number>;
+}
+
+async function startNode(out: string, options: FileShareOptions = {}): Promise<Node> {
+  const peer = await startPeer({
+    host: "127.0.0.1",
+    apps: [filesApp],
+    targetConnections: 0,
+    log: () => {},
+    handshakeTimeoutMs: 30_000,
+  });
+  const share = createFileShare(peer, { out, ...options });
+  const node: Node = { peer, share, saved: [], rejected: [], errors: [], piecesFrom: new Map() };
+  share.on("saved", (e) => node.saved.push(e));
+  share.on("piece-rejected", (e) => node.rejected.push(e));
+  share.on("error", (e) => node.errors.push(e.message));
+  peer.app(filesApp).onMessage((body, from) => {
+    if (body.t === "piece") node.piecesFrom.set(from.id, (node.piecesFrom.get(from.id) ?? 0) + 1);
+  });
+  return node;
+}
+
+async function stop(...nodes: Node[]): Promise<void> {
+  for (const node of nodes) node.share.close();
+  await Promise.all(nodes.map((node) => node.peer.close()));
+}
+
+async function writeRandom(path: string, size: number): Promise<Uint8Array> {
+  const bytes = randomBytes(size);
+  await Deno.writeFile(path, bytes);
+  return bytes;
+}
+
+Deno.test("a file offered by one peer is fetched, verified and saved by another", async () => {
+  const dir = await Deno.makeTempDir();
+  const seeder = await startNode(`${dir}/seeder-out`);
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    const source = await writeRandom(`${dir}/part2.txt`, 3 * 2 ** 20 + 123);
+    const manifest = await seeder.share.offer(`${dir}/part2.txt`);
+    assert.equal(manifest.name, "part2.txt");
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 1, "the file saved", LONG);
+    const saved = leecher.saved[0];
+    assert.equal(saved.path, `${dir}/out/part2.txt`);
+    assert.equal(saved.bytes, source.length);
+    assert.equal(saved.root, manifest.root);
+    assert.deepEqual(await Deno.readFile(saved.path), source);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/out/.meshtalk`)], [], "no partial file left");
+    const status = leecher.share.files().find((f) => f.root === manifest.root)!;
+    assert.equal(status.state, "seeding", "a finished download is served to others");
+    assert.deepEqual(leecher.errors, []);
+  } finally {
+    await stop(seeder, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("64 MiB from 4 seeders: every seeder supplies pieces, the hash matches", async () => {
+  const dir = await Deno.makeTempDir();
+  const seeders = await Promise.all([1, 2, 3, 4].map((i) => startNode(`${dir}/s${i}`)));
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    const source = await writeRandom(`${dir}/big.bin`, 64 * 2 ** 20);
+    const manifests = await Promise.all(seeders.map((s) => s.share.offer(`${dir}/big.bin`)));
+    assert.equal(new Set(manifests.map((m) => m.root)).size, 1, "one file, one root");
+    for (const seeder of seeders) await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 1, "the file saved", LONG);
+    const copy = await Deno.readFile(leecher.saved[0].path);
+    assert.equal(await sha256(copy), await sha256(source));
+    for (const seeder of seeders) {
+      assert.ok(
+        (leecher.piecesFrom.get(seeder.peer.id) ?? 0) > 0,
+        `seeder ${seeder.peer.id} supplied pieces (${[...leecher.piecesFrom.values()]})`,
+      );
+    }
+  } finally {
+    await stop(...seeders, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a seeder of corrupt pieces is caught and dropped; the file completes from others", async () => {
+  const dir = await Deno.makeTempDir();
+  const good = await startNode(`${dir}/good`);
+  const bad = await startNode(`${dir}/bad`);
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    const source = await writeRandom(`${dir}/file.bin`, 8 * 2 ** 20);
+    await Deno.writeFile(`${dir}/liar.bin`, source);
+    await good.share.offer(`${dir}/file.bin`);
+    const manifest = await bad.share.offer(`${dir}/liar.bin`, "file.bin");
+    // Corrupted after its manifest was built: every piece it sends now fails verification.
+    await Deno.writeFile(`${dir}/liar.bin`, randomBytes(source.length));
+    // The liar first, so it gets asked before the honest peer is known.
+    await leecher.peer.connect("127.0.0.1", bad.peer.port);
+    await waitFor(() => leecher.rejected.length > 0, "a rejected piece", LONG);
+    await leecher.peer.connect("127.0.0.1", good.peer.port);
+    await waitFor(() => leecher.saved.length === 1, "the file saved", LONG);
+    assert.deepEqual(await Deno.readFile(leecher.saved[0].path), source);
+    assert.ok(leecher.rejected.every((r) => r.from.id === bad.peer.id && r.root === manifest.root));
+    assert.match(leecher.rejected[0].reason, /hash does not match/);
+    await waitFor(
+      () => !leecher.peer.peers().some((p) => p.id === bad.peer.id),
+      "the liar dropped",
+      LONG,
+    );
+    assert.ok(leecher.errors.some((e) => /dropped .*3 bad pieces/.test(e)), leecher.errors.join());
+  } finally {
+    await stop(good, bad, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a download stopped half way resumes: only what is missing is fetched again", async () => {
+  const dir = await Deno.makeTempDir();
+  const seeder = await startNode(`${dir}/seeder`);
+  let leecher = await startNode(`${dir}/out`);
+  try {
+    const source = await writeRandom(`${dir}/file.bin`, 32 * 2 ** 20);
+    const manifest = await seeder.share.offer(`${dir}/file.bin`);
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    const count = pieceCount(manifest);
+    await waitFor(
+      () => {
+        const status = leecher.share.files().find((f) => f.root === manifest.root);
+        return (status?.have ?? 0) >= count / 4;
+      },
+      "a quarter of the pieces",
+      LONG,
+    );
+    await stop(leecher);
+    leecher = await startNode(`${dir}/out`);
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 1, "the file saved", LONG);
+    const saved = leecher.saved[0];
+    assert.deepEqual(await Deno.readFile(saved.path), source);
+    assert.ok(saved.resumed >= source.length / 4, `resumed ${saved.resumed}`);
+    // Pieces in flight at the stop may have been written but not counted, or counted twice.
+    const inFlight = 8 * manifest.pieceSize;
+    assert.ok(
+      saved.fetched <= source.length - saved.resumed + inFlight,
+      `fetched ${saved.fetched}, missing ${source.length - saved.resumed}`,
+    );
+  } finally {
+    await stop(seeder, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an existing different file is never overwritten", async () => {
+  const dir = await Deno.makeTempDir();
+  const seeder = await startNode(`${dir}/seeder`);
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    const source = await writeRandom(`${dir}/notes.txt`, 100_000);
+    await Deno.mkdir(`${dir}/out`);
+    await Deno.writeTextFile(`${dir}/out/notes.txt`, "mine, not yours");
+    const manifest = await seeder.share.offer(`${dir}/notes.txt`);
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 1, "the file saved", LONG);
+    assert.equal(await Deno.readTextFile(`${dir}/out/notes.txt`), "mine, not yours");
+    assert.equal(leecher.saved[0].path, `${dir}/out/${manifest.root.slice(0, 8)}-notes.txt`);
+    assert.deepEqual(await Deno.readFile(leecher.saved[0].path), source);
+    assert.ok(leecher.errors.some((e) => /exists and differs/.test(e)));
+  } finally {
+    await stop(seeder, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("names that would leave the output folder are refused", async () => {
+  const dir = await Deno.makeTempDir();
+  const liar = await startPeer({ host: "127.0.0.1", apps: [filesApp], targetConnections: 0 });
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    await leecher.peer.connect("127.0.0.1", liar.port);
+    await waitFor(() => liar.peers().length === 1, "the liar connected");
+    const pieces = new Uint8Array(32);
+    for (const name of ["../evil", "/etc/evil", "..", "a/b", "sub\\x"]) {
+      const manifest = { name, size: 10, pieceSize: 16384, pieces };
+      const root = await manifestRoot(manifest);
+      await liar.app(filesApp).send(leecher.peer.id, {
+        t: "announce",
+        ...manifest,
+        root,
+        holder: liar.id,
+        hops: 1,
+      });
+    }
+    await waitFor(() => leecher.errors.length === 5, "five refusals", LONG);
+    for (const error of leecher.errors) assert.match(error, /refused the file name/);
+    assert.deepEqual(leecher.share.files(), []);
+    await assert.rejects(() => Deno.stat(`${dir}/evil`), Deno.errors.NotFound);
+    await assert.rejects(() => Deno.stat(`${dir}/out/.meshtalk`), Deno.errors.NotFound);
+  } finally {
+    await stop(leecher);
+    await liar.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bytes past the announced size are refused and nothing grows the file", async () => {
+  const dir = await Deno.makeTempDir();
+  const liar = await startPeer({
+    host: "127.0.0.1",
+    apps: [filesApp],
+    targetConnections: 0,
+    log: () => {},
+  });
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    const content = randomBytes(20_000);
+    await Deno.writeFile(`${dir}/real`, content);
+    const pieceSize = 16384;
+    const pieces = await liar.app(filesApp).hashPieces(`${dir}/real`, pieceSize);
+    const manifest = { name: "small.bin", size: content.length, pieceSize, pieces };
+    const root = await manifestRoot(manifest);
+    await leecher.peer.connect("127.0.0.1", liar.port);
+    await waitFor(() => liar.peers().length === 1, "the liar connected");
+    await liar.app(filesApp).send(leecher.peer.id, {
+      t: "announce",
+      ...manifest,
+      root,
+      holder: liar.id,
+      hops: 1,
+    });
+    await waitFor(
+      () => leecher.share.files().some((f) => f.state === "downloading"),
+      "the download started",
+      LONG,
+    );
+    // The last piece is 3616 bytes; this sends 16 KiB there, past the end of the file.
+    await liar.app(filesApp).send(leecher.peer.id, {
+      t: "piece",
+      file: root,
+      offset: pieceSize,
+      data: randomBytes(pieceSize),
+    });
+    await waitFor(() => liar.peers().length === 0, "the liar cut off", LONG);
+    const partial = `${dir}/out/.meshtalk/${root}.partial`;
+    assert.equal((await Deno.stat(partial)).size, content.length);
+    assert.deepEqual(await Deno.readFile(partial), new Uint8Array(content.length));
+  } finally {
+    await stop(leecher);
+    await liar.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
