@@ -4,6 +4,7 @@ import { decodeValue } from "../packages/core/codec.ts";
 import { encodeFrame, FrameDecoder } from "../packages/core/frame.ts";
 import { RawPeer } from "../packages/core/_test_util.ts";
 import { startPeer } from "../packages/core/mod.ts";
+import { plainCopy } from "./baseline.ts";
 import { bulk } from "./child.ts";
 
 const MIB = Number(Deno.env.get("BENCH_MIB") ?? 1024);
@@ -65,26 +66,6 @@ codecBench(
 );
 
 // 2. Bulk throughput: a plain Deno TCP copy vs two peers through the worker runtime.
-async function plainCopy(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const writer = child(["plain-writer", String(listener.addr.port), String(MIB)]);
-  const conn = await listener.accept();
-  const buffer = new Uint8Array(1 << 20);
-  let total = 0;
-  const t0 = performance.now();
-  while (true) {
-    const count = await conn.read(buffer);
-    if (count === null) break;
-    total += count;
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  conn.close();
-  listener.close();
-  writer.stdin.close();
-  await writer.status;
-  return total / seconds / 2 ** 20;
-}
-
 // On tmpfs when there is one: the bench measures the runtime, not the disk's writeback.
 const shm = await Deno.stat("/dev/shm").then((s) => s.isDirectory, () => false);
 const dir = await Deno.makeTempDir({
@@ -166,7 +147,7 @@ const fileCopy: number[] = [];
 const fileCopyHashed: number[] = [];
 const viaMain: number[] = [];
 for (let i = 0; i < 3; i++) {
-  plain.push(await plainCopy());
+  plain.push(await plainCopy(MIB));
   toNull.push(await runtimeFileCopy(1024, false, "/dev/null"));
   fileCopy.push(await runtimeFileCopy(1024, false));
   fileCopyHashed.push(await runtimeFileCopy(1024, true));
@@ -283,12 +264,14 @@ await Deno.writeTextFile(
 );
 console.log(`\nwritten to ${out.pathname}`);
 
-// The chat benchmark (10 peer processes) runs as its own process, with its own table and JSON.
-if (Deno.env.get("BENCH_SKIP_CHAT") !== "1") {
-  const chat = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./chat.ts", import.meta.url).pathname],
+// The files (share processes) and chat (10 peer processes) benchmarks run as processes of their
+// own, each with its own table and JSON.
+for (const part of ["files", "chat"]) {
+  if (Deno.env.get(`BENCH_SKIP_${part.toUpperCase()}`) === "1") continue;
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(`./${part}.ts`, import.meta.url).pathname],
     stdout: "inherit",
     stderr: "inherit",
   }).output();
-  if (chat.code !== 0) Deno.exit(chat.code);
+  if (run.code !== 0) Deno.exit(run.code);
 }

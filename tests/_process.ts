@@ -12,9 +12,10 @@ export class MeshProcess {
   readonly #pumps: Promise<void>[];
   #waiters = new Set<() => void>();
 
-  constructor(script: string, args: string[]) {
+  constructor(script: string, args: string[], options: { cwd?: string } = {}) {
     this.#child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", `${root}${script}`, ...args],
+      cwd: options.cwd,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -69,6 +70,14 @@ export class MeshProcess {
     await this.#stdin.write(new TextEncoder().encode(line + "\n"));
   }
 
+  /** Waits for the process to exit by itself; resolves with its exit code. */
+  async exited(): Promise<number> {
+    const status = await this.#child.status;
+    await this.#stdin.close().catch(() => {});
+    await Promise.all(this.#pumps);
+    return status.code;
+  }
+
   /** Closes stdin (EOF) and waits for the exit code. */
   async end(): Promise<number> {
     await this.#stdin.close().catch(() => {});
@@ -79,7 +88,11 @@ export class MeshProcess {
 
   /** Kills the process with `signal` and waits for it. */
   async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
-    this.#child.kill(signal);
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // it has exited already
+    }
     await this.#stdin.close().catch(() => {});
     await this.#child.status;
     await Promise.all(this.#pumps);

@@ -101,7 +101,13 @@ Deno.test("a close racing a waiter on another thread always wakes it", async () 
       }
       if (!woken.has(trial)) lost.push(trial);
     }
-    assert.deepEqual(lost, [], "every wait woke");
+    // A loaded machine may run the worker late: what was not seen in time gets a long while
+    // more, so only a wake-up that never comes fails the test.
+    const deadline = performance.now() + 20_000;
+    while (lost.some((trial) => !woken.has(trial)) && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(lost.filter((trial) => !woken.has(trial)), [], "every wait woke");
   } finally {
     worker.terminate();
   }

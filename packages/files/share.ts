@@ -108,6 +108,8 @@ export interface FileShareOptions {
   requestTimeoutMs?: number;
   /** How often `progress` is reported while downloading (default 500 ms). */
   progressIntervalMs?: number;
+  /** Most bytes per second sent to all peers together (default 0: no limit). */
+  uploadRate?: number;
 }
 
 /** Where a file stands here. */
@@ -120,7 +122,11 @@ export interface FileStatus {
   have: number;
   /** Verified bytes here. */
   bytes: number;
-  state: "seeding" | "downloading" | "known";
+  /**
+   * `known`: announced, not fetched. `checking`: a download being set up (and what an earlier
+   * run left re-verified). `downloading`: pieces are being fetched. `seeding`: complete here.
+   */
+  state: "seeding" | "downloading" | "checking" | "known";
   /** Where the bytes are (the source, the partial file, or the saved copy). */
   path: string | null;
   /** Peers it is being fetched from. */
@@ -196,6 +202,8 @@ interface Download {
   lastAt: number;
   rate: number;
   finishing: boolean;
+  /** The verifying sink is in place: pieces that arrive are written. */
+  receiving: boolean;
 }
 
 /** Bytes asked of one peer at once: enough to keep a fast link busy, bounded in memory. */
@@ -239,10 +247,13 @@ class Swarm implements FileShare {
   >();
   readonly #strikes = new Map<string, number>();
   readonly #dropped = new Set<string>();
+  readonly #dials = new Map<string, { at: number; delay: number }>();
   readonly #handlers = new Map<string, Set<(detail: never) => void>>();
   readonly #unsubscribe: (() => void)[];
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
+  /** When the bytes sent so far are due, at the upload rate. */
+  #uploadClock = 0;
 
   constructor(peer: Peer, options: FileShareOptions) {
     this.#peer = peer;
@@ -253,6 +264,7 @@ class Swarm implements FileShare {
       maxStrikes: options.maxStrikes ?? 3,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       progressIntervalMs: options.progressIntervalMs ?? 500,
+      uploadRate: options.uploadRate ?? 0,
       cacheDir: options.cacheDir,
     };
     this.#unsubscribe = [
@@ -459,10 +471,12 @@ class Swarm implements FileShare {
         const local = this.#local.get(file);
         if (!local || !local.have.has(piece)) continue;
         const offset = piece * local.manifest.pieceSize;
+        const length = pieceLength(local.manifest, piece);
+        await this.#paceUpload(length);
         await this.#channel.sendFromFile(peerId, { t: "piece", file, offset }, {
           path: local.path,
           offset,
-          length: pieceLength(local.manifest, piece),
+          length,
         });
       }
     } catch {
@@ -471,6 +485,16 @@ class Swarm implements FileShare {
     } finally {
       upload.busy = false;
     }
+  }
+
+  /** Waits until `bytes` more fit within the upload rate, shared by every peer served. */
+  async #paceUpload(bytes: number): Promise<void> {
+    const rate = this.#options.uploadRate;
+    if (rate <= 0) return;
+    const now = performance.now();
+    this.#uploadClock = Math.max(this.#uploadClock, now) + (bytes / rate) * 1000;
+    const wait = this.#uploadClock - now - (bytes / rate) * 1000;
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   #onPiece(file: string, from: PeerInfo, stored: StoredData | undefined): void {
@@ -548,6 +572,7 @@ class Swarm implements FileShare {
       lastAt: performance.now(),
       rate: 0,
       finishing: false,
+      receiving: false,
     };
     const local: Local = { manifest, have: new Bitfield(count), path: partial, download };
     this.#local.set(root, local); // claimed now: announcements of other holders do not restart it
@@ -580,6 +605,7 @@ class Swarm implements FileShare {
       size: manifest.size,
       verify: { pieceSize: manifest.pieceSize, hashes: manifest.pieces },
     });
+    download.receiving = true;
     for (const info of this.#peer.peers()) {
       if (info.apps.includes(filesApp.name) && !this.#dropped.has(info.id)) {
         this.#send(info.id, { t: "want", file: root });
@@ -651,6 +677,7 @@ class Swarm implements FileShare {
     this.#channel.stopReceiving(root);
     const target = await this.#savePath(local.manifest);
     await Deno.rename(download.partial, target);
+    await Deno.remove(`${this.#out}/.meshtalk`).catch(() => {}); // only if nothing else is in it
     local.path = target;
     local.download = undefined;
     this.#emit("progress", this.#status(root));
@@ -702,8 +729,13 @@ class Swarm implements FileShare {
     const known = this.#known.get(root);
     if (!download || !known || download.sources.size > 0) return;
     const connected = new Set(this.#peer.peers().map((p) => p.id));
+    const now = performance.now();
     for (const [holder, address] of known.holders) {
       if (!address || connected.has(holder) || this.#dropped.has(holder)) continue;
+      // Each holder is dialed with backoff: one that fails or cuts us off is not hammered.
+      const last = this.#dials.get(holder);
+      if (last && now < last.at + last.delay) continue;
+      this.#dials.set(holder, { at: now, delay: Math.min((last?.delay ?? 500) * 2, 60_000) });
       const at = address.lastIndexOf(":");
       const [host, port] = [address.slice(0, at), Number(address.slice(at + 1))];
       this.#peer.connect(host, port).catch(() => {});
@@ -774,7 +806,13 @@ class Swarm implements FileShare {
       pieces: pieceCount(manifest),
       have: local?.have.count ?? 0,
       bytes: local ? this.#verifiedBytes(local) : 0,
-      state: !local ? "known" : local.download ? "downloading" : "seeding",
+      state: !local
+        ? "known"
+        : !local.download
+        ? "seeding"
+        : local.download.receiving
+        ? "downloading"
+        : "checking",
       path: local?.path ?? null,
       sources: local?.download?.sources.size ?? 0,
       rate: local?.download?.rate ?? 0,

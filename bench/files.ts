@@ -1,0 +1,247 @@
+// The files benchmark: one file (BENCH_FILES_MIB, default 1024 MiB) from one seeder, then from
+// four, to one downloader, each a real `share` process on loopback; every piece verified. Against
+// a plain Deno TCP copy of the same bytes in the same run. Reports MiB/s, the ratio, and CPU
+// seconds and peak RSS of each side (from the processes' `stats` events), as a table and in
+// bench/results/files.json. BENCH_FILES_DIR puts the files elsewhere than /dev/shm (to move a file
+// larger than memory).
+import { plainCopy } from "./baseline.ts";
+
+const MIB = Number(Deno.env.get("BENCH_FILES_MIB") ?? 1024);
+const share = new URL("../apps/cli/share.ts", import.meta.url).pathname;
+
+type Event = Record<string, unknown> & { event: string };
+
+/** A `share` process, its JSON events collected. */
+class ShareProcess {
+  readonly events: Event[] = [];
+  readonly child: Deno.ChildProcess;
+  readonly #pump: Promise<void>;
+
+  constructor(args: string[]) {
+    const child = this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", share, "--json", ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: Deno.env.get("BENCH_VERBOSE") ? "inherit" : "null",
+    }).spawn();
+    this.#pump = (async () => {
+      let pending = "";
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        pending += chunk;
+        let newline: number;
+        while ((newline = pending.indexOf("\n")) >= 0) {
+          const line = pending.slice(0, newline);
+          pending = pending.slice(newline + 1);
+          if (line.startsWith("{")) this.events.push(JSON.parse(line));
+        }
+      }
+    })();
+  }
+
+  async waitFor(name: string, timeoutMs = 600_000): Promise<Event> {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      const found = this.events.find((e) => e.event === name);
+      if (found) return found;
+      if (this.events.some((e) => e.event === "stats")) break; // it exited
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`no ${name} event; got ${JSON.stringify(this.events.slice(-5))}`);
+  }
+
+  /** Stops it (SIGTERM, if still running) and returns its `stats` event. */
+  async stop(): Promise<Event> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // exited by itself
+    }
+    await this.child.status;
+    await this.#pump;
+    return this.events.find((e) => e.event === "stats") ?? { event: "stats" };
+  }
+}
+
+const shm = await Deno.stat("/dev/shm").then((s) => s.isDirectory, () => false);
+const dir = await Deno.makeTempDir({
+  prefix: "meshtalk-files-bench-",
+  dir: Deno.env.get("BENCH_FILES_DIR") ?? (shm ? "/dev/shm" : undefined),
+});
+const source = `${dir}/source.bin`;
+{
+  const file = await Deno.open(source, { write: true, create: true });
+  const block = new Uint8Array(1 << 20);
+  for (let i = 0; i < MIB; i++) {
+    for (let at = 0; at < block.length; at += 65536) {
+      crypto.getRandomValues(block.subarray(at, at + 65536));
+    }
+    await file.write(block);
+  }
+  file.close();
+}
+
+interface Run {
+  seeders: number;
+  mibs: number;
+  seconds: number;
+  firstHashSeconds: number;
+  downloader: Event;
+  seederStats: Event[];
+}
+
+async function transfer(seederCount: number, round: number): Promise<Run> {
+  const seeders: ShareProcess[] = [];
+  let firstHashSeconds = 0;
+  for (let i = 0; i < seederCount; i++) {
+    const t0 = performance.now();
+    // Each seeder has its own data dir, kept across rounds: the first start hashes the file,
+    // later ones read the manifest back.
+    const seeder = new ShareProcess([
+      "--port",
+      "0",
+      "--seed-only",
+      "--part",
+      source,
+      "--data-dir",
+      `${dir}/seeder-${i}`,
+    ]);
+    await seeder.waitFor("ready");
+    if (i === 0) firstHashSeconds = (performance.now() - t0) / 1000;
+    seeders.push(seeder);
+  }
+  const out = `${dir}/out-${seederCount}-${round}`;
+  const peers = await Promise.all(seeders.map((s) => s.waitFor("ready")));
+  const downloader = new ShareProcess([
+    "--port",
+    "0",
+    "--out",
+    out,
+    "--exit-when-done",
+    "--data-dir",
+    `${dir}/downloader`,
+    ...peers.flatMap((ready) => ["--peer", `127.0.0.1:${ready.port}`]),
+  ]);
+  const saved = await downloader.waitFor("saved");
+  const downloaderStats = await downloader.stop();
+  const seederStats = await Promise.all(seeders.map((s) => s.stop()));
+  if (!(await sameBytes(source, saved.path as string))) throw new Error("the copy differs!");
+  await Deno.remove(out, { recursive: true });
+  const seconds = saved.seconds as number;
+  return {
+    seeders: seederCount,
+    mibs: MIB / seconds,
+    seconds,
+    firstHashSeconds,
+    downloader: downloaderStats,
+    seederStats,
+  };
+}
+
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const [fa, fb] = await Promise.all([Deno.open(a), Deno.open(b)]);
+  try {
+    const [ba, bb] = [new Uint8Array(1 << 20), new Uint8Array(1 << 20)];
+    while (true) {
+      const [na, nb] = await Promise.all([readFull(fa, ba), readFull(fb, bb)]);
+      if (na !== nb) return false;
+      if (na === 0) return true;
+      for (let i = 0; i < na; i++) if (ba[i] !== bb[i]) return false;
+    }
+  } finally {
+    fa.close();
+    fb.close();
+  }
+}
+
+async function readFull(file: Deno.FsFile, buffer: Uint8Array): Promise<number> {
+  let at = 0;
+  while (at < buffer.length) {
+    const count = await file.read(buffer.subarray(at));
+    if (count === null) break;
+    at += count;
+  }
+  return at;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+const ROUNDS = Number(Deno.env.get("BENCH_FILES_ROUNDS") ?? 3);
+const plain: number[] = [];
+const one: Run[] = [];
+const four: Run[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  plain.push(await plainCopy(MIB));
+  one.push(await transfer(1, round));
+  four.push(await transfer(4, round));
+}
+await Deno.remove(dir, { recursive: true });
+
+const pick = (runs: Run[]) => runs.find((r) => r.mibs === median(runs.map((x) => x.mibs)))!;
+const plainMiBs = median(plain);
+const rows: { name: string; value: number; unit: string; baseline?: number; target?: string }[] =
+  [];
+rows.push({
+  name: `plain Deno TCP copy, memory to memory, ${MIB} MiB`,
+  value: plainMiBs,
+  unit: "MiB/s",
+});
+rows.push({
+  name: "seeder's first start: manifest of the file (hash workers)",
+  value: MIB / one[0].firstHashSeconds,
+  unit: "MiB/s",
+});
+for (const [label, run] of [["1 seeder", pick(one)], ["4 seeders", pick(four)]] as const) {
+  rows.push({
+    name: `${label} to 1 downloader, every piece verified`,
+    value: run.mibs,
+    unit: "MiB/s",
+    baseline: plainMiBs,
+    target: label === "1 seeder" ? ">= 400 MiB/s" : ">= 1 seeder",
+  });
+  rows.push({
+    name: `${label}: downloader CPU`,
+    value: run.downloader.cpuSeconds as number,
+    unit: "s",
+  });
+  rows.push({
+    name: `${label}: seeder CPU (each)`,
+    value: median(run.seederStats.map((s) => s.cpuSeconds as number)),
+    unit: "s",
+  });
+  rows.push({
+    name: `${label}: downloader peak RSS`,
+    value: run.downloader.peakRssMiB as number,
+    unit: "MiB",
+    target: "< 300",
+  });
+  rows.push({
+    name: `${label}: seeder peak RSS (largest)`,
+    value: Math.max(...run.seederStats.map((s) => s.peakRssMiB as number)),
+    unit: "MiB",
+  });
+}
+
+const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n.toFixed(2);
+console.log(
+  `\nmeshtalk files benchmark (${
+    new Date().toISOString()
+  }, ${MIB} MiB, ${ROUNDS} rounds, median)\n`,
+);
+console.log("| measure | value | ratio to baseline | target |\n|---|---|---|---|");
+for (const row of rows) {
+  const ratio = row.baseline ? (row.value / row.baseline).toFixed(2) : "";
+  console.log(`| ${row.name} | ${fmt(row.value)} ${row.unit} | ${ratio} | ${row.target ?? ""} |`);
+}
+console.log(
+  `\nall runs, MiB/s: 1 seeder ${one.map((r) => r.mibs.toFixed(0)).join(", ")}; ` +
+    `4 seeders ${four.map((r) => r.mibs.toFixed(0)).join(", ")}; plain ${
+      plain.map((p) => p.toFixed(0)).join(", ")
+    }`,
+);
+await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
+const out = new URL("./results/files.json", import.meta.url);
+await Deno.writeTextFile(
+  out,
+  JSON.stringify({ date: new Date().toISOString(), mib: MIB, rows, one, four, plain }, null, 2) +
+    "\n",
+);
+console.log(`written to ${out.pathname}`);

@@ -1,0 +1,172 @@
+// `deno task share` end to end: real processes, real sockets, real files.
+import assert from "node:assert/strict";
+import { type Event, MeshProcess } from "./_process.ts";
+
+const shareScript = "apps/cli/share.ts";
+const LONG = 60_000;
+
+const is = (name: string) => (event: Event) => event.event === name;
+
+function share(dir: string, args: string[]): MeshProcess {
+  return new MeshProcess(shareScript, [...args, "--json"], { cwd: dir });
+}
+
+async function writeRandom(path: string, size: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) {
+    crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65536)));
+  }
+  await Deno.writeFile(path, bytes);
+  return bytes;
+}
+
+Deno.test("the classic flow: one peer offers part2 and part3, the other saves verified copies", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
+  const part2 = await writeRandom(`${dir}/part2.txt`, 300_000);
+  const part3 = await writeRandom(`${dir}/part3.txt`, 3 * 2 ** 20 + 7);
+  const a = share(dir, ["--port", "0", "--data-dir", "a", "--exit-when-done"]);
+  let b: MeshProcess | null = null;
+  try {
+    const ready = await a.waitFor(is("ready"), "a ready");
+    b = share(dir, [
+      "--port",
+      "0",
+      "--data-dir",
+      "b",
+      "--part",
+      "part2.txt",
+      "--part",
+      "part3.txt",
+      "--peer",
+      `127.0.0.1:${ready.port}`,
+    ]);
+    assert.equal(await a.exited(), 0, a.stderr.join("\n"));
+    const saved = a.events.filter(is("saved"));
+    assert.deepEqual(saved.map((e) => e.name).sort(), ["part2.txt", "part3.txt"]);
+    for (const event of saved) assert.equal(event.path, `./downloads/${event.name}`);
+    assert.deepEqual(await Deno.readFile(`${dir}/downloads/part2.txt`), part2);
+    assert.deepEqual(await Deno.readFile(`${dir}/downloads/part3.txt`), part3);
+    const announced = a.events.filter(is("announce"));
+    assert.deepEqual(announced.map((e) => e.name).sort(), ["part2.txt", "part3.txt"]);
+    for (const event of announced) {
+      assert.match(String(event.hash), /^[0-9a-f]{64}$/);
+      assert.ok((event.pieces as number) > 0);
+    }
+    // b offered what it had and fetched nothing.
+    assert.deepEqual(b.events.filter(is("saved")), []);
+  } finally {
+    if (b) await b.kill("SIGTERM");
+    await a.kill("SIGTERM");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a downloader killed with SIGKILL resumes: it fetches only what was missing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
+  const size = 48 * 2 ** 20;
+  const source = await writeRandom(`${dir}/big.bin`, size);
+  // The seeder is slowed down so that the kill lands mid-transfer.
+  const seeder = share(dir, [
+    "--port",
+    "0",
+    "--data-dir",
+    "seeder",
+    "--seed-only",
+    "--part",
+    "big.bin",
+    "--max-upload",
+    "12",
+  ]);
+  let leecher: MeshProcess | null = null;
+  try {
+    const { port } = await seeder.waitFor(is("ready"), "the seeder ready", LONG);
+    const leecherArgs = [
+      "--port",
+      "0",
+      "--data-dir",
+      "leecher",
+      "--out",
+      "got",
+      "--exit-when-done",
+    ];
+    leecher = share(dir, [...leecherArgs, "--peer", `127.0.0.1:${port}`]);
+    await leecher.waitFor(
+      (e) => e.event === "progress" && (e.bytes as number) >= size / 4,
+      "a quarter of the file",
+      LONG,
+    );
+    await leecher.kill("SIGKILL");
+    const partials = [...Deno.readDirSync(`${dir}/got/.meshtalk`)];
+    assert.equal(partials.length, 1, "the partial file is kept");
+    leecher = share(dir, [...leecherArgs, "--peer", `127.0.0.1:${port}`]);
+    assert.equal(await leecher.exited(), 0, leecher.stderr.join("\n"));
+    const saved = leecher.events.find(is("saved"))!;
+    assert.deepEqual(await Deno.readFile(`${dir}/got/big.bin`), source);
+    const resumed = saved.resumed as number;
+    assert.ok(resumed >= size / 4, `resumed ${resumed} bytes`);
+    // Pieces of 1 MiB, 8 in flight at most when it was killed.
+    const inFlight = 8 * 2 ** 20;
+    assert.ok(
+      (saved.fetched as number) <= size - resumed + inFlight,
+      `fetched ${saved.fetched} after the restart, ${size - resumed} were missing`,
+    );
+  } finally {
+    if (leecher) await leecher.kill("SIGTERM");
+    await seeder.kill("SIGTERM");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function runShare(dir: string, args: string[]) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(`../${shareScript}`, import.meta.url).pathname, ...args],
+    cwd: dir,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+Deno.test("bad input: a clear line on stderr and a non-zero exit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
+  try {
+    await Deno.writeTextFile(`${dir}/a-file`, "not a folder");
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const deadPort = closed.addr.port;
+    closed.close();
+    const cases: [string[], number, RegExp][] = [
+      [["--part", "missing.txt"], 2, /^share: cannot read missing\.txt: no such file$/],
+      [["--part", "."], 2, /^share: cannot read \.: not a regular file$/],
+      [["--out", "a-file/sub"], 2, /^share: cannot write to the output directory a-file\/sub: /],
+      [
+        ["--get", "../etc/passwd"],
+        2,
+        /--get takes a file name or a root hash: refused the file name/,
+      ],
+      [["--get", "/etc/passwd"], 2, /--get takes a file name or a root hash/],
+      [["--port", "99999"], 2, /port must be a number from 0 to 65535/],
+      [["--seed-only", "--get", "x"], 2, /--seed-only fetches nothing/],
+      [
+        ["--peer", `127.0.0.1:${deadPort}`],
+        1,
+        /^share: no peers reachable \(tried 127\.0\.0\.1:\d+\)$/,
+      ],
+    ];
+    const results = await Promise.all(
+      cases.map(([args], i) => runShare(dir, ["--port", "0", "--data-dir", `d${i}`, ...args])),
+    );
+    for (const [i, { code, stderr }] of results.entries()) {
+      const [args, expectedCode, expected] = cases[i];
+      const what = `share ${args.join(" ")}`;
+      assert.equal(code, expectedCode, `${what}: exit code; stderr: ${stderr}`);
+      const lines = stderr.split("\n").filter((line) => line !== "" && !line.startsWith("* "));
+      assert.ok(lines.some((line) => expected.test(line)), `${what}: got\n${stderr}`);
+      assert.doesNotMatch(stderr, /^\s+at |Uncaught|\.ts:\d+/m, `${what}: no stack trace`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
