@@ -583,7 +583,13 @@ function verifyPiece(
   let buffer = pieceBuffers.pop();
   if (!buffer || buffer.byteLength < pad + data.length) buffer = new ArrayBuffer(pad + data.length);
   new Uint8Array(buffer, pad, data.length).set(data);
-  const hasher = hashers.reduce((a, b) => (b.waiting < a.waiting ? b : a));
+  // The least busy hash worker; ties at random, or every connection would start on the first.
+  const start = Math.floor(Math.random() * hashers.length);
+  let hasher = hashers[start];
+  for (let i = 1; i < hashers.length; i++) {
+    const other = hashers[(start + i) % hashers.length];
+    if (other.waiting < hasher.waiting) hasher = other;
+  }
   const id = nextVerifyId++;
   const task: VerifyTask = {
     id,

@@ -284,3 +284,28 @@ async function sha256(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+Deno.test("a file two hops away is found through announcements, and fetched from its holder", async () => {
+  const dir = await Deno.makeTempDir();
+  const holder = await startNode(`${dir}/a`);
+  const relay = await startNode(`${dir}/b`, { wants: () => false });
+  const far = await startNode(`${dir}/c`);
+  try {
+    const source = await writeRandom(`${dir}/far.bin`, 2 * 2 ** 20);
+    await holder.share.offer(`${dir}/far.bin`);
+    // a - b - c: c is not a neighbour of a, and b fetches nothing, so has nothing to give.
+    await relay.peer.connect("127.0.0.1", holder.peer.port);
+    await far.peer.connect("127.0.0.1", relay.peer.port);
+    await waitFor(() => far.saved.length === 1, "the file saved two hops away", LONG);
+    assert.deepEqual(await Deno.readFile(far.saved[0].path), source);
+    assert.ok(far.peer.peers().some((p) => p.id === holder.peer.id), "c dialed the holder");
+    assert.equal(
+      far.piecesFrom.get(holder.peer.id),
+      pieceCount({ size: source.length, pieceSize: 32768 }),
+    );
+    assert.deepEqual(relay.saved, [], "the relay fetched nothing");
+  } finally {
+    await stop(holder, relay, far);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
