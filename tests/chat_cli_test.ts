@@ -2,6 +2,7 @@
 // unreachable bootstrap peer, and the interactive prompt in a real terminal (tmux).
 import assert from "node:assert/strict";
 import { type Event, MeshProcess } from "./_process.ts";
+import { onPath, shellQuote, Terminal } from "./_terminal.ts";
 
 const chatScript = new URL("../apps/cli/chat.ts", import.meta.url).pathname;
 
@@ -355,24 +356,13 @@ Deno.test({
   },
 });
 
-function onPath(command: string): boolean {
-  const path = Deno.env.get("PATH") ?? "";
-  return path.split(":").some((dir) => {
-    try {
-      return Deno.statSync(`${dir || "."}/${command}`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
 const hasTmux = onPath("tmux");
 if (!hasTmux) {
   console.log("chat_cli_test.ts: skipped: tmux not installed (the interactive prompt test)");
 }
 
 /** What a test gets from {@linkcode withTmuxPeer}. */
-interface Terminal {
+interface TmuxPeer {
   /** Peer xx, a --json process. */
   x: ChatPeer;
   /** The id of peer yy, running in the terminal. */
@@ -385,75 +375,41 @@ interface Terminal {
   waitForScreen(ok: (lines: string[]) => boolean, what: string): Promise<string[]>;
 }
 
+const bind = (terminal: Terminal) => ({
+  send: (text: string, keys?: boolean) => terminal.send(text, keys),
+  screen: () => terminal.screen(),
+  waitForScreen: (ok: (lines: string[]) => boolean, what: string) =>
+    terminal.waitForScreen(ok, what),
+});
+
 const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1) ?? "";
 
 /**
  * Runs peer xx (--json, piped) and peer yy in a tmux terminal, joined to xx, then `body`; yy's
  * exit status is shown in the pane as "[chat exited: <code>]".
  */
-async function withTmuxPeer(body: (terminal: Terminal) => Promise<void>): Promise<void> {
+async function withTmuxPeer(body: (terminal: TmuxPeer) => Promise<void>): Promise<void> {
   const mesh = await Mesh.create();
-  // A tmux server of our own, without the user's config, so no other session is touched; its
-  // socket is in the temp dir, which goes with it.
-  const socket = `${mesh.dir}/tmux`;
-  const session = "chat";
-  const tmux = async (...args: string[]) => {
-    const output = await new Deno.Command("tmux", {
-      args: ["-S", socket, "-f", "/dev/null", ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!output.success) {
-      const error = new TextDecoder().decode(output.stderr);
-      throw new Error(`tmux ${args.join(" ")} failed: ${error}`);
-    }
-    return new TextDecoder().decode(output.stdout);
-  };
-  const screen = async () =>
-    (await tmux("capture-pane", "-p", "-t", session)).split("\n").map((l) => l.trimEnd());
-  const waitForScreen = async (ok: (lines: string[]) => boolean, what: string) => {
-    const deadline = Date.now() + 15_000;
-    let lines = await screen();
-    while (!ok(lines)) {
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}; the pane:\n${lines.join("\n")}`);
-      }
-      await delay(100);
-      lines = await screen();
-    }
-    return lines;
-  };
+  let terminal: Terminal | null = null;
   let codes: number[];
   try {
     const x = await mesh.start("xx");
-    const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
     const command = [
       ...["env", "NO_COLOR=1", Deno.execPath(), "run", "-A", chatScript],
       ...["0", "127.0.0.1", String(x.port), "--nick", "yy", "--data-dir", `${mesh.dir}/yy`],
-    ].map(quote).join(" ");
+    ].map(shellQuote).join(" ");
     // The exit status stays on the screen: for the test, and for diagnosis.
-    await tmux(
-      ...["new-session", "-d", "-s", session, "-x", "200", "-y", "50"],
-      `${command}; echo "[chat exited: $?]"; sleep 60`,
-    );
+    terminal = await Terminal.start(mesh.dir, `${command}; echo "[chat exited: $?]"; sleep 60`);
+    const { waitForScreen } = bind(terminal);
     const joined = await x.process.waitFor(is("peer-connected", { nick: "yy" }), "yy to join");
     await waitForScreen(
       (lines) =>
         lines.some((l) => /^meshtalk chat on port \d+ as yy /.test(l)) && lastLine(lines) === ">",
       "the banner and the prompt",
     );
-    await body({
-      x,
-      yId: joined.id as string,
-      send: async (text, keys = false) => {
-        await tmux("send-keys", "-t", session, ...(keys ? [] : ["-l"]), text);
-      },
-      screen,
-      waitForScreen,
-    });
+    await body({ x, yId: joined.id as string, ...bind(terminal) });
   } finally {
-    await tmux("kill-server").catch(() => {});
+    await terminal?.close();
     codes = await mesh.close();
   }
   assert.deepEqual(codes, [0]);

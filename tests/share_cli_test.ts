@@ -1,6 +1,7 @@
 // `deno task share` end to end: real processes, real sockets, real files.
 import assert from "node:assert/strict";
 import { type Event, MeshProcess } from "./_process.ts";
+import { onPath, shellQuote, Terminal } from "./_terminal.ts";
 
 const shareScript = "apps/cli/share.ts";
 const LONG = 60_000;
@@ -169,4 +170,76 @@ Deno.test("bad input: a clear line on stderr and a non-zero exit", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+const hasTmux = onPath("tmux");
+if (!hasTmux) console.log("share_cli_test.ts: skipped: tmux not installed (the progress bar test)");
+
+Deno.test({
+  name: "on a terminal, a download shows a progress bar redrawn in place, then saved (tmux)",
+  ignore: !hasTmux,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
+    await writeRandom(`${dir}/big.bin`, 24 * 2 ** 20);
+    // Slow enough that the bar is seen moving.
+    const seeder = share(dir, [
+      "--port",
+      "0",
+      "--data-dir",
+      "s",
+      "--part",
+      "big.bin",
+      "--max-upload",
+      "6",
+    ]);
+    let terminal: Terminal | null = null;
+    try {
+      const { port } = await seeder.waitFor(is("ready"), "the seeder ready", LONG);
+      const command = [
+        ...[
+          "env",
+          "NO_COLOR=1",
+          Deno.execPath(),
+          "run",
+          "-A",
+          new URL(`../${shareScript}`, import.meta.url).pathname,
+        ],
+        ...[
+          "--port",
+          "0",
+          "--data-dir",
+          `${dir}/t`,
+          "--out",
+          `${dir}/got`,
+          "--peer",
+          `127.0.0.1:${port}`,
+        ],
+        "--exit-when-done",
+      ].map(shellQuote).join(" ");
+      terminal = await Terminal.start(dir, `${command}; echo "[share exited: $?]"; sleep 60`);
+      const bar =
+        /^\[[#-]{24}\] big\.bin: (\d+)% \([\d.]+ MiB of 24\.0 MiB\) [\d.]+ (KiB|MiB)\/s from 1 peer, ETA (\d+ s|\?)$/;
+      const percents = new Set<string>();
+      const done = await terminal.waitForScreen(
+        (lines) => {
+          const bars = lines.filter((l) => bar.test(l));
+          assert.ok(bars.length <= 1, `one bar, redrawn in place:\n${lines.join("\n")}`);
+          if (bars[0]) percents.add(bar.exec(bars[0])![1]);
+          return lines.some((l) => l.startsWith("[share exited:"));
+        },
+        "the download to finish",
+        LONG,
+      );
+      assert.ok(done.includes("[share exited: 0]"), done.join("\n"));
+      assert.ok(percents.size >= 2, `the bar moved: ${[...percents]}`);
+      assert.ok(
+        done.some((l) => /^saved big\.bin \(24\.0 MiB, every piece verified\) to /.test(l)),
+      );
+      assert.ok(!done.some((l) => bar.test(l)), "the bar is gone once the file is saved");
+    } finally {
+      await terminal?.close();
+      await seeder.kill("SIGTERM");
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
