@@ -9,6 +9,7 @@
 // CHAT_BENCH_LATENCY, messages sent at 20/s (default 400); CHAT_BENCH_WINDOW, most throughput lines
 // written and not yet shown by every peer (default 2000; 0: no limit, see the throughput run);
 // CHAT_BENCH_ONLY=chain|mesh, one topology; CHAT_BENCH_VERBOSE=1, progress every second on stderr;
+// CHAT_BENCH_V8_FLAGS, V8 flags for every peer (to try heap settings);
 // CHAT_BENCH_PROF=<peer index>, that peer runs with --v8-flags=--prof (its isolate-*.log files,
 // one per thread, land in the working directory: `node --prof-process <log>`).
 
@@ -32,6 +33,7 @@ const WINDOW = Number(Deno.env.get("CHAT_BENCH_WINDOW") ?? 2000);
 const BATCH_LINES = 250;
 const PROFILE_PEER = Deno.env.get("CHAT_BENCH_PROF");
 const ONLY = Deno.env.get("CHAT_BENCH_ONLY");
+const V8_FLAGS = Deno.env.get("CHAT_BENCH_V8_FLAGS");
 const VERBOSE = Boolean(Deno.env.get("CHAT_BENCH_VERBOSE"));
 const chatScript = new URL("../apps/cli/chat.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
@@ -82,6 +84,7 @@ class ChatProcess {
       "run",
       "-A",
       ...(PROFILE_PEER === String(index) ? ["--v8-flags=--prof"] : []),
+      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
       chatScript,
       "0",
       "--host",

@@ -62,6 +62,55 @@ Deno.test("the classic flow: one peer offers part2 and part3, the other saves ve
   }
 });
 
+Deno.test("--get fetches only the files named (by name or root hash); --seed-only fetches none", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
+  await writeRandom(`${dir}/one.txt`, 50_000);
+  const two = await writeRandom(`${dir}/two.txt`, 60_000);
+  const seeder = share(dir, [
+    "--port",
+    "0",
+    "--data-dir",
+    "s",
+    "--part",
+    "one.txt",
+    "--part",
+    "two.txt",
+  ]);
+  const others: MeshProcess[] = [];
+  try {
+    const offers = [
+      await seeder.waitFor((e) => e.event === "offer" && e.name === "one.txt", "one offered"),
+      await seeder.waitFor((e) => e.event === "offer" && e.name === "two.txt", "two offered"),
+    ];
+    const { port } = await seeder.waitFor(is("ready"), "the seeder ready");
+    const peer = ["--peer", `127.0.0.1:${port}`];
+    const peerAt = (out: string, ...args: string[]) =>
+      share(dir, ["--port", "0", "--data-dir", `${out}-data`, "--out", out, ...args, ...peer]);
+    const byName = peerAt("n", "--get", "two.txt", "--exit-when-done");
+    const hash = String(offers[0].hash).slice(0, 12);
+    const byHash = peerAt("h", "--get", hash, "--exit-when-done");
+    const seedOnly = peerAt("o", "--seed-only");
+    others.push(byName, byHash, seedOnly);
+    assert.equal(await byName.exited(), 0, byName.stderr.join("\n"));
+    assert.equal(await byHash.exited(), 0, byHash.stderr.join("\n"));
+    assert.deepEqual(byName.events.filter(is("saved")).map((e) => e.name), ["two.txt"]);
+    assert.deepEqual(await Deno.readFile(`${dir}/n/two.txt`), two);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/n`)].map((e) => e.name), ["two.txt"]);
+    assert.deepEqual(byHash.events.filter(is("saved")).map((e) => e.name), ["one.txt"]);
+    await seedOnly.waitFor((e) => e.event === "announce" && e.name === "two.txt", "the announce");
+    assert.deepEqual(seedOnly.events.filter(is("saved")), []);
+    await assert.rejects(
+      () => Deno.stat(`${dir}/o`),
+      Deno.errors.NotFound,
+      "--seed-only writes nothing",
+    );
+  } finally {
+    for (const other of others) await other.kill("SIGTERM");
+    await seeder.kill("SIGTERM");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a downloader killed with SIGKILL resumes: it fetches only what was missing", async () => {
   const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
   const size = 48 * 2 ** 20;

@@ -28,6 +28,19 @@ export async function waitFor(
   }
 }
 
+/** Resolves as `promise` does; rejects with `what` after `timeoutMs`, so a lost message fails a test. */
+export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A hand-driven peer on a raw TCP socket. */
 export class RawPeer {
   readonly conn: Deno.TcpConn;
