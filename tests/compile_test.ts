@@ -11,7 +11,7 @@ if (!denort) {
 }
 
 Deno.test({
-  name: "deno task compile builds a chat binary that starts a peer",
+  name: "deno task compile builds chat and share binaries that start peers",
   ignore: !denort,
   async fn() {
     const root = new URL("../", import.meta.url).pathname;
@@ -23,23 +23,30 @@ Deno.test({
       stderr: "piped",
     }).output();
     assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
-    const dataDir = await Deno.makeTempDir();
-    const peer = new Deno.Command(`${root}dist/meshtalk-chat`, {
-      args: ["0", "--json", "--no-input", "--data-dir", dataDir],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const reader = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
+    for (
+      const [binary, args] of [
+        ["meshtalk-chat", ["0", "--json", "--no-input"]],
+        ["meshtalk-share", ["--port", "0", "--json", "--seed-only"]],
+      ] as const
+    ) {
+      const dataDir = await Deno.makeTempDir();
+      const peer = new Deno.Command(`${root}dist/${binary}`, {
+        args: [...args, "--data-dir", dataDir],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      peer.kill("SIGTERM");
+      await reader.cancel();
+      await peer.status;
+      await Deno.remove(dataDir, { recursive: true });
+      assert.equal(JSON.parse(text.split("\n")[0]).event, "ready", `${binary} is ready`);
     }
-    peer.kill("SIGTERM");
-    await reader.cancel();
-    await peer.status;
-    await Deno.remove(dataDir, { recursive: true });
-    assert.equal(JSON.parse(text.split("\n")[0]).event, "ready");
   },
 });

@@ -211,6 +211,8 @@ const BYTES_IN_FLIGHT_PER_PEER = 8 * 1024 * 1024;
 /** Requests waiting to be served to one peer; more are refused as busy. */
 const MAX_UPLOAD_QUEUE = 256;
 const MAX_KNOWN_FILES = 1000;
+/** Bytes of piece hashes kept for files announced by others. */
+const MAX_KNOWN_BYTES = 64 * 1024 * 1024;
 const MAX_SEEN = 10_000;
 
 /**
@@ -252,6 +254,7 @@ class Swarm implements FileShare {
   readonly #unsubscribe: (() => void)[];
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
+  #knownBytes = 0;
   /** When the bytes sent so far are due, at the upload rate. */
   #uploadClock = 0;
 
@@ -412,7 +415,11 @@ class Swarm implements FileShare {
     // The holder's address as seen from here is best when it is our neighbour.
     const address = from.id === body.holder ? from.address : body.address ?? null;
     const isNew = !this.#known.has(body.root);
-    if (isNew && this.#known.size >= MAX_KNOWN_FILES) return;
+    if (isNew) {
+      // Announcements cost memory here: a peer announcing without end must not exhaust it.
+      if (this.#known.size >= MAX_KNOWN_FILES || this.#knownBytes > MAX_KNOWN_BYTES) return;
+      this.#knownBytes += manifest.pieces.length;
+    }
     this.#remember(manifest, body.holder, address);
     if (body.hops > 1) {
       this.#channel.broadcast(
@@ -681,6 +688,10 @@ class Swarm implements FileShare {
     local.path = target;
     local.download = undefined;
     this.#emit("progress", this.#status(root));
+    // A complete copy here is one more holder for the rest of the mesh.
+    this.#remember(local.manifest, this.#peer.id, null);
+    this.#seen.add(`${root}/${this.#peer.id}`);
+    this.#channel.broadcast(this.#announcement(local.manifest, this.#peer.id, null, ANNOUNCE_HOPS));
     this.#emit("saved", {
       name: local.manifest.name,
       root,

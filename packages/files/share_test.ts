@@ -309,3 +309,25 @@ Deno.test("a file two hops away is found through announcements, and fetched from
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a finished download is served on: a third peer fetches it after the first seeder left", async () => {
+  const dir = await Deno.makeTempDir();
+  const first = await startNode(`${dir}/a`);
+  const second = await startNode(`${dir}/b`);
+  let third: Node | null = null;
+  try {
+    const source = await writeRandom(`${dir}/f.bin`, 1_000_000);
+    await first.share.offer(`${dir}/f.bin`);
+    await second.peer.connect("127.0.0.1", first.peer.port);
+    await waitFor(() => second.saved.length === 1, "b saved the file", LONG);
+    await stop(first);
+    third = await startNode(`${dir}/c`);
+    await third.peer.connect("127.0.0.1", second.peer.port);
+    await waitFor(() => third!.saved.length === 1, "c saved the file", LONG);
+    assert.deepEqual(await Deno.readFile(third.saved[0].path), source);
+    assert.deepEqual([...third.piecesFrom.keys()], [second.peer.id]);
+  } finally {
+    await stop(second, ...(third ? [third] : []));
+    await Deno.remove(dir, { recursive: true });
+  }
+});
