@@ -1,7 +1,8 @@
 /**
- * The worker that services one connection. It owns everything per-byte: framing, MessagePack,
- * schema checks, the signed handshake and encoding. The main thread only moves bytes between
- * the socket and the two rings, and receives decoded, validated messages in batches.
+ * The worker that services one connection. It owns everything per-byte: framing, the encrypted
+ * and signed handshake, sealing and opening every frame, MessagePack, schema checks, rate limits
+ * and encoding. The main thread only moves (encrypted) bytes between the socket and the two
+ * rings, and receives decoded, validated messages in batches.
  *
  * @module
  */
@@ -9,9 +10,10 @@
 import { decodeValue, encodeShared } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame.ts";
-import { checkPeerId, verifySignature } from "./identity.ts";
+import { peerIdFromKey, verifySignature } from "./identity.ts";
 import {
   type AppMessage,
+  type Auth,
   type ByeCode,
   type FileRange,
   type Hello,
@@ -20,7 +22,18 @@ import {
   PROTOCOL_VERSION,
   type StoredData,
 } from "./messages.ts";
-import { ByteRing } from "./ring.ts";
+import { ByteRing, copyAligned } from "./ring.ts";
+import {
+  authPayload,
+  deriveSession,
+  type Ephemeral,
+  type FrameCipher,
+  newEphemeral,
+  ROLE_ACCEPTOR,
+  ROLE_DIALER,
+  sha256,
+  TAG_BYTES,
+} from "./secure.ts";
 import {
   type FromWorker,
   type InitRequest,
@@ -32,7 +45,15 @@ import {
 } from "./worker_protocol.ts";
 import type { Schema } from "./schema.ts";
 
-const AUTH_DOMAIN = new TextEncoder().encode("meshtalk/1 auth");
+/**
+ * Largest frame before encryption starts: a hello, or a refusal's peers list and bye. A stranger
+ * who has proven nothing gets no 2 MiB buffers.
+ */
+const MAX_PLAIN_FRAME = 64 * 1024;
+/** Frames sealed at once: Web Crypto seals on other threads, so sealing overlaps writing. */
+const MAX_SEALING = 8;
+/** Bytes of plaintext being sealed at once. */
+const SEALING_BYTES = 4 * 1024 * 1024;
 
 /** A frame waiting for ring space: a message to encode, or bytes encoded already. */
 interface Pending {
@@ -58,10 +79,17 @@ let init: InitRequest;
 let decoder: FrameDecoder;
 let apps: Record<string, Schema>;
 let phase: "hello" | "auth" | "open" | "closing" = "hello";
-let myNonce: Uint8Array;
-let myHelloHash: Uint8Array;
-let remoteHello: Hello | null = null;
-let remoteHelloHash: Uint8Array;
+let ephemeral: Ephemeral;
+let myHelloBody: Uint8Array;
+let theirEphemeral: Uint8Array;
+let transcript: Uint8Array;
+/** Set once both hellos are known; from then on every frame each way is sealed. */
+let sendCipher: FrameCipher | null = null;
+let receiveCipher: FrameCipher | null = null;
+/** Token buckets of the inbound rate limits, refilled by elapsed time. */
+let frameTokens = 0;
+let byteTokens = 0;
+let bucketsAt = 0;
 let batch: Message[] = [];
 const queue: Pending[] = [];
 /** Pings and pongs: sent before anything still in `queue`. */
@@ -112,23 +140,18 @@ async function start(request: InitRequest): Promise<void> {
   inbound = ByteRing.from(request.inbound);
   outbound = ByteRing.from(request.outbound);
   control = new Int32Array(request.control);
-  decoder = new FrameDecoder({ maxFrameSize: request.maxFrameSize });
   apps = request.apps;
   for (const sink of request.sinks) setSink(sink);
-  myNonce = crypto.getRandomValues(new Uint8Array(32));
-  const hello: Hello = {
-    t: "hello",
-    v: PROTOCOL_VERSION,
-    id: request.id,
-    key: request.publicKey,
-    nonce: myNonce,
-    nick: request.nick,
-    apps: Object.keys(request.apps),
-    ...(request.listen ? { listen: request.listen } : {}),
-  };
-  const body = encodeShared(hello).slice();
-  myHelloHash = await sha256(body);
-  enqueueBody(body, 0);
+  decoder = new FrameDecoder({
+    maxFrameSize: request.plaintext ? request.maxFrameSize : request.maxFrameSize + TAG_BYTES,
+  });
+  frameTokens = request.limits.framesPerSecond * 2;
+  byteTokens = request.limits.bytesPerSecond;
+  bucketsAt = performance.now();
+  ephemeral = await newEphemeral();
+  const hello: Hello = { t: "hello", v: PROTOCOL_VERSION, e: ephemeral.publicKey };
+  myHelloBody = encodeShared(hello).slice();
+  enqueueBody(myHelloBody, 0);
   outbound.wake();
   pump();
   post({ type: "started" }); // the handshake clock starts now, not when the worker was spawned
@@ -158,14 +181,84 @@ async function readLoop(): Promise<void> {
         continue;
       }
     }
+    const opening: Promise<Uint8Array | null>[] = [];
     for (const body of decoder.push(view)) {
+      await spend(body.length);
+      if (receiveCipher && !init.plaintext) {
+        // Opened concurrently (Web Crypto works on other threads), handled in order below.
+        opening.push(openFrame(receiveCipher, body));
+        continue;
+      }
+      if (!receiveCipher && body.length > MAX_PLAIN_FRAME) {
+        throw new ProtocolError(
+          "frame-too-large",
+          `frame of ${body.length} bytes before encryption started exceeds ${MAX_PLAIN_FRAME}`,
+        );
+      }
       await handleFrame(body);
+      if (phase === "closing") return;
+    }
+    for (const frame of opening) {
+      const plain = await frame;
+      if (plain) await handleFrame(plain);
       if (phase === "closing") return;
     }
     decoder.throwIfFailed();
     inbound.release(view.length);
     flushBatch();
     await room();
+  }
+}
+
+/**
+ * Opens one sealed frame body, copied out of the ring first: Web Crypto refuses shared memory.
+ * A frame that fails to open before the handshake completes may be a plaintext `bye` sent by a
+ * remote that gave up before it had our hello; it is read as one, and nothing else is.
+ */
+async function openFrame(cipher: FrameCipher, body: Uint8Array): Promise<Uint8Array | null> {
+  const copy = copyAligned(body);
+  const lengthBytes = new Uint8Array(FRAME_HEADER_BYTES);
+  new DataView(lengthBytes.buffer).setUint32(0, body.length);
+  try {
+    return await cipher.open(copy, lengthBytes);
+  } catch (error) {
+    if (phase !== "open" && isPlainBye(copy)) return copy;
+    throw error;
+  }
+}
+
+function isPlainBye(body: Uint8Array): boolean {
+  try {
+    return (decodeValue(body) as { t?: unknown })?.t === "bye";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Charges one inbound frame to the connection's rate limits. Too many frames is an offence (the
+ * peer is dropped): per frame is where a flood costs CPU. Too many bytes only slows the peer
+ * down by reading less, which TCP passes back: a fast bulk transfer is not an offence.
+ */
+async function spend(bytes: number): Promise<void> {
+  const { framesPerSecond, bytesPerSecond } = init.limits;
+  const now = performance.now();
+  const elapsed = (now - bucketsAt) / 1000;
+  bucketsAt = now;
+  if (framesPerSecond > 0) {
+    frameTokens = Math.min(framesPerSecond * 2, frameTokens + elapsed * framesPerSecond) - 1;
+    if (frameTokens < 0) {
+      throw new ProtocolError(
+        "rate-limited",
+        `peer sent frames faster than the limit of ${framesPerSecond} a second`,
+      );
+    }
+  }
+  if (bytesPerSecond > 0) {
+    byteTokens = Math.min(bytesPerSecond, byteTokens + elapsed * bytesPerSecond) - bytes;
+    if (byteTokens < 0) {
+      await new Promise((resolve) => setTimeout(resolve, (-byteTokens / bytesPerSecond) * 1000));
+    }
   }
 }
 
@@ -204,7 +297,7 @@ async function handleFrame(body: Uint8Array): Promise<void> {
       return;
     case "auth":
       if (message.t !== "auth") throw unexpected(message.t, "auth");
-      await onAuth(message.sig);
+      await onAuth(message);
       return;
     case "open":
       if (message.t === "hello" || message.t === "auth") {
@@ -236,34 +329,67 @@ async function onHello(hello: Hello, body: Uint8Array): Promise<void> {
       `peer speaks protocol version ${hello.v}, this peer speaks version ${PROTOCOL_VERSION}`,
     );
   }
-  await checkPeerId(hello.id, hello.key);
-  remoteHello = hello;
-  remoteHelloHash = await sha256(body.slice());
-  // Signing the hash of the exact hello we answer (its nonce, key and id included), not just its
-  // nonce, ties this signature to one handshake: a third party who borrows another peer's nonce
-  // gets a signature over its own hello, useless anywhere else.
-  const proof = concat(AUTH_DOMAIN, remoteHelloHash, myHelloHash);
-  const sig = new Uint8Array(
-    await crypto.subtle.sign("Ed25519", init.privateKey, proof as BufferSource),
+  theirEphemeral = hello.e;
+  const theirBody = body.slice();
+  const [dialerHello, acceptorHello] = init.dialer
+    ? [myHelloBody, theirBody]
+    : [theirBody, myHelloBody];
+  const session = await deriveSession(
+    ephemeral,
+    hello.e,
+    dialerHello,
+    acceptorHello,
+    init.dialer,
   );
-  enqueue({ t: "auth", sig }, 0);
+  transcript = session.transcript;
+  // Everything after our hello is sealed: the hello is the first frame in the queue, and the
+  // auth enqueued below is sealed when its turn comes.
+  sendCipher = session.send;
+  receiveCipher = session.receive;
+  const sig = new Uint8Array(
+    await crypto.subtle.sign(
+      "Ed25519",
+      init.privateKey,
+      authPayload(init.dialer ? ROLE_DIALER : ROLE_ACCEPTOR, transcript) as BufferSource,
+    ),
+  );
+  const auth: Auth = {
+    t: "auth",
+    key: init.publicKey,
+    sig,
+    nick: init.nick,
+    apps: Object.keys(init.apps),
+    ...(init.listen ? { listen: init.listen } : {}),
+  };
+  enqueue(auth, 0);
   outbound.wake();
   pump();
   phase = "auth";
 }
 
-async function onAuth(sig: Uint8Array): Promise<void> {
-  const hello = remoteHello!;
-  const proof = concat(AUTH_DOMAIN, myHelloHash, remoteHelloHash);
-  if (!(await verifySignature(hello.key, sig, proof))) {
+async function onAuth(auth: Auth): Promise<void> {
+  const id = await peerIdFromKey(auth.key);
+  const signed = authPayload(init.dialer ? ROLE_ACCEPTOR : ROLE_DIALER, transcript);
+  if (!(await verifySignature(auth.key, auth.sig, signed))) {
     throw new ProtocolError(
       "bad-identity",
-      `peer could not prove it holds the key of id ${hello.id}`,
+      `peer could not prove it holds the key of id ${id}: its signature of this handshake does ` +
+        `not verify`,
+    );
+  }
+  if (init.expectPeer !== undefined && id !== init.expectPeer) {
+    throw new ProtocolError(
+      "wrong-peer",
+      `expected peer ${init.expectPeer} but the peer there proved to be ${id}`,
     );
   }
   phase = "open";
-  const { t: _t, nonce, ...proven } = hello;
-  post({ type: "ready", hello: proven, nonces: { mine: toHex(myNonce), theirs: toHex(nonce) } });
+  const { t: _t, sig: _sig, ...proven } = auth;
+  post({
+    type: "ready",
+    hello: { id, ...proven },
+    nonces: { mine: toHex(ephemeral.publicKey), theirs: toHex(theirEphemeral) },
+  });
 }
 
 /**
@@ -329,44 +455,134 @@ function enqueueBody(body: Uint8Array, credit: number): void {
   queue.push({ bytes, credit });
 }
 
-/**
- * Moves queued frames into the outbound ring. A message is encoded only when its turn comes,
- * into the codec's reused buffer, and copied straight into the ring, in pieces if the ring is
- * short of space: nothing else encodes while a frame is part-written, so the buffer stays valid.
- */
+/** Moves queued frames into the outbound ring: sealed once the handshake has keys. */
 async function pump(): Promise<void> {
   if (pumping) return;
   pumping = true;
   try {
     while ((urgent.length > 0 || queue.length > 0) && !outbound.consumerDone) {
-      // Frames are never interleaved: urgent ones go first at the next frame boundary.
-      const from = urgent.length > 0 ? urgent : queue;
-      const head = from[0];
-      if (head.fill) {
-        await writeFromFile(head.message as AppMessage, head.fill);
-        from.shift();
-        returnCredit(head.credit);
-        continue;
-      }
-      let frame = head.bytes;
-      if (!frame) {
-        if (head === queuedPong) queuedPong = null; // being written: the next ping gets its own
-        const body = encodeShared(head.message!);
-        headerBytes.setUint32(0, body.length);
-        frame = body;
-        head.bytes = body;
-        head.message = undefined;
-        await writeAll(headerScratch);
-      }
-      await writeAll(frame);
-      from.shift();
-      returnCredit(head.credit);
+      if (sendCipher && !init.plaintext) await pumpSealed(sendCipher);
+      else await pumpPlain();
     }
     outbound.wake();
     if (closeAfterDrain && queue.length === 0) outbound.closeProducer();
   } finally {
     pumping = false;
   }
+}
+
+/**
+ * Writes the next frame unsealed: the hello, a bye before the handshake has keys, and every frame
+ * of the benchmark's internal plaintext mode. A message is encoded only when its turn comes, into
+ * the codec's reused buffer, and copied straight into the ring, in pieces if the ring is short
+ * of space: nothing else encodes while a frame is part-written, so the buffer stays valid.
+ */
+async function pumpPlain(): Promise<void> {
+  // Frames are never interleaved: urgent ones go first at the next frame boundary.
+  const from = urgent.length > 0 ? urgent : queue;
+  const head = from[0];
+  if (head.fill) {
+    await writeFromFile(head.message as AppMessage, head.fill);
+    from.shift();
+    returnCredit(head.credit);
+    return;
+  }
+  let frame = head.bytes;
+  if (!frame) {
+    if (head === queuedPong) queuedPong = null; // being written: the next ping gets its own
+    const body = encodeShared(head.message!);
+    headerBytes.setUint32(0, body.length);
+    frame = body;
+    head.bytes = body;
+    head.message = undefined;
+    await writeAll(headerScratch);
+  }
+  await writeAll(frame);
+  from.shift();
+  returnCredit(head.credit);
+}
+
+/**
+ * Seals a window of queued frames at once and writes them in order. Web Crypto seals on other
+ * threads and copies its input when called, so the next frame is encoded (into the codec's
+ * reused buffer) while earlier ones are sealed, and their nonces follow the order of the calls.
+ */
+async function pumpSealed(cipher: FrameCipher): Promise<void> {
+  const sealing: { head: Pending; parts: Promise<Uint8Array[]> }[] = [];
+  let bytes = 0;
+  while (
+    (urgent.length > 0 || queue.length > 0) && sealing.length < MAX_SEALING &&
+    bytes < SEALING_BYTES
+  ) {
+    const head = (urgent.length > 0 ? urgent : queue).shift()!;
+    if (head === queuedPong) queuedPong = null; // being sealed: the next ping gets its own
+    if (head.bytes) {
+      sealing.push({ head, parts: Promise.resolve([head.bytes]) }); // the hello, prebuilt
+      continue;
+    }
+    const plain = head.fill
+      ? bulkPlaintext(head.message as AppMessage, head.fill)
+      : encodeShared(head.message!);
+    if (!plain) {
+      sealing.push({ head, parts: Promise.resolve([]) });
+      continue;
+    }
+    bytes += plain.length;
+    const lengthBytes = new Uint8Array(FRAME_HEADER_BYTES);
+    new DataView(lengthBytes.buffer).setUint32(0, plain.length + TAG_BYTES);
+    const parts = cipher.seal(plain, lengthBytes).then((sealed) => [lengthBytes, sealed]);
+    parts.catch(() => {}); // awaited below, in order; an earlier failure must not leave it loose
+    sealing.push({ head, parts });
+  }
+  for (const { head, parts } of sealing) {
+    for (const part of await parts) await writeAll(part);
+    returnCredit(head.credit);
+  }
+}
+
+/** Reused plaintext of sealed bulk frames: the cipher copies it when called. */
+let bulkBuffer = new Uint8Array(0);
+
+/**
+ * The plaintext body of an app message whose bulk field is read from a file: the body encoded
+ * with an empty bin as its last field, those two bytes (c4 00) replaced by a bin32 header of the
+ * real length, then the file's bytes. Null (and the main thread told) if the file cannot be read.
+ */
+function bulkPlaintext(message: AppMessage, range: FileRange): Uint8Array | null {
+  let file: Deno.FsFile;
+  try {
+    file = openSource(range);
+  } catch (error) {
+    post({
+      type: "send-failed",
+      message: `cannot send from ${range.path}: ${(error as Error).message}`,
+    });
+    return null;
+  }
+  const field = init.bulk[message.app].data;
+  const { [field]: _omit, ...rest } = message.body;
+  const body = encodeShared({ ...message, body: { ...rest, [field]: EMPTY } });
+  const prefix = body.length - 2;
+  const length = prefix + 5 + range.length;
+  if (bulkBuffer.length < length) bulkBuffer = new Uint8Array(length);
+  const plain = bulkBuffer.subarray(0, length);
+  plain.set(body.subarray(0, prefix));
+  plain[prefix] = 0xc6;
+  new DataView(plain.buffer).setUint32(prefix + 1, range.length);
+  try {
+    // Synchronous file I/O on purpose: this thread serves one connection (see writeFromFile).
+    file.seekSync(range.offset, Deno.SeekMode.Start);
+    let at = prefix + 5;
+    while (at < length) {
+      const count = file.readSync(plain.subarray(at));
+      if (count === null) throw new Error(`${range.path} shrank while it was being sent`);
+      at += count;
+    }
+  } catch (error) {
+    closeSource(range.path);
+    throw error;
+  }
+  return plain;
 }
 
 /** Returns send credit to the main thread, which may be waiting for its queue to drain. */
@@ -571,7 +787,8 @@ function fail(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   post({ type: "error", code: protocol ? error.code : "internal", message });
   inbound?.closeConsumer();
-  if (outbound) closeGracefully(`protocol error: ${message}`, "protocol");
+  const limit = protocol && error.code === "rate-limited";
+  if (outbound) closeGracefully(`protocol error: ${message}`, limit ? "limit" : "protocol");
 }
 
 function toHex(bytes: Uint8Array): string {
@@ -602,20 +819,6 @@ const headerBytes = new DataView(headerScratch.buffer);
 
 function readLength(bytes: Uint8Array): number {
   return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
 }
 
 /** Binary fields of app bodies were copied by validation into buffers of their own: move them. */

@@ -13,7 +13,11 @@ export type ProtocolErrorCode =
   | "version-mismatch"
   | "unknown-app"
   | "bad-identity"
-  | "unexpected-message";
+  | "unexpected-message"
+  | "decrypt-failed"
+  | "bad-handshake"
+  | "wrong-peer"
+  | "rate-limited";
 
 /**
  * A peer sent bytes that break the wire protocol. The connection that carried them is closed;
