@@ -145,7 +145,7 @@ export class RawPeer {
     if (!theirs || theirs.t !== "hello") {
       throw new Error(`expected hello, got ${JSON.stringify(theirs)}`);
     }
-    await this.#agree(theirs.e as Uint8Array, this.raw[0]);
+    await this.agree(theirs);
     const me = identity ?? await generateIdentity();
     const role = lie.wrongRole ? 0x61 : 0x64; // "a" / "d": we dial
     const signed = new Uint8Array([...text.encode("meshtalk/2 auth"), role, ...this.#transcript!]);
@@ -176,6 +176,11 @@ export class RawPeer {
     const e = new Uint8Array(await crypto.subtle.exportKey("raw", this.#ephemeral.publicKey));
     this.#myHello = encodeShared({ t: "hello", v: version, e }).slice();
     await this.sendBytes(frameOf(this.#myHello));
+  }
+
+  /** Derives the keys from the peer's hello (the first frame received) once ours is sent. */
+  agree(theirs: Frame): Promise<void> {
+    return this.#agree(theirs.e as Uint8Array, this.raw[0]);
   }
 
   async #agree(theirE: Uint8Array, theirHello: Uint8Array): Promise<void> {

@@ -186,7 +186,9 @@ async function readLoop(): Promise<void> {
       await spend(body.length);
       if (receiveCipher && !init.plaintext) {
         // Opened concurrently (Web Crypto works on other threads), handled in order below.
-        opening.push(openFrame(receiveCipher, body));
+        const opened = openFrame(receiveCipher, body);
+        opened.catch(() => {}); // awaited below, in order; an earlier failure must not leave it loose
+        opening.push(opened);
         continue;
       }
       if (!receiveCipher && body.length > MAX_PLAIN_FRAME) {
