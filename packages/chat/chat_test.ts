@@ -546,3 +546,45 @@ Deno.test("a direct message reaches a far peer by its full id before it ever spo
     await stopNodes(nodes);
   }
 });
+
+Deno.test("a relay that alters or forges messages: no peer shows them, they are counted and logged once", async () => {
+  const logs: string[] = [];
+  const nodes = await startNodes(4, { log: (line) => logs.push(line) });
+  const [a, m, b, c] = nodes;
+  try {
+    // a reaches c through m (the liar) and through b (honest).
+    await link(nodes, [[0, 1], [1, 3], [0, 2], [2, 3]]);
+    m.chat.close();
+    const lies = m.peer.app(chatApp);
+    let altered = 0;
+    lies.onMessage((body, from) => {
+      if (body.type !== "say") return;
+      altered++;
+      lies.broadcast({ ...body, text: `${body.text} (pay mallory)`, hops: body.hops - 1 }, from.id);
+      // And one made up in a's name, with a's key but no signature of a's.
+      lies.broadcast({ ...body, id: crypto.randomUUID().replaceAll("-", ""), text: "forged" });
+      // And one under m's own key that claims a as its origin.
+      lies.broadcast({
+        ...body,
+        id: crypto.randomUUID().replaceAll("-", ""),
+        key: m.peer.publicKey,
+      });
+    });
+    for (let i = 0; i < 5; i++) a.chat.say(`message ${i}`);
+    await waitFor(() => c.shown.length === 5, "the honest copies at c", LONG);
+    // Each of a's messages reached m and became three forgeries towards c.
+    await waitFor(() => c.chat.stats().forged >= 15, "c to drop the forgeries", LONG);
+    assert.ok(altered >= 5);
+    for (const node of [a, b, c]) {
+      const texts = node.shown.map((msg) => msg.text);
+      assert.ok(texts.every((t) => /^message \d$/.test(t)), `p${nodes.indexOf(node)}: ${texts}`);
+    }
+    assert.deepEqual(c.shown.map((msg) => msg.from.id), Array(5).fill(a.peer.id));
+    assert.equal(b.chat.stats().forged, 0, "b is not next to m");
+    const forgedLines = logs.filter((l) => l.includes("signature does not match its origin"));
+    assert.equal(forgedLines.length, 1, "logged once, by c; the rest are counted");
+    assert.match(forgedLines[0], /relayed by p1/);
+  } finally {
+    await stopNodes(nodes);
+  }
+});

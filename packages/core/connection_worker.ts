@@ -85,6 +85,8 @@ let theirEphemeral: Uint8Array;
 let transcript: Uint8Array;
 /** Set once both hellos are known; from then on every frame each way is sealed. */
 let sendCipher: FrameCipher | null = null;
+/** Our auth, held back until the remote proved the id we expect (see onHello). */
+let deferredAuth: Auth | null = null;
 let receiveCipher: FrameCipher | null = null;
 /** Token buckets of the inbound rate limits, refilled by elapsed time. */
 let frameTokens = 0;
@@ -363,10 +365,16 @@ async function onHello(hello: Hello, body: Uint8Array): Promise<void> {
     apps: Object.keys(init.apps),
     ...(init.listen ? { listen: init.listen } : {}),
   };
+  phase = "auth";
+  // A dialer that pins the peer's id proves its own only to that peer: it answers the remote's
+  // auth once checked, so a wrong peer learns nothing of who dialed and never sees it connect.
+  if (init.expectPeer !== undefined) {
+    deferredAuth = auth;
+    return;
+  }
   enqueue(auth, 0);
   outbound.wake();
   pump();
-  phase = "auth";
 }
 
 async function onAuth(auth: Auth): Promise<void> {
@@ -384,6 +392,12 @@ async function onAuth(auth: Auth): Promise<void> {
       "wrong-peer",
       `expected peer ${init.expectPeer} but the peer there proved to be ${id}`,
     );
+  }
+  if (deferredAuth) {
+    enqueue(deferredAuth, 0);
+    deferredAuth = null;
+    outbound.wake();
+    pump();
   }
   phase = "open";
   const { t: _t, sig: _sig, ...proven } = auth;

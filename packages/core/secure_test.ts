@@ -185,6 +185,7 @@ Deno.test("expectPeer: the right id connects, another id is refused before any a
   const [a, b, c] = await peers(3);
   const heard: string[] = [];
   b.app(echo).onMessage((body) => heard.push(body.text));
+  const seenByB = record(b, "peer:connected");
   try {
     await assert.rejects(
       () => a.connect("127.0.0.1", b.port, { expectPeer: c.id }),
@@ -199,6 +200,8 @@ Deno.test("expectPeer: the right id connects, another id is refused before any a
       },
     );
     assert.equal(a.peers().length, 0);
+    await waitFor(() => b.connections().length === 0, "b to see the refused connection end");
+    assert.equal(seenByB.length, 0, "a proved nothing to the wrong peer: b never saw it connect");
     await assert.rejects(() => a.connect("127.0.0.1", b.port, { expectPeer: "b0b" }), TypeError);
     const info = await a.connect("127.0.0.1", b.port, { expectPeer: b.id });
     assert.equal(info.id, b.id);
