@@ -510,14 +510,16 @@ Deno.test("two connections dialed by one peer over different routes collapse to 
 
 Deno.test("a peer flooding frames is dropped and backed off; its other neighbours are served meanwhile", async () => {
   const logs: string[] = [];
-  const [a, b] = await peers(2, { log: (line) => logs.push(line) });
+  // Below the default (10,000): the limit is charged as frames are processed, and a loaded test
+  // machine may not process 10,000 a second; a flood is a flood at any limit.
+  const [a, b] = await peers(2, { log: (line) => logs.push(line), maxFramesPerSecond: 2000 });
   const errors = record(a, "error");
   const flooder = await RawPeer.dial(a.port, false);
   try {
     await b.connect("127.0.0.1", a.port);
     await flooder.handshakeBlind();
     await waitFor(() => a.peers().length === 2, "both neighbours");
-    // As fast as this process can seal them: well past the default 10,000 frames a second.
+    // Sealed ahead, then sent as fast as the socket takes them.
     const burst: Uint8Array[] = [];
     for (let round = 0; round < 60; round++) {
       const frames = await Promise.all(
@@ -538,12 +540,13 @@ Deno.test("a peer flooding frames is dropped and backed off; its other neighbour
         answered++;
       }
     })();
+    pinging.catch(() => {}); // awaited below; a failure must fail the test, not the module
     for (const bytes of burst) {
       if (!(await flooder.sendBytes(bytes).then(() => true, () => false))) break;
     }
     await waitFor(() => errors.length === 1, "the flooder to be dropped");
     await pinging;
-    assert.match(errors[0].error.message, /faster than the limit of 10000 a second/);
+    assert.match(errors[0].error.message, /faster than the limit of 2000 a second/);
     assert.ok(answered > 0, "the other neighbour kept answering pings during the flood");
     assert.ok(logs.some((l) => /127\.0\.0\.1 broke a limit: refusing it for 10 s/.test(l)));
     assert.ok((await a.ping(b.id)) > 0, "and still does");
