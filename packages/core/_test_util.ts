@@ -72,6 +72,7 @@ export class RawPeer {
   #receive: Direction | null = null;
   /** Frames that arrived before keys existed but after the peer's hello: opened once keys exist. */
   #early: Uint8Array[] = [];
+  #theirHello: Frame | null = null;
   /** Received frames are taken one at a time, in order. */
   #chain: Promise<void> = Promise.resolve();
   #myHello: Uint8Array | null = null;
@@ -85,7 +86,9 @@ export class RawPeer {
 
   /** Dials a peer; with `read: false` it never reads (a stalled peer). */
   static async dial(port: number, read = true): Promise<RawPeer> {
-    return new RawPeer(await Deno.connect({ hostname: "127.0.0.1", port }), read);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true); // as peers do: small handshake frames go out at once
+    return new RawPeer(conn, read);
   }
 
   /** True once the other side closed the socket. */
@@ -141,7 +144,7 @@ export class RawPeer {
    */
   async handshake(identity?: Identity, lie: Lie = {}): Promise<Frame> {
     await this.sendHello(lie.version);
-    const theirs = this.#reading === null ? await this.#readOneFrame() : await this.next();
+    const theirs = this.#reading === null ? await this.#readOneFrame() : await this.#hello();
     if (!theirs || theirs.t !== "hello") {
       throw new Error(`expected hello, got ${JSON.stringify(theirs)}`);
     }
@@ -166,6 +169,14 @@ export class RawPeer {
       throw new Error(`expected auth, got ${JSON.stringify(auth)}`);
     }
     return auth;
+  }
+
+  /** The peer's hello: taken from the frames received, or read already by the test. */
+  async #hello(): Promise<Frame | null> {
+    if (!this.#theirHello) return await this.next();
+    const at = this.#frames.indexOf(this.#theirHello);
+    if (at >= 0) this.#frames.splice(at, 1);
+    return this.#theirHello;
   }
 
   /** Sends our hello (plaintext) with a fresh ephemeral key. */
@@ -235,6 +246,11 @@ export class RawPeer {
     await this.#chain;
   }
 
+  /** What the peer (the acceptor) signed in its auth: to check its signature. */
+  signed(): Uint8Array {
+    return new Uint8Array([...text.encode("meshtalk/2 auth"), 0x61, ...this.#transcript!]);
+  }
+
   /** For a peer that does not read: handshakes reading only the peer's hello, returns nothing. */
   async handshakeBlind(apps: string[] = []): Promise<void> {
     await this.handshake(undefined, { apps });
@@ -292,7 +308,9 @@ export class RawPeer {
       }
     }
     this.raw.push(body);
-    this.#frames.push(decodeValue(body) as Frame);
+    const frame = decodeValue(body) as Frame;
+    if (frame?.t === "hello" && this.raw.length === 1) this.#theirHello = frame;
+    this.#frames.push(frame);
   }
 
   async #readLoop(): Promise<void> {

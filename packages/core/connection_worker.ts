@@ -33,6 +33,7 @@ import {
   ROLE_DIALER,
   sha256,
   TAG_BYTES,
+  transcriptOf,
 } from "./secure.ts";
 import {
   type FromWorker,
@@ -177,7 +178,7 @@ async function readLoop(): Promise<void> {
       const frameBytes = FRAME_HEADER_BYTES + readLength(view);
       if (
         view.length < frameBytes && frameBytes <= inbound.contiguousFromRead &&
-        frameBytes - FRAME_HEADER_BYTES <= init.maxFrameSize && !inbound.producerDone
+        frameBytes - FRAME_HEADER_BYTES <= init.maxFrameSize + TAG_BYTES && !inbound.producerDone
       ) {
         await inbound.waitReadable(frameBytes);
         continue;
@@ -338,25 +339,21 @@ async function onHello(hello: Hello, body: Uint8Array): Promise<void> {
   const [dialerHello, acceptorHello] = init.dialer
     ? [myHelloBody, theirBody]
     : [theirBody, myHelloBody];
-  const session = await deriveSession(
-    ephemeral,
-    hello.e,
-    dialerHello,
-    acceptorHello,
-    init.dialer,
-  );
-  transcript = session.transcript;
-  // Everything after our hello is sealed: the hello is the first frame in the queue, and the
-  // auth enqueued below is sealed when its turn comes.
-  sendCipher = session.send;
-  receiveCipher = session.receive;
-  const sig = new Uint8Array(
-    await crypto.subtle.sign(
+  transcript = await transcriptOf(dialerHello, acceptorHello);
+  // Signing needs only the transcript: it runs on another thread while the keys are derived.
+  const [session, signature] = await Promise.all([
+    deriveSession(ephemeral, hello.e, transcript, init.dialer),
+    crypto.subtle.sign(
       "Ed25519",
       init.privateKey,
       authPayload(init.dialer ? ROLE_DIALER : ROLE_ACCEPTOR, transcript) as BufferSource,
     ),
-  );
+  ]);
+  const sig = new Uint8Array(signature);
+  // Everything after our hello is sealed: the hello is the first frame in the queue, and the
+  // auth enqueued below is sealed when its turn comes.
+  sendCipher = session.send;
+  receiveCipher = session.receive;
   const auth: Auth = {
     t: "auth",
     key: init.publicKey,

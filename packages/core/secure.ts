@@ -53,30 +53,48 @@ export async function newEphemeral(): Promise<Ephemeral> {
   return { privateKey: pair.privateKey, publicKey };
 }
 
-/** What the key agreement yields: one cipher per direction and the transcript hash. */
+/** What the key agreement yields: one cipher per direction. */
 export interface Session {
   /** Seals the frames this side sends. */
   send: FrameCipher;
   /** Opens the frames this side receives. */
   receive: FrameCipher;
-  /** SHA-256 over the protocol name and both hellos: what each `auth` signature covers. */
-  transcript: Uint8Array;
 }
 
 /**
- * Runs the key agreement of one connection: X25519 between our ephemeral and theirs, a
- * transcript hash over both exact hello bodies (the dialer's first), and HKDF-SHA256 from the
- * shared secret salted with the transcript to two AES-256-GCM keys, dialer to acceptor first.
- * Throws `bad-handshake` for a public key X25519 refuses (e.g. one of small order, which would
- * make the shared secret all zeros and known to anyone).
+ * The transcript hash of a handshake: SHA-256 over the protocol name and the hashes of both exact
+ * hello bodies, the dialer's first. What each side signs, and the salt of the key derivation.
  *
  * @example
  * ```ts
- * import { deriveSession, newEphemeral } from "./secure.ts";
+ * import { transcriptOf } from "./secure.ts";
+ * const transcript = await transcriptOf(new Uint8Array([1]), new Uint8Array([2]));
+ * console.log(transcript.length); // 32
+ * ```
+ */
+export async function transcriptOf(
+  dialerHello: Uint8Array,
+  acceptorHello: Uint8Array,
+): Promise<Uint8Array> {
+  // Each Web Crypto call is a hop to another thread: independent ones go out together.
+  const [d, a] = await Promise.all([sha256(dialerHello), sha256(acceptorHello)]);
+  return await sha256(concat(TRANSCRIPT_DOMAIN, d, a));
+}
+
+/**
+ * Runs the key agreement of one connection: X25519 between our ephemeral and theirs, then
+ * HKDF-SHA256 from the shared secret, salted with the transcript (see {@linkcode transcriptOf}),
+ * to two AES-256-GCM keys, dialer to acceptor first. Throws `bad-handshake` for a public key
+ * X25519 refuses (e.g. one of small order, which would make the shared secret all zeros and
+ * known to anyone).
+ *
+ * @example
+ * ```ts
+ * import { deriveSession, newEphemeral, transcriptOf } from "./secure.ts";
  * const a = await newEphemeral(), b = await newEphemeral();
- * const helloA = new Uint8Array([1]), helloB = new Uint8Array([2]);
- * const sa = await deriveSession(a, b.publicKey, helloA, helloB, true);
- * const sb = await deriveSession(b, a.publicKey, helloA, helloB, false);
+ * const transcript = await transcriptOf(new Uint8Array([1]), new Uint8Array([2]));
+ * const sa = await deriveSession(a, b.publicKey, transcript, true);
+ * const sb = await deriveSession(b, a.publicKey, transcript, false);
  * const header = new Uint8Array(4);
  * const sealed = await sa.send.seal(new Uint8Array([42]), header);
  * console.log((await sb.receive.open(sealed, header))[0]); // 42
@@ -85,8 +103,7 @@ export interface Session {
 export async function deriveSession(
   mine: Ephemeral,
   theirPublicKey: Uint8Array,
-  dialerHello: Uint8Array,
-  acceptorHello: Uint8Array,
+  transcript: Uint8Array,
   dialer: boolean,
 ): Promise<Session> {
   let shared: ArrayBuffer;
@@ -112,9 +129,6 @@ export async function deriveSession(
   if (new Uint8Array(shared).every((b) => b === 0)) {
     throw new ProtocolError("bad-handshake", "the peer's ephemeral key gives an all-zero secret");
   }
-  const transcript = await sha256(
-    concat(TRANSCRIPT_DOMAIN, await sha256(dialerHello), await sha256(acceptorHello)),
-  );
   const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveBits"]);
   const okm = new Uint8Array(
     await crypto.subtle.deriveBits(
@@ -128,13 +142,14 @@ export async function deriveSession(
       512,
     ),
   );
-  const dialerToAcceptor = await aesKey(okm.subarray(0, 32));
-  const acceptorToDialer = await aesKey(okm.subarray(32, 64));
+  const [dialerToAcceptor, acceptorToDialer] = await Promise.all([
+    aesKey(okm.subarray(0, 32)),
+    aesKey(okm.subarray(32, 64)),
+  ]);
   okm.fill(0);
   return {
     send: new FrameCipher(dialer ? dialerToAcceptor : acceptorToDialer),
     receive: new FrameCipher(dialer ? acceptorToDialer : dialerToAcceptor),
-    transcript,
   };
 }
 
