@@ -154,6 +154,11 @@ export interface ChatStats {
    * or forged on the way. They are neither shown nor relayed.
    */
   forged: number;
+  /**
+   * Messages dropped unchecked because more than 16,384 were waiting for their signature check:
+   * the neighbours sent faster than this peer can verify.
+   */
+  overloaded: number;
 }
 
 /** A message id could not be resolved, or a text is too long. */
@@ -194,6 +199,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     relayed: 0,
     framesSent: 0,
     forged: 0,
+    overloaded: 0,
   };
   const log = options.log ?? ((line: string) => console.error(line));
   let clock = 0;
@@ -201,11 +207,20 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   let sending: Promise<void> = Promise.resolve();
   /** Received messages are checked concurrently and handled in arrival order. */
   let receiving: Promise<void> = Promise.resolve();
+  /** Neighbours asked for their history and not yet answered. */
+  const asked = new Set<string>();
+  /** The first copy of each message whose signature is being checked. */
+  const inCheck = new Map<string, { bytes: Uint8Array; sig: Uint8Array }>();
+  /** Messages whose signature is being checked. */
+  let checking = 0;
   /** Ids derived from keys, by key: a busy origin's key is hashed once. */
   const idsByKey = new Map<string, string>();
 
   /** True if `wire` is signed by the key of its origin, over every field but `hops`. */
-  const verified = async (wire: ChatWireMessage): Promise<boolean> => {
+  const verified = async (
+    wire: ChatWireMessage,
+    bytes: Uint8Array = signedBytes(wire),
+  ): Promise<boolean> => {
     const keyHex = toHex(wire.key);
     let id = idsByKey.get(keyHex);
     if (id === undefined) {
@@ -216,7 +231,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     // A relay may lower hops (that only shortens the flood) but not raise them past the limit
     // the author signed.
     if (id !== wire.origin || wire.hops > (wire.limit ?? hops)) return false;
-    return await verifySignature(wire.key, wire.sig, signedBytes(wire));
+    return await verifySignature(wire.key, wire.sig, bytes);
   };
 
   const reportForged = (wire: ChatWireMessage, from: PeerInfo) => {
@@ -294,15 +309,45 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
         counts.duplicates++;
         return;
       }
-      const check = verified(wire);
+      // A copy of a message being checked, byte for byte, is a duplicate: it will pass or fail
+      // with the first. A copy that differs in anything is checked on its own.
+      const bytes = signedBytes(wire);
+      const first = inCheck.get(wire.id);
+      if (first && sameBytes(first.bytes, bytes) && sameBytes(first.sig, wire.sig)) {
+        counts.duplicates++;
+        return;
+      }
+      // Checks are bounded: past the limit, messages are dropped rather than queued without end.
+      if (checking >= MAX_CHECKING) {
+        counts.overloaded++;
+        if (counts.overloaded === 1) {
+          log(`chat messages arrive faster than their signatures can be checked: dropping some`);
+        }
+        return;
+      }
+      checking++;
+      const check = verified(wire, bytes);
+      if (!first) inCheck.set(wire.id, { bytes, sig: wire.sig });
       receiving = receiving.then(async () => {
-        if (!(await check)) return reportForged(wire, from);
+        const ok = await check;
+        checking--;
+        if (inCheck.get(wire.id)?.bytes === bytes) inCheck.delete(wire.id);
+        if (!ok) return reportForged(wire, from);
         onSay(wire, from);
       });
     } else if (body.type === "history") {
+      // Taken once per request: an unasked history would be a cheap way to make us verify 100
+      // signatures a frame.
+      if (!asked.delete(from.id)) return;
+      if (checking + body.messages.length > MAX_CHECKING) {
+        counts.overloaded += body.messages.length;
+        return;
+      }
+      checking += body.messages.length;
       const checks = body.messages.map((wire) => verified(wire));
       receiving = receiving.then(async () => {
         const ok = await Promise.all(checks);
+        checking -= body.messages.length;
         const good = body.messages.filter((wire, i) => {
           if (!ok[i]) reportForged(wire, from);
           return ok[i];
@@ -355,8 +400,12 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   // Late joiners catch up: each new neighbour is asked for what it has seen recently.
   const unsubscribeConnect = peer.on("peer:connected", (info) => {
     if (info.apps.includes(chatApp.name)) {
+      asked.add(info.id);
       channel.send(info.id, { type: "history-request", limit: HISTORY_LIMIT }).catch(() => {});
     }
+  });
+  const unsubscribeDisconnect = peer.on("peer:disconnected", ({ peer: info }) => {
+    asked.delete(info.id);
   });
 
   const resolve = (target: string): string => {
@@ -401,12 +450,14 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     close: () => {
       unsubscribeMessages();
       unsubscribeConnect();
+      unsubscribeDisconnect();
       handlers.clear();
     },
   };
 }
 
 const EMPTY_SIG = new Uint8Array(64);
+const MAX_CHECKING = 16_384;
 const SAY_DOMAIN = new TextEncoder().encode("meshtalk/2 chat say\0");
 
 /**
@@ -449,6 +500,12 @@ export function signedBytes(wire: ChatWireMessage): Uint8Array {
   putString(strings[4]);
   out.set(wire.key, at);
   return out.subarray(0, at + 32);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function toHex(bytes: Uint8Array): string {

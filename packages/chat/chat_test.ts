@@ -11,6 +11,7 @@ import {
   createChat,
   SeenCache,
 } from "./mod.ts";
+import { signedBytes } from "./chat.ts";
 
 /** Generous: arrival is waited for, never timed. */
 const LONG = 20_000;
@@ -584,6 +585,35 @@ Deno.test("a relay that alters or forges messages: no peer shows them, they are 
     const forgedLines = logs.filter((l) => l.includes("signature does not match its origin"));
     assert.equal(forgedLines.length, 1, "logged once, by c; the rest are counted");
     assert.match(forgedLines[0], /relayed by p1/);
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a history nobody asked for is ignored, even when every message in it is genuine", async () => {
+  const nodes = await startNodes(2);
+  const [a, b] = nodes;
+  try {
+    await link(nodes, [[0, 1]]); // each asked the other once, and was answered
+    const wire: ChatWireMessage = {
+      id: crypto.randomUUID().replaceAll("-", ""),
+      origin: b.peer.id,
+      nick: "p1",
+      text: "unasked",
+      clock: 1,
+      hops: 32,
+      limit: 32,
+      sentAt: Date.now(),
+      key: b.peer.publicKey,
+      sig: new Uint8Array(64),
+    };
+    wire.sig = await b.peer.sign(signedBytes(wire));
+    await b.peer.app(chatApp).send(a.peer.id, { type: "history", messages: [wire] });
+    // The same message, said live, is shown: it was genuine, and the history did not mark it seen.
+    await b.peer.app(chatApp).send(a.peer.id, { type: "say", ...wire });
+    await waitFor(() => a.shown.length === 1, "the live copy", LONG);
+    assert.equal(a.shown[0].text, "unasked");
+    assert.equal(a.shown[0].history, false);
   } finally {
     await stopNodes(nodes);
   }

@@ -27,6 +27,7 @@ import {
   preferredConnection,
 } from "./registry.ts";
 import { assertValid, type Infer } from "./schema.ts";
+import { AUTH_DOMAIN } from "./secure.ts";
 import type { RemoteHello, SinkRequest } from "./worker_protocol.ts";
 
 /** An app: a name that tags its messages and the schema every one of its messages must match. */
@@ -209,7 +210,8 @@ export interface Peer {
    * {@linkcode Peer.publicKey} with `verifySignature`. Apps sign what they originate (chat signs
    * every message) so that peers relaying it cannot alter it. Sign only data whose first bytes
    * name your app and purpose, so that a signature made for one use cannot pass for another: the
-   * core's own handshake signatures begin with "meshtalk/".
+   * core's own handshake signatures begin with "meshtalk/2 auth", and data that does is refused
+   * (`RangeError`).
    *
    * @example
    * ```ts ignore
@@ -285,6 +287,13 @@ export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
  * (the handshake itself is unchanged), so that `deno task bench` can measure what encryption
  * costs. It is not exported from `mod.ts` nor reachable from any CLI, and it can only talk to
  * peers started the same way. Never use it for anything else.
+ *
+ * @example
+ * ```ts ignore
+ * import { startUnencryptedPeerForBenchmark } from "../packages/core/peer.ts";
+ * const baseline = await startUnencryptedPeerForBenchmark({ host: "127.0.0.1" });
+ * await baseline.close();
+ * ```
  */
 export async function startUnencryptedPeerForBenchmark(options: PeerOptions = {}): Promise<Peer> {
   const identity = options.identity ?? await generateIdentity();
@@ -385,6 +394,12 @@ class MeshPeer implements Peer {
   }
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
+    // The handshake's signatures are the core's alone: an app must not be made to sign one.
+    if (startsWith(data, AUTH_DOMAIN)) {
+      throw new RangeError(
+        `refusing to sign data that begins "meshtalk/2 auth": that prefix is the handshake's`,
+      );
+    }
     return new Uint8Array(
       await crypto.subtle.sign("Ed25519", this.#identity.privateKey, data as BufferSource),
     );
@@ -1031,6 +1046,12 @@ class MeshPeer implements Peer {
       }
     }
   }
+}
+
+function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
+  if (data.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
+  return true;
 }
 
 /** A cheap upper bound of a value's MessagePack size: the send credit of a message. */

@@ -173,6 +173,18 @@ export function authPayload(role: number, transcript: Uint8Array): Uint8Array {
  * big-endian count of the frames sealed before; the 4-byte length prefix is the additional data.
  * A frame altered, replayed, reordered, or following a dropped one fails to open, since its
  * position in the stream is part of its nonce.
+ *
+ * @example
+ * ```ts
+ * import { FrameCipher } from "./secure.ts";
+ * const key = await crypto.subtle.importKey("raw", new Uint8Array(32), "AES-GCM", false, [
+ *   "encrypt",
+ *   "decrypt",
+ * ]);
+ * const header = new Uint8Array([0, 0, 0, 17]);
+ * const sealed = await new FrameCipher(key).seal(new Uint8Array([1]), header);
+ * const opened = await new FrameCipher(key).open(sealed, header); // [1]
+ * ```
  */
 export class FrameCipher {
   readonly #key: CryptoKey;

@@ -4,6 +4,7 @@ import { frameOf, RawPeer, waitFor } from "./_test_util.ts";
 import { encodeShared } from "./codec.ts";
 import { ConnectError, ProtocolError } from "./errors.ts";
 import { FrameDecoder } from "./frame.ts";
+import { peerIdFromKey, verifySignature } from "./identity.ts";
 import { parseMessage } from "./messages.ts";
 import { defineApp, type Peer, type PeerEvents, type PeerOptions, startPeer } from "./peer.ts";
 import { s } from "./schema.ts";
@@ -427,4 +428,18 @@ Deno.test("FrameCipher counts frames: the nonce of frame n is n, big-endian, aft
   );
   assert.deepEqual(new Uint8Array(plain), new Uint8Array([7]));
   assert.equal(cipher.counter, 2);
+});
+
+Deno.test("peer.sign signs for apps, never a handshake payload", async () => {
+  const [a] = await peers(1);
+  try {
+    const data = new TextEncoder().encode("notes/1 note\0hello");
+    const sig = await a.sign(data);
+    assert.ok(await verifySignature(a.publicKey, sig, data));
+    assert.equal(await peerIdFromKey(a.publicKey), a.id);
+    const forged = new Uint8Array([...new TextEncoder().encode("meshtalk/2 auth"), 0x64]);
+    await assert.rejects(() => a.sign(forged), RangeError);
+  } finally {
+    await a.close();
+  }
 });
