@@ -1,7 +1,7 @@
 // Test helpers: a peer that speaks the wire protocol by hand, from docs/PROTOCOL.md alone (it
 // does not use secure.ts), so tests can stall, lie, tamper and send garbage; and a poller for
 // conditions reached asynchronously.
-import { decodeValue, encodeShared } from "./codec.ts";
+import { decodeValue, decodeValues, encodeShared } from "./codec.ts";
 import { encodeFrame, FrameDecoder } from "./frame.ts";
 import { generateIdentity, type Identity } from "./identity.ts";
 
@@ -101,17 +101,21 @@ export class RawPeer {
     await this.sendBytes(await this.frame(message));
   }
 
-  /** The frame of a message as `send` would write it (sealing uses up a counter). */
-  async frame(message: unknown): Promise<Uint8Array> {
-    const body = encodeShared(message).slice();
+  /**
+   * The frame of a message as `send` would write it (sealing uses up a counter). Once sealed, a
+   * frame may carry several messages, or any plaintext bytes at all (`raw`).
+   */
+  async frame(message: unknown, more: unknown[] = [], raw?: Uint8Array): Promise<Uint8Array> {
     if (!this.#send) return encodeFrame(message);
+    const body = raw ??
+      new Uint8Array([message, ...more].flatMap((m) => [...encodeShared(m).slice()]));
     const header = new Uint8Array(4);
     new DataView(header.buffer).setUint32(0, body.length + 16);
     const sealed = new Uint8Array(
       await crypto.subtle.encrypt(
         { name: "AES-GCM", iv: this.#send.nonce(), additionalData: header },
         this.#send.key,
-        body,
+        body as Uint8Array<ArrayBuffer>,
       ),
     );
     const frame = new Uint8Array(4 + sealed.length);
@@ -280,6 +284,7 @@ export class RawPeer {
 
   /** Takes one received body: in the clear before the peer's hello is answered, sealed after. */
   async #accept(body: Uint8Array): Promise<void> {
+    let sealed = false;
     if (this.#receive) {
       const header = new Uint8Array(4);
       new DataView(header.buffer).setUint32(0, body.length);
@@ -291,6 +296,7 @@ export class RawPeer {
             body as Uint8Array<ArrayBuffer>,
           ),
         );
+        sealed = true;
       } catch {
         // A peer that gave up before it had our hello says bye in the clear.
         this.#receive.counter--;
@@ -308,9 +314,11 @@ export class RawPeer {
       }
     }
     this.raw.push(body);
-    const frame = decodeValue(body) as Frame;
-    if (frame?.t === "hello" && this.raw.length === 1) this.#theirHello = frame;
-    this.#frames.push(frame);
+    // A sealed frame holds one or more messages, one after another.
+    for (const frame of (sealed ? decodeValues(body) : [decodeValue(body)]) as Frame[]) {
+      if (frame?.t === "hello" && this.raw.length === 1) this.#theirHello = frame;
+      this.#frames.push(frame);
+    }
   }
 
   async #readLoop(): Promise<void> {

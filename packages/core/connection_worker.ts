@@ -7,7 +7,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { decodeValue, encodeShared } from "./codec.ts";
+import { decodeValue, decodeValues, encodeShared } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame.ts";
 import { peerIdFromKey, verifySignature } from "./identity.ts";
@@ -55,6 +55,9 @@ const MAX_PLAIN_FRAME = 64 * 1024;
 const MAX_SEALING = 8;
 /** Bytes of plaintext being sealed at once. */
 const SEALING_BYTES = 4 * 1024 * 1024;
+/** Most bytes of small messages sealed together in one frame, and most messages. */
+const BATCH_BYTES = 64 * 1024;
+const MAX_BATCH = 256;
 
 /** A frame waiting for ring space: a message to encode, or bytes encoded already. */
 interface Pending {
@@ -205,7 +208,7 @@ async function readLoop(): Promise<void> {
     }
     for (const frame of opening) {
       const plain = await frame;
-      if (plain) await handleFrame(plain);
+      if (plain) await handleFrame(plain, true);
       if (phase === "closing") return;
     }
     decoder.throwIfFailed();
@@ -245,6 +248,18 @@ function isPlainBye(body: Uint8Array): boolean {
  * peer is dropped): per frame is where a flood costs CPU. Too many bytes only slows the peer
  * down by reading less, which TCP passes back: a fast bulk transfer is not an offence.
  */
+function chargeMessages(count: number): void {
+  const limit = init.limits.framesPerSecond;
+  if (limit === 0) return;
+  frameTokens -= count;
+  if (frameTokens < 0) {
+    throw new ProtocolError(
+      "rate-limited",
+      `peer sent messages faster than the limit of ${limit} a second`,
+    );
+  }
+}
+
 async function spend(bytes: number): Promise<void> {
   const { framesPerSecond, bytesPerSecond } = init.limits;
   const now = performance.now();
@@ -267,16 +282,30 @@ async function spend(bytes: number): Promise<void> {
   }
 }
 
-async function handleFrame(body: Uint8Array): Promise<void> {
-  let value: unknown;
+/**
+ * Handles one frame's body: one message in the clear, or, once opened, one or more messages one
+ * after another (a sender seals small messages ready together in one frame).
+ */
+async function handleFrame(body: Uint8Array, sealed = false): Promise<void> {
+  let values: unknown[];
   try {
-    value = decodeValue(body);
+    values = sealed ? decodeValues(body) : [decodeValue(body)];
   } catch (error) {
     throw new ProtocolError(
       "bad-msgpack",
       `frame is not valid MessagePack: ${(error as Error).message}`,
     );
   }
+  if (values.length === 0) throw new ProtocolError("bad-msgpack", "sealed frame holds no message");
+  // The frame was charged to the rate limit on arrival; every further message in it counts too.
+  if (values.length > 1) chargeMessages(values.length - 1);
+  for (const value of values) {
+    await handleValue(value, body);
+    if (phase === "closing") return;
+  }
+}
+
+async function handleValue(value: unknown, body: Uint8Array): Promise<void> {
   const sink = phase === "open" ? sinkFor(value) : undefined;
   // Bulk bytes bound for a file are lifted out before validation, which copies every other
   // binary field, and are written straight from the ring.
@@ -521,36 +550,72 @@ async function pumpPlain(): Promise<void> {
  * reused buffer) while earlier ones are sealed, and their nonces follow the order of the calls.
  */
 async function pumpSealed(cipher: FrameCipher): Promise<void> {
-  const sealing: { head: Pending; parts: Promise<Uint8Array[]> }[] = [];
+  const sealing: { heads: Pending[]; parts: Promise<Uint8Array[]> }[] = [];
   let bytes = 0;
   while (
     (urgent.length > 0 || queue.length > 0) && sealing.length < MAX_SEALING &&
     bytes < SEALING_BYTES
   ) {
-    const head = (urgent.length > 0 ? urgent : queue).shift()!;
-    if (head === queuedPong) queuedPong = null; // being sealed: the next ping gets its own
+    const head = takeNext();
     if (head.bytes) {
-      sealing.push({ head, parts: Promise.resolve([head.bytes]) }); // the hello, prebuilt
+      sealing.push({ heads: [head], parts: Promise.resolve([head.bytes]) }); // the hello, prebuilt
       continue;
     }
-    const plain = head.fill
+    const heads = [head];
+    let plain = head.fill
       ? bulkPlaintext(head.message as AppMessage, head.fill)
       : encodeShared(head.message!);
     if (!plain) {
-      sealing.push({ head, parts: Promise.resolve([]) });
+      sealing.push({ heads, parts: Promise.resolve([]) });
       continue;
+    }
+    if (!head.fill && plain.length < BATCH_BYTES && nextIsSmallMessage()) {
+      // Small messages ready together go in one sealed frame: one seal and one open for many,
+      // where each costs a hop to another thread (see docs/ARCHITECTURE.md).
+      let length = appendToBatch(plain, 0);
+      while (heads.length < MAX_BATCH && nextIsSmallMessage()) {
+        const body = encodeShared(peekNext()!.message!);
+        if (length + body.length > BATCH_BYTES) break;
+        length = appendToBatch(body, length);
+        heads.push(takeNext());
+      }
+      plain = batchBuffer.subarray(0, length);
     }
     bytes += plain.length;
     const lengthBytes = new Uint8Array(FRAME_HEADER_BYTES);
     new DataView(lengthBytes.buffer).setUint32(0, plain.length + TAG_BYTES);
     const parts = cipher.seal(plain, lengthBytes).then((sealed) => [lengthBytes, sealed]);
     parts.catch(() => {}); // awaited below, in order; an earlier failure must not leave it loose
-    sealing.push({ head, parts });
+    sealing.push({ heads, parts });
   }
-  for (const { head, parts } of sealing) {
+  for (const { heads, parts } of sealing) {
     for (const part of await parts) await writeAll(part);
-    returnCredit(head.credit);
+    for (const head of heads) returnCredit(head.credit);
   }
+}
+
+/** Plaintext of a sealed frame that carries several messages: the cipher copies it when called. */
+const batchBuffer = new Uint8Array(BATCH_BYTES);
+
+function appendToBatch(body: Uint8Array, at: number): number {
+  batchBuffer.set(body, at);
+  return at + body.length;
+}
+
+/** The next frame to send: heartbeats first, then the rest in order. */
+function takeNext(): Pending {
+  const head = (urgent.length > 0 ? urgent : queue).shift()!;
+  if (head === queuedPong) queuedPong = null; // being sealed: the next ping gets its own
+  return head;
+}
+
+function peekNext(): Pending | undefined {
+  return urgent.length > 0 ? urgent[0] : queue[0];
+}
+
+function nextIsSmallMessage(): boolean {
+  const next = peekNext();
+  return next !== undefined && next.message !== undefined && !next.fill && !next.bytes;
 }
 
 /** Reused plaintext of sealed bulk frames: the cipher copies it when called. */

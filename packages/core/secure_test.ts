@@ -443,3 +443,49 @@ Deno.test("peer.sign signs for apps, never a handshake payload", async () => {
     await a.close();
   }
 });
+
+Deno.test("a sealed frame may carry several messages; a cut-off one is refused", async () => {
+  const [a] = await peers(1);
+  const errors = record(a, "error");
+  const heard: string[] = [];
+  a.app(echo).onMessage((body) => heard.push(body.text));
+  const raw = await RawPeer.dial(a.port);
+  try {
+    await raw.handshake(undefined, { apps: ["echo"] });
+    const one = { t: "app", app: "echo", body: { text: "one" } };
+    const two = { t: "app", app: "echo", body: { text: "two" } };
+    await raw.sendBytes(await raw.frame(one, [two]));
+    await waitFor(() => heard.length === 2, "both messages");
+    assert.deepEqual(heard, ["one", "two"]);
+    const cut = encodeShared(one).slice();
+    await raw.sendBytes(await raw.frame(null, [], new Uint8Array([...cut, ...cut.slice(0, 5)])));
+    await waitFor(() => errors.length === 1, "the error");
+    assert.match(errors[0].error.message, /frame is not valid MessagePack/);
+    assert.deepEqual(heard, ["one", "two"], "nothing of the broken frame was delivered");
+  } finally {
+    await raw.close();
+    await a.close();
+  }
+});
+
+Deno.test("small messages sent together are sealed together: fewer frames than messages", async () => {
+  const [a] = await peers(1);
+  const raw = await RawPeer.dial(a.port);
+  try {
+    await raw.handshake(undefined, { apps: ["echo"] });
+    await waitFor(() => a.peers().length === 1, "handshake");
+    const before = raw.wire.length;
+    for (let i = 0; i < 100; i++) a.app(echo).broadcast({ text: `m${i}` }); // one turn
+    const texts: string[] = [];
+    while (texts.length < 100) {
+      const frame = await raw.next("app");
+      assert.ok(frame, "the connection ended early");
+      texts.push((frame.body as { text: string }).text);
+    }
+    assert.deepEqual(texts, Array.from({ length: 100 }, (_, i) => `m${i}`), "all, in order");
+    assert.ok(raw.wire.length - before < 100, `${raw.wire.length - before} frames for 100`);
+  } finally {
+    await raw.close();
+    await a.close();
+  }
+});
