@@ -82,8 +82,9 @@ export interface PeerOptions {
    */
   maxConnectionsPerAddress?: number;
   /**
-   * Frames a second one connection may send us, on average, with bursts of twice that (default
-   * 10,000). A peer over it is dropped (`bye` code `limit`) and its address backed off.
+   * Messages a second one connection may send us (a frame may hold several), on average, with
+   * bursts of twice that (default 10,000). A peer over it is dropped (`bye` code `limit`) and its
+   * address backed off.
    */
   maxFramesPerSecond?: number;
   /**
