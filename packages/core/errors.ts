@@ -53,7 +53,10 @@ export class ProtocolError extends Error {
  * ```
  */
 export class ConnectError extends Error {
-  /** A short machine-readable reason: `unreachable`, `timeout`, `self`, `full`, `refused`, `closed`. */
+  /**
+   * A short machine-readable reason: `unreachable`, `timeout`, `self`, `full`, `refused`,
+   * `closed`, or `wrong-peer` (the peer dialed proved another id than `expectPeer`).
+   */
   readonly reason: string;
   /** Builds the error from a reason and a human-readable description. */
   constructor(reason: string, message: string) {
