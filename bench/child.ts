@@ -1,6 +1,7 @@
 // The other process of a benchmark: a plain TCP writer, or a meshtalk peer. Prints one JSON line
 // when ready; exits when stdin closes (or, for the writers, when done).
-import { defineApp, s, startPeer } from "../packages/core/mod.ts";
+import { defineApp, type PeerOptions, s, startPeer } from "../packages/core/mod.ts";
+import { startUnencryptedPeerForBenchmark } from "../packages/core/peer.ts";
 
 export const bulk = defineApp(
   "bench",
@@ -8,7 +9,11 @@ export const bulk = defineApp(
   { bulk: { data: "data", key: "file", offset: "offset" } },
 );
 
-const [mode, ...args] = Deno.args;
+const plaintext = Deno.args.includes("--plaintext");
+const [mode, ...args] = Deno.args.filter((arg) => arg !== "--plaintext");
+/** The baseline of the encryption ratio runs unencrypted, through an internal entry point. */
+const start = (options: PeerOptions) =>
+  plaintext ? startUnencryptedPeerForBenchmark(options) : startPeer(options);
 const say = (value: unknown) => console.log(JSON.stringify(value));
 const stdinClosed = async () => {
   for await (const _ of Deno.stdin.readable) { /* wait for EOF */ }
@@ -25,7 +30,7 @@ if (mode === "plain-writer") {
   conn.close();
 } else if (mode === "peer-sender") {
   const [port, mib, chunkKiB] = args.map(Number);
-  const peer = await startPeer({ host: "127.0.0.1", apps: [bulk], targetConnections: 0 });
+  const peer = await start({ host: "127.0.0.1", apps: [bulk], targetConnections: 0 });
   const info = await peer.connect("127.0.0.1", port);
   const gone = Promise.withResolvers<void>();
   peer.on("peer:disconnected", () => gone.resolve());
@@ -42,7 +47,7 @@ if (mode === "plain-writer") {
   const [port, pieceKiB] = args.slice(0, 2).map(Number);
   const path = args[2];
   const size = (await Deno.stat(path)).size;
-  const peer = await startPeer({ host: "127.0.0.1", apps: [bulk], targetConnections: 0 });
+  const peer = await start({ host: "127.0.0.1", apps: [bulk], targetConnections: 0 });
   const info = await peer.connect("127.0.0.1", port);
   const gone = Promise.withResolvers<void>();
   peer.on("peer:disconnected", () => gone.resolve());
@@ -59,6 +64,7 @@ if (mode === "plain-writer") {
     host: "127.0.0.1",
     targetConnections: 0,
     maxConnections: 256,
+    maxConnectionsPerAddress: 256, // every connection of the memory bench comes from loopback
     apps: [bulk],
   });
   say({ port: peer.port, id: peer.id });

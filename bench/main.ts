@@ -3,7 +3,8 @@
 import { decodeValue } from "../packages/core/codec.ts";
 import { encodeFrame, FrameDecoder } from "../packages/core/frame.ts";
 import { RawPeer } from "../packages/core/_test_util.ts";
-import { startPeer } from "../packages/core/mod.ts";
+import { startPeer, verifySignature } from "../packages/core/mod.ts";
+import { startUnencryptedPeerForBenchmark } from "../packages/core/peer.ts";
 import { plainCopy } from "./baseline.ts";
 import { bulk } from "./child.ts";
 
@@ -88,8 +89,13 @@ async function runtimeFileCopy(
   pieceKiB: number,
   verify: boolean,
   out = `${dir}/copy`,
+  plaintext = false,
 ): Promise<number> {
-  const peer = await startPeer({ host: "127.0.0.1", apps: [bulk], targetConnections: 0 });
+  // No byte rate limit: the unencrypted baseline runs past its 1 GiB/s default.
+  const options = { host: "127.0.0.1", apps: [bulk], targetConnections: 0, maxBytesPerSecond: 0 };
+  const peer = plaintext
+    ? await startUnencryptedPeerForBenchmark(options)
+    : await startPeer(options);
   if (verify) {
     // Hashed before the clock starts, as a downloader gets the hashes from a manifest.
     const pieceSize = pieceKiB * 1024;
@@ -103,7 +109,13 @@ async function runtimeFileCopy(
   } else {
     peer.app(bulk).receiveIntoFile("bench", out);
   }
-  const sender = child(["peer-file-sender", String(peer.port), String(pieceKiB), sourcePath]);
+  const sender = child([
+    "peer-file-sender",
+    String(peer.port),
+    String(pieceKiB),
+    sourcePath,
+    ...(plaintext ? ["--plaintext"] : []),
+  ]);
   const expected = MIB * 2 ** 20;
   let total = 0;
   let t0 = 0;
@@ -143,12 +155,14 @@ async function runtimeCopy(chunkKiB: number): Promise<number> {
 
 const plain: number[] = [];
 const toNull: number[] = [];
+const toNullPlain: number[] = [];
 const fileCopy: number[] = [];
 const fileCopyHashed: number[] = [];
 const viaMain: number[] = [];
 for (let i = 0; i < 3; i++) {
   plain.push(await plainCopy(MIB));
   toNull.push(await runtimeFileCopy(1024, false, "/dev/null"));
+  toNullPlain.push(await runtimeFileCopy(1024, false, "/dev/null", true));
   fileCopy.push(await runtimeFileCopy(1024, false));
   fileCopyHashed.push(await runtimeFileCopy(1024, true));
   viaMain.push(await runtimeCopy(256));
@@ -160,11 +174,23 @@ rows.push({
   unit: "MiB/s",
 });
 rows.push({
-  name: "two peers through the workers, file to /dev/null, 1 MiB pieces",
-  value: median(toNull),
+  name: "two peers through the workers, file to /dev/null, 1 MiB pieces, unencrypted (internal)",
+  value: median(toNullPlain),
   unit: "MiB/s",
   baseline: plainMiBs,
   target: "ratio >= 0.5",
+});
+rows.push({
+  name: "the same, encrypted (AES-256-GCM, as every connection is)",
+  value: median(toNull),
+  unit: "MiB/s",
+  baseline: plainMiBs,
+});
+rows.push({
+  name: "encrypted / unencrypted, file to /dev/null (ratio of the medians)",
+  value: median(toNull) / median(toNullPlain),
+  unit: "",
+  target: ">= 0.8",
 });
 rows.push({
   name: "two peers, file to file through the workers, 1 MiB pieces",
@@ -207,6 +233,44 @@ rows.push({
     unit: "µs",
   });
   await peer.close();
+  remote.stdin.close();
+  await remote.status;
+}
+
+// 3b. Handshake: from our hello to the peer's auth opened and its signature checked, with the
+// peer's worker started already (its hello has arrived). Connect, worker start included, apart.
+{
+  const remote = child(["peer"]);
+  const { port } = await firstLine(remote) as { port: number };
+  const handshakes: number[] = [];
+  const connects: number[] = [];
+  for (let i = 0; i < 120; i++) {
+    const t0 = performance.now();
+    const raw = await RawPeer.dial(port);
+    await raw.next("hello");
+    const t1 = performance.now();
+    const auth = await raw.handshake();
+    if (!(await verifySignature(auth.key as Uint8Array, auth.sig as Uint8Array, raw.signed()))) {
+      throw new Error("the peer's auth does not verify");
+    }
+    const t2 = performance.now();
+    if (i >= 20) { // the first ones warm up both sides
+      handshakes.push(t2 - t1);
+      connects.push(t2 - t0);
+    }
+    await raw.close();
+  }
+  rows.push({
+    name: "handshake p50, loopback: hello to verified auth (X25519, HKDF, Ed25519 both ways)",
+    value: median(handshakes),
+    unit: "ms",
+    target: "<= 5",
+  });
+  rows.push({
+    name: "connect p50, loopback: dial to verified auth, the peer's worker start included",
+    value: median(connects),
+    unit: "ms",
+  });
   remote.stdin.close();
   await remote.status;
 }

@@ -285,6 +285,8 @@ Deno.test("bad arguments: exit code 2, one line on stderr, no stack trace", asyn
       [["70000"], /port must be a number from 0 to 65535, got "70000"/],
       [["abc"], /port must be a number from 0 to 65535, got "abc"/],
       [["0", "--connections", "x"], /--connections must be a number from 0 to 1000/],
+      [["0", "127.0.0.1", "9", "--expect-peer", "abc"], /--expect-peer needs a full peer id/],
+      [["0", "--expect-peer", "a".repeat(32)], /--expect-peer needs a peer to join through/],
     ];
     const results = await Promise.all(
       cases.map(([args]) => runChat([...args, "--data-dir", `${dir}/data`])),
@@ -330,6 +332,34 @@ Deno.test("an unreachable bootstrap peer: an error line, then a connection once 
     codes = await mesh.close();
   }
   assert.deepEqual(codes, [0, 0], "the failed dial did not make alice exit");
+});
+
+Deno.test("--expect-peer: the pinned id joins; any other peer at that address is refused", async () => {
+  const mesh = await Mesh.create();
+  let codes: number[];
+  try {
+    const bob = await mesh.start("bob");
+    const carol = await mesh.start("carol");
+    // Alice pins carol's id but dials bob's address: bob proves to be bob, and is refused.
+    const alice = await mesh.start("alice", [
+      "127.0.0.1",
+      String(bob.port),
+      "--expect-peer",
+      carol.id,
+    ]);
+    await stderrLine(
+      alice.process,
+      new RegExp(`^chat: refused 127\\.0\\.0\\.1:${bob.port}: .*expected peer ${carol.id}`),
+    );
+    const dave = await mesh.start("dave", ["127.0.0.1", String(bob.port), "--expect-peer", bob.id]);
+    await connected(dave, bob);
+    await dave.process.type("pinned");
+    await bob.process.waitFor(isMessage("pinned"), "dave's line at bob");
+    assert.equal(count(alice.process, is("peer-connected")), 0, "alice joined no one");
+  } finally {
+    codes = await mesh.close();
+  }
+  assert.deepEqual(codes, [0, 0, 0, 0]);
 });
 
 Deno.test({

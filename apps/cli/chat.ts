@@ -12,13 +12,13 @@ import { defaultDataDir, Output, parseHostPort, parsePort, UsageError } from "./
 
 const HELP = `commands:
   <text>                      send a line to everyone
-  /connect <host> <port>      connect to a peer
+  /connect <host> <port> [id] connect to a peer (with id: only if it proves that id)
   /disconnect <port | host:port | id>   drop a neighbour (it is not redialed)
   /peers                      list neighbours: id, nickname, address, round-trip time
   /nick <name>                change your nickname
   /msg <nick | id> <text>     a direct message, shown only to that peer
   /history                    show recent messages
-  /stats                      messages sent, shown, relayed, duplicates dropped
+  /stats                      messages sent, shown, relayed, duplicates and forgeries dropped
   /help                       this list
   /quit                       leave (also Ctrl-D)`;
 
@@ -30,6 +30,7 @@ interface ChatCliOptions {
   json: boolean;
   input: boolean;
   connections: number;
+  expectPeer?: string;
 }
 
 /** Runs the chat command with `args`; resolves with the exit code. */
@@ -43,6 +44,10 @@ export async function main(args: string[]): Promise<number> {
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--nick <name>", "your nickname")
     .option("--data-dir <dir>", "where your identity is kept (default: one per port)")
+    .option(
+      "--expect-peer <id>",
+      "the peer id the peer you join through must prove (the first peer given); another is refused",
+    )
     .option("--json", "one JSON event per line on stdout; human text on stderr", false)
     .option("--no-input", "relay only: read nothing from stdin, run until SIGINT or SIGTERM")
     .addOption(
@@ -66,6 +71,16 @@ export async function main(args: string[]): Promise<number> {
     if (peerHost !== undefined) {
       if (peerPort === undefined) throw new UsageError(`missing the port of peer "${peerHost}"`);
       options.peer.unshift({ host: peerHost, port: peerPort });
+    }
+    if (options.expectPeer !== undefined) {
+      if (!/^[0-9a-f]{32}$/.test(options.expectPeer)) {
+        throw new UsageError(
+          `--expect-peer needs a full peer id (32 lowercase hex characters), not "${options.expectPeer}"`,
+        );
+      }
+      if (options.peer.length === 0) {
+        throw new UsageError("--expect-peer needs a peer to join through");
+      }
     }
   } catch (error) {
     const code = (error as { exitCode?: number }).exitCode;
@@ -96,7 +111,7 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
     out.error(`chat: ${message}`);
     return 1;
   }
-  const chat = createChat(peer);
+  const chat = createChat(peer, { log: (line) => out.line(out.paint("2", `* ${line}`)) });
   const done = Promise.withResolvers<void>();
   let prompt: readline.Interface | null = null;
 
@@ -127,10 +142,12 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
   });
 
   const retries = new Set<ReturnType<typeof setTimeout>>();
-  for (const { host, port: peerPort } of options.peer) {
-    peer.addAddress(host, peerPort);
-    joinWithRetries(out, peer, host, peerPort, retries);
-  }
+  options.peer.forEach(({ host, port: peerPort }, i) => {
+    const expectPeer = i === 0 ? options.expectPeer : undefined;
+    // A pinned peer is dialed only with its pin: upkeep would dial the address unchecked.
+    if (expectPeer === undefined) peer.addAddress(host, peerPort);
+    joinWithRetries(out, peer, host, peerPort, retries, expectPeer);
+  });
 
   const quit = () => done.resolve();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -203,11 +220,17 @@ function joinWithRetries(
   host: string,
   port: number,
   timers: Set<ReturnType<typeof setTimeout>>,
+  expectPeer?: string,
 ): void {
   let delay = 1000;
   const attempt = () =>
-    peer.connect(host, port).catch((error: ConnectError) => {
+    peer.connect(host, port, { expectPeer }).catch((error: ConnectError) => {
       if (error.reason === "closed" || error.reason === "self") return;
+      if (error.reason === "wrong-peer") {
+        // Not retried: the address answers, with someone else.
+        out.error(`chat: refused ${host}:${port}: ${error.message}`);
+        return;
+      }
       if (delay === 1000) out.error(`chat: ${error.message}; retrying in the background`);
       const timer = setTimeout(() => {
         timers.delete(timer);
@@ -270,8 +293,10 @@ async function command(
         if (rest.length === 1 && rest[0].includes(":")) {
           rest.splice(0, 1, ...rest[0].split(/:(?=\d+$)/));
         }
-        if (rest.length !== 2) throw new ChatError("usage: /connect <host> <port>");
-        const info = await peer.connect(rest[0], parsePort(rest[1]));
+        if (rest.length !== 2 && rest.length !== 3) {
+          throw new ChatError("usage: /connect <host> <port> [expected peer id]");
+        }
+        const info = await peer.connect(rest[0], parsePort(rest[1]), { expectPeer: rest[2] });
         out.line(
           out.paint("2", `* connected to ${info.nick} (${info.id.slice(0, 8)}) at ${info.address}`),
         );

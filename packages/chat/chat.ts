@@ -1,7 +1,9 @@
 /**
  * Gossip chat over the meshtalk core: every message is flooded to every peer exactly once.
  * Each carries a unique id, its origin, a Lamport clock and a hop limit; a peer relays a new
- * message to every neighbour but the one it came from and drops ids it has seen.
+ * message to every neighbour but the one it came from and drops ids it has seen. Every message
+ * is signed by its origin's identity key, and every peer checks the signature before it shows or
+ * relays a message, so a relay can neither alter a message nor forge one.
  *
  * @module
  */
@@ -9,16 +11,19 @@ import {
   type AppChannel,
   type AppDefinition,
   type ArraySchema,
+  type BinSchema,
   defineApp,
   type Infer,
   type MapSchema,
   type OneOfSchema,
   type OptionalSchema,
   type Peer,
+  peerIdFromKey,
   type PeerInfo,
   s,
   type StrSchema,
   type UintSchema,
+  verifySignature,
 } from "@meshtalk/core";
 
 /** Longest message text, in characters. */
@@ -38,6 +43,8 @@ export type ChatMessageSchema = MapSchema<{
   sentAt: UintSchema;
   to: OptionalSchema<StrSchema>;
   limit: OptionalSchema<UintSchema>;
+  key: BinSchema;
+  sig: BinSchema;
 }>;
 
 /** Schema of every chat app message. */
@@ -57,6 +64,8 @@ const chatMessage: ChatMessageSchema = s.map({
   sentAt: s.uint(),
   to: s.optional(s.str(32)),
   limit: s.optional(s.uint(255)),
+  key: s.bin(32, 32),
+  sig: s.bin(64, 64),
 });
 
 /** The chat app's wire messages. */
@@ -100,6 +109,8 @@ export interface ChatOptions {
   seenForMs?: number;
   /** Most ids remembered (default 100,000). */
   maxSeen?: number;
+  /** Where the chat reports forged messages, once (default `console.error`). */
+  log?: (line: string) => void;
 }
 
 /** A chat running on a peer. */
@@ -138,6 +149,16 @@ export interface ChatStats {
   relayed: number;
   /** Frames sent to neighbours by sending and relaying (one per neighbour per message). */
   framesSent: number;
+  /**
+   * Messages dropped because their signature did not verify against their origin's key: altered
+   * or forged on the way. They are neither shown nor relayed.
+   */
+  forged: number;
+  /**
+   * Messages dropped unchecked because more than 16,384 were waiting for their signature check:
+   * the neighbours sent faster than this peer can verify.
+   */
+  overloaded: number;
 }
 
 /** A message id could not be resolved, or a text is too long. */
@@ -171,8 +192,58 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   const recent: ChatWireMessage[] = [];
   const nicks = new Map<string, string>();
   const handlers = new Set<(message: ChatMessage) => void>();
-  const counts: ChatStats = { sent: 0, delivered: 0, duplicates: 0, relayed: 0, framesSent: 0 };
+  const counts: ChatStats = {
+    sent: 0,
+    delivered: 0,
+    duplicates: 0,
+    relayed: 0,
+    framesSent: 0,
+    forged: 0,
+    overloaded: 0,
+  };
+  const log = options.log ?? ((line: string) => console.error(line));
   let clock = 0;
+  /** Messages are signed, then sent, in the order they were written. */
+  let sending: Promise<void> = Promise.resolve();
+  /** Received messages are checked concurrently and handled in arrival order. */
+  let receiving: Promise<void> = Promise.resolve();
+  /** Neighbours asked for their history and not yet answered. */
+  const asked = new Set<string>();
+  /** The first copy of each message whose signature is being checked. */
+  const inCheck = new Map<string, { bytes: Uint8Array; sig: Uint8Array }>();
+  /** Messages whose signature is being checked. */
+  let checking = 0;
+  /** Ids derived from keys, by key: a busy origin's key is hashed once. */
+  const idsByKey = new Map<string, string>();
+
+  /** True if `wire` is signed by the key of its origin, over every field but `hops`. */
+  const verified = async (
+    wire: ChatWireMessage,
+    bytes: Uint8Array = signedBytes(wire),
+  ): Promise<boolean> => {
+    const keyHex = toHex(wire.key);
+    let id = idsByKey.get(keyHex);
+    if (id === undefined) {
+      id = await peerIdFromKey(wire.key);
+      if (idsByKey.size >= 4096) idsByKey.delete(idsByKey.keys().next().value!);
+      idsByKey.set(keyHex, id);
+    }
+    // A relay may lower hops (that only shortens the flood) but not raise them past the limit
+    // the author signed.
+    if (id !== wire.origin || wire.hops > (wire.limit ?? hops)) return false;
+    return await verifySignature(wire.key, wire.sig, bytes);
+  };
+
+  const reportForged = (wire: ChatWireMessage, from: PeerInfo) => {
+    counts.forged++;
+    if (counts.forged === 1) {
+      log(
+        `dropped a chat message whose signature does not match its origin ` +
+          `${wire.origin.slice(0, 8)}, relayed by ${from.nick} (${from.id.slice(0, 8)}): ` +
+          `altered or forged on the way; later ones are counted in /stats`,
+      );
+    }
+  };
 
   const asShown = (wire: ChatWireMessage, history: boolean): ChatMessage => ({
     id: wire.id,
@@ -216,62 +287,125 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       limit: hops,
       sentAt: Date.now(),
       ...(to ? { to } : {}),
+      key: peer.publicKey,
+      sig: EMPTY_SIG,
     };
     seen.add(wire.id);
-    remember(wire);
     counts.sent++;
-    counts.framesSent += channel.broadcast({ type: "say", ...wire });
+    const signature = peer.sign(signedBytes(wire));
+    sending = sending.then(async () => {
+      wire.sig = await signature;
+      remember(wire); // signed: history replies carry it
+      counts.framesSent += channel.broadcast({ type: "say", ...wire });
+    }).catch((error) => log(`could not sign a chat message: ${(error as Error).message}`));
     return asShown(wire, false);
   };
 
   const unsubscribeMessages = channel.onMessage((body, from: PeerInfo) => {
-    switch (body.type) {
-      case "say": {
-        const { type: _type, ...wire } = body;
-        if (wire.origin === peer.id || !seen.add(wire.id)) {
-          counts.duplicates++;
-          return;
-        }
-        clock = Math.max(clock, wire.clock) + 1;
-        remember(wire);
-        show(wire, false);
-        // A direct message stops at its recipient; everything else goes on while hops remain.
-        if (wire.hops > 1 && wire.to !== peer.id) {
-          counts.relayed++;
-          counts.framesSent += channel.broadcast(
-            { type: "say", ...wire, hops: wire.hops - 1 },
-            from.id,
-          );
-        }
-        break;
+    if (body.type === "say") {
+      const { type: _type, ...wire } = body;
+      // A copy of a message seen already is dropped unchecked: nothing of it is used.
+      if (wire.origin === peer.id || seen.has(wire.id)) {
+        counts.duplicates++;
+        return;
       }
-      case "history-request":
-        // Only messages that could still travel a hop: history must not carry a message
-        // further than its hop limit would have.
-        channel.send(from.id, {
-          type: "history",
-          messages: recent.filter((wire) => wire.hops > 1 || wire.origin === peer.id).slice(
-            -body.limit,
-          ),
-        }).catch(() => {});
-        break;
-      case "history": {
-        const fresh = body.messages.filter((wire) => wire.origin !== peer.id && seen.add(wire.id));
-        fresh.sort((a, b) => a.clock - b.clock || a.sentAt - b.sentAt);
-        for (const wire of fresh) {
-          clock = Math.max(clock, wire.clock) + 1;
-          remember(wire);
-          show(wire, true);
-        }
-        break;
+      // A copy of a message being checked, byte for byte, is a duplicate: it will pass or fail
+      // with the first. A copy that differs in anything is checked on its own.
+      const bytes = signedBytes(wire);
+      const first = inCheck.get(wire.id);
+      if (first && sameBytes(first.bytes, bytes) && sameBytes(first.sig, wire.sig)) {
+        counts.duplicates++;
+        return;
       }
+      // Checks are bounded: past the limit, messages are dropped rather than queued without end.
+      if (checking >= MAX_CHECKING) {
+        counts.overloaded++;
+        if (counts.overloaded === 1) {
+          log(`chat messages arrive faster than their signatures can be checked: dropping some`);
+        }
+        return;
+      }
+      checking++;
+      const check = verified(wire, bytes);
+      if (!first) inCheck.set(wire.id, { bytes, sig: wire.sig });
+      receiving = receiving.then(async () => {
+        const ok = await check;
+        checking--;
+        if (inCheck.get(wire.id)?.bytes === bytes) inCheck.delete(wire.id);
+        if (!ok) return reportForged(wire, from);
+        onSay(wire, from);
+      });
+    } else if (body.type === "history") {
+      // Taken once per request: an unasked history would be a cheap way to make us verify 100
+      // signatures a frame.
+      if (!asked.delete(from.id)) return;
+      if (checking + body.messages.length > MAX_CHECKING) {
+        counts.overloaded += body.messages.length;
+        return;
+      }
+      checking += body.messages.length;
+      const checks = body.messages.map((wire) => verified(wire));
+      receiving = receiving.then(async () => {
+        const ok = await Promise.all(checks);
+        checking -= body.messages.length;
+        const good = body.messages.filter((wire, i) => {
+          if (!ok[i]) reportForged(wire, from);
+          return ok[i];
+        });
+        onHistory(good);
+      });
+    } else {
+      receiving = receiving.then(() => onRequest(body, from));
     }
   });
+
+  const onSay = (wire: ChatWireMessage, from: PeerInfo) => {
+    if (!seen.add(wire.id)) {
+      counts.duplicates++; // a copy that arrived while the first was being checked
+      return;
+    }
+    clock = Math.max(clock, wire.clock) + 1;
+    remember(wire);
+    show(wire, false);
+    // A direct message stops at its recipient; everything else goes on while hops remain.
+    if (wire.hops > 1 && wire.to !== peer.id) {
+      counts.relayed++;
+      counts.framesSent += channel.broadcast(
+        { type: "say", ...wire, hops: wire.hops - 1 },
+        from.id,
+      );
+    }
+  };
+
+  const onRequest = (body: { type: "history-request"; limit: number }, from: PeerInfo) => {
+    // Only messages that could still travel a hop: history must not carry a message further
+    // than its hop limit would have.
+    channel.send(from.id, {
+      type: "history",
+      messages: recent.filter((wire) => wire.hops > 1 || wire.origin === peer.id).slice(
+        -body.limit,
+      ),
+    }).catch(() => {});
+  };
+
+  const onHistory = (messages: ChatWireMessage[]) => {
+    const fresh = messages.filter((wire) => wire.origin !== peer.id && seen.add(wire.id));
+    fresh.sort((a, b) => a.clock - b.clock || a.sentAt - b.sentAt);
+    for (const wire of fresh) {
+      clock = Math.max(clock, wire.clock) + 1;
+      remember(wire);
+      show(wire, true);
+    }
+  };
   // Late joiners catch up: each new neighbour is asked for what it has seen recently.
   const unsubscribeConnect = peer.on("peer:connected", (info) => {
     if (info.apps.includes(chatApp.name)) {
+      asked.add(info.id);
       channel.send(info.id, { type: "history-request", limit: HISTORY_LIMIT }).catch(() => {});
     }
+  });
+  const unsubscribeDisconnect = peer.on("peer:disconnected", ({ peer: info }) => {
+    asked.delete(info.id);
   });
 
   const resolve = (target: string): string => {
@@ -305,7 +439,10 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     history: () => recent.map((wire) => asShown(wire, true)),
     knownPeers: () => new Map(nicks),
     stats: () => ({ ...counts }),
-    drained: (bytes) => channel.drained(bytes),
+    drained: async (bytes) => {
+      await sending;
+      await channel.drained(bytes);
+    },
     onMessage: (handler) => {
       handlers.add(handler);
       return () => handlers.delete(handler);
@@ -313,9 +450,66 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     close: () => {
       unsubscribeMessages();
       unsubscribeConnect();
+      unsubscribeDisconnect();
       handlers.clear();
     },
   };
+}
+
+const EMPTY_SIG = new Uint8Array(64);
+const MAX_CHECKING = 16_384;
+const SAY_DOMAIN = new TextEncoder().encode("meshtalk/2 chat say\0");
+
+/**
+ * The bytes the author of a `say` signs: a domain, then every field but `hops` (which relays
+ * lower) in a fixed order, strings as a 4-byte big-endian UTF-8 length and the bytes, numbers as
+ * 8-byte big-endian integers. docs/PROTOCOL.md section 8 gives the layout.
+ *
+ * @example
+ * ```ts
+ * import { signedBytes } from "./chat.ts";
+ * const bytes = signedBytes({
+ *   id: "00", origin: "11", nick: "ada", text: "hi", clock: 1, hops: 32, sentAt: 0,
+ *   key: new Uint8Array(32), sig: new Uint8Array(64),
+ * });
+ * ```
+ */
+export function signedBytes(wire: ChatWireMessage): Uint8Array {
+  const encoder = new TextEncoder();
+  const strings = [wire.id, wire.origin, wire.nick, wire.text, wire.to ?? ""].map((x) =>
+    encoder.encode(x)
+  );
+  const size = SAY_DOMAIN.length + strings.reduce((n, b) => n + 4 + b.length, 0) + 3 * 8 + 32;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out.set(SAY_DOMAIN);
+  let at = SAY_DOMAIN.length;
+  const putString = (bytes: Uint8Array) => {
+    view.setUint32(at, bytes.length);
+    out.set(bytes, at + 4);
+    at += 4 + bytes.length;
+  };
+  const putNumber = (n: number) => {
+    view.setBigUint64(at, BigInt(n));
+    at += 8;
+  };
+  for (const bytes of strings.slice(0, 4)) putString(bytes);
+  putNumber(wire.clock);
+  putNumber(wire.sentAt);
+  putNumber(wire.limit ?? 0);
+  putString(strings[4]);
+  out.set(wire.key, at);
+  return out.subarray(0, at + 32);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Message ids seen recently: bounded in count and in age. */
@@ -328,6 +522,12 @@ export class SeenCache {
   constructor(ttlMs: number, max: number) {
     this.#ttl = ttlMs;
     this.#max = max;
+  }
+
+  /** True if `id` was seen within the time remembered. */
+  has(id: string, now: number = Date.now()): boolean {
+    const at = this.#entries.get(id);
+    return at !== undefined && now - at < this.#ttl;
   }
 
   /** Records `id`; returns false if it was already there (a duplicate). */

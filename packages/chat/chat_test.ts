@@ -11,6 +11,7 @@ import {
   createChat,
   SeenCache,
 } from "./mod.ts";
+import { signedBytes } from "./chat.ts";
 
 /** Generous: arrival is waited for, never timed. */
 const LONG = 20_000;
@@ -542,6 +543,77 @@ Deno.test("a direct message reaches a far peer by its full id before it ever spo
     await waitFor(() => nodes[2].shown.length === 1, "the direct message", LONG);
     assert.equal(nodes[2].shown[0].direct, true);
     assert.throws(() => nodes[0].chat.direct("", "to nobody"), ChatError);
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a relay that alters or forges messages: no peer shows them, they are counted and logged once", async () => {
+  const logs: string[] = [];
+  const nodes = await startNodes(4, { log: (line) => logs.push(line) });
+  const [a, m, b, c] = nodes;
+  try {
+    // a reaches c through m (the liar) and through b (honest).
+    await link(nodes, [[0, 1], [1, 3], [0, 2], [2, 3]]);
+    m.chat.close();
+    const lies = m.peer.app(chatApp);
+    let altered = 0;
+    lies.onMessage((body, from) => {
+      if (body.type !== "say") return;
+      altered++;
+      lies.broadcast({ ...body, text: `${body.text} (pay mallory)`, hops: body.hops - 1 }, from.id);
+      // And one made up in a's name, with a's key but no signature of a's.
+      lies.broadcast({ ...body, id: crypto.randomUUID().replaceAll("-", ""), text: "forged" });
+      // And one under m's own key that claims a as its origin.
+      lies.broadcast({
+        ...body,
+        id: crypto.randomUUID().replaceAll("-", ""),
+        key: m.peer.publicKey,
+      });
+    });
+    for (let i = 0; i < 5; i++) a.chat.say(`message ${i}`);
+    await waitFor(() => c.shown.length === 5, "the honest copies at c", LONG);
+    // Each of a's messages reached m and became three forgeries towards c.
+    await waitFor(() => c.chat.stats().forged >= 15, "c to drop the forgeries", LONG);
+    assert.ok(altered >= 5);
+    for (const node of [a, b, c]) {
+      const texts = node.shown.map((msg) => msg.text);
+      assert.ok(texts.every((t) => /^message \d$/.test(t)), `p${nodes.indexOf(node)}: ${texts}`);
+    }
+    assert.deepEqual(c.shown.map((msg) => msg.from.id), Array(5).fill(a.peer.id));
+    assert.equal(b.chat.stats().forged, 0, "b is not next to m");
+    const forgedLines = logs.filter((l) => l.includes("signature does not match its origin"));
+    assert.equal(forgedLines.length, 1, "logged once, by c; the rest are counted");
+    assert.match(forgedLines[0], /relayed by p1/);
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a history nobody asked for is ignored, even when every message in it is genuine", async () => {
+  const nodes = await startNodes(2);
+  const [a, b] = nodes;
+  try {
+    await link(nodes, [[0, 1]]); // each asked the other once, and was answered
+    const wire: ChatWireMessage = {
+      id: crypto.randomUUID().replaceAll("-", ""),
+      origin: b.peer.id,
+      nick: "p1",
+      text: "unasked",
+      clock: 1,
+      hops: 32,
+      limit: 32,
+      sentAt: Date.now(),
+      key: b.peer.publicKey,
+      sig: new Uint8Array(64),
+    };
+    wire.sig = await b.peer.sign(signedBytes(wire));
+    await b.peer.app(chatApp).send(a.peer.id, { type: "history", messages: [wire] });
+    // The same message, said live, is shown: it was genuine, and the history did not mark it seen.
+    await b.peer.app(chatApp).send(a.peer.id, { type: "say", ...wire });
+    await waitFor(() => a.shown.length === 1, "the live copy", LONG);
+    assert.equal(a.shown[0].text, "unasked");
+    assert.equal(a.shown[0].history, false);
   } finally {
     await stopNodes(nodes);
   }

@@ -42,3 +42,17 @@ export function encodeShared(value: unknown): Uint8Array {
 export function decodeValue(bytes: Uint8Array): unknown {
   return decoder.decode(bytes);
 }
+
+/**
+ * Decodes the MessagePack values that follow one another in `bytes`, all of them; throws on
+ * malformed input or a value cut short.
+ *
+ * @example
+ * ```ts
+ * import { decodeValues } from "./codec.ts";
+ * console.log(decodeValues(new Uint8Array([1, 2]))); // [1, 2]
+ * ```
+ */
+export function decodeValues(bytes: Uint8Array): unknown[] {
+  return [...decoder.decodeMulti(bytes)];
+}

@@ -67,7 +67,12 @@ export class Connection {
   /** `performance.now()` when the worker had sent our hello: the handshake's own clock starts. */
   helloSentAt: number | null = null;
 
-  constructor(conn: Deno.TcpConn, setup: ConnectionSetup, events: ConnectionEvents) {
+  constructor(
+    conn: Deno.TcpConn,
+    setup: ConnectionSetup,
+    events: ConnectionEvents,
+    role: { dialer: boolean; expectPeer?: string },
+  ) {
     this.#conn = conn;
     this.remoteAddr = conn.remoteAddr;
     this.#events = events;
@@ -86,7 +91,6 @@ export class Connection {
       inbound: this.#inbound.buffer,
       outbound: this.#outbound.buffer,
       control: this.#control.buffer as SharedArrayBuffer,
-      id: setup.identity.id,
       publicKey: setup.identity.publicKey,
       privateKey: setup.identity.privateKey,
       nick: setup.nick,
@@ -95,6 +99,10 @@ export class Connection {
       bulk: setup.bulk,
       sinks: setup.sinks,
       maxFrameSize: setup.maxFrameSize,
+      limits: setup.limits,
+      ...(setup.plaintext ? { plaintext: true } : {}),
+      dialer: role.dialer,
+      ...(role.expectPeer !== undefined ? { expectPeer: role.expectPeer } : {}),
     });
     this.#reading = this.#readLoop();
     this.#writing = this.#writeLoop();

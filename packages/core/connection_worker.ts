@@ -1,17 +1,19 @@
 /**
- * The worker that services one connection. It owns everything per-byte: framing, MessagePack,
- * schema checks, the signed handshake and encoding. The main thread only moves bytes between
- * the socket and the two rings, and receives decoded, validated messages in batches.
+ * The worker that services one connection. It owns everything per-byte: framing, the encrypted
+ * and signed handshake, sealing and opening every frame, MessagePack, schema checks, rate limits
+ * and encoding. The main thread only moves (encrypted) bytes between the socket and the two
+ * rings, and receives decoded, validated messages in batches.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import { decodeValue, encodeShared } from "./codec.ts";
+import { decodeValue, decodeValues, encodeShared } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame.ts";
-import { checkPeerId, verifySignature } from "./identity.ts";
+import { peerIdFromKey, verifySignature } from "./identity.ts";
 import {
   type AppMessage,
+  type Auth,
   type ByeCode,
   type FileRange,
   type Hello,
@@ -21,7 +23,18 @@ import {
   type StoredData,
 } from "./messages.ts";
 import { HASH_BYTES, type VerifyReply, type VerifyTask } from "./hash_protocol.ts";
-import { ByteRing } from "./ring.ts";
+import { ByteRing, copyAligned } from "./ring.ts";
+import {
+  authPayload,
+  deriveSession,
+  type Ephemeral,
+  type FrameCipher,
+  newEphemeral,
+  ROLE_ACCEPTOR,
+  ROLE_DIALER,
+  TAG_BYTES,
+  transcriptOf,
+} from "./secure.ts";
 import {
   type FromWorker,
   type InitRequest,
@@ -34,7 +47,18 @@ import {
 } from "./worker_protocol.ts";
 import type { Schema } from "./schema.ts";
 
-const AUTH_DOMAIN = new TextEncoder().encode("meshtalk/1 auth");
+/**
+ * Largest frame before encryption starts: a hello, or a refusal's peers list and bye. A stranger
+ * who has proven nothing gets no 2 MiB buffers.
+ */
+const MAX_PLAIN_FRAME = 64 * 1024;
+/** Frames sealed at once: Web Crypto seals on other threads, so sealing overlaps writing. */
+const MAX_SEALING = 8;
+/** Bytes of plaintext being sealed at once. */
+const SEALING_BYTES = 4 * 1024 * 1024;
+/** Most bytes of small messages sealed together in one frame, and most messages. */
+const BATCH_BYTES = 64 * 1024;
+const MAX_BATCH = 256;
 
 /** A frame waiting for ring space: a message to encode, or bytes encoded already. */
 interface Pending {
@@ -60,10 +84,19 @@ let init: InitRequest;
 let decoder: FrameDecoder;
 let apps: Record<string, Schema>;
 let phase: "hello" | "auth" | "open" | "closing" = "hello";
-let myNonce: Uint8Array;
-let myHelloHash: Uint8Array;
-let remoteHello: Hello | null = null;
-let remoteHelloHash: Uint8Array;
+let ephemeral: Ephemeral;
+let myHelloBody: Uint8Array;
+let theirEphemeral: Uint8Array;
+let transcript: Uint8Array;
+/** Set once both hellos are known; from then on every frame each way is sealed. */
+let sendCipher: FrameCipher | null = null;
+/** Our auth, held back until the remote proved the id we expect (see onHello). */
+let deferredAuth: Auth | null = null;
+let receiveCipher: FrameCipher | null = null;
+/** Token buckets of the inbound rate limits, refilled by elapsed time. */
+let frameTokens = 0;
+let byteTokens = 0;
+let bucketsAt = 0;
 let batch: Message[] = [];
 const queue: Pending[] = [];
 /** Pings and pongs: sent before anything still in `queue`. */
@@ -130,23 +163,18 @@ async function start(request: InitRequest): Promise<void> {
   inbound = ByteRing.from(request.inbound);
   outbound = ByteRing.from(request.outbound);
   control = new Int32Array(request.control);
-  decoder = new FrameDecoder({ maxFrameSize: request.maxFrameSize });
   apps = request.apps;
   for (const sink of request.sinks) setSink(sink);
-  myNonce = crypto.getRandomValues(new Uint8Array(32));
-  const hello: Hello = {
-    t: "hello",
-    v: PROTOCOL_VERSION,
-    id: request.id,
-    key: request.publicKey,
-    nonce: myNonce,
-    nick: request.nick,
-    apps: Object.keys(request.apps),
-    ...(request.listen ? { listen: request.listen } : {}),
-  };
-  const body = encodeShared(hello).slice();
-  myHelloHash = await sha256(body);
-  enqueueBody(body, 0);
+  decoder = new FrameDecoder({
+    maxFrameSize: request.plaintext ? request.maxFrameSize : request.maxFrameSize + TAG_BYTES,
+  });
+  frameTokens = request.limits.framesPerSecond * 2;
+  byteTokens = request.limits.bytesPerSecond;
+  bucketsAt = performance.now();
+  ephemeral = await newEphemeral();
+  const hello: Hello = { t: "hello", v: PROTOCOL_VERSION, e: ephemeral.publicKey };
+  myHelloBody = encodeShared(hello).slice();
+  enqueueBody(myHelloBody, 0);
   outbound.wake();
   pump();
   post({ type: "started" }); // the handshake clock starts now, not when the worker was spawned
@@ -170,14 +198,34 @@ async function readLoop(): Promise<void> {
       const frameBytes = FRAME_HEADER_BYTES + readLength(view);
       if (
         view.length < frameBytes && frameBytes <= inbound.contiguousFromRead &&
-        frameBytes - FRAME_HEADER_BYTES <= init.maxFrameSize && !inbound.producerDone
+        frameBytes - FRAME_HEADER_BYTES <= init.maxFrameSize + TAG_BYTES && !inbound.producerDone
       ) {
         await inbound.waitReadable(frameBytes);
         continue;
       }
     }
+    const opening: Promise<Uint8Array | null>[] = [];
     for (const body of decoder.push(view)) {
+      await spend(body.length);
+      if (receiveCipher && !init.plaintext) {
+        // Opened concurrently (Web Crypto works on other threads), handled in order below.
+        const opened = openFrame(receiveCipher, body);
+        opened.catch(() => {}); // awaited below, in order; an earlier failure must not leave it loose
+        opening.push(opened);
+        continue;
+      }
+      if (!receiveCipher && body.length > MAX_PLAIN_FRAME) {
+        throw new ProtocolError(
+          "frame-too-large",
+          `frame of ${body.length} bytes before encryption started exceeds ${MAX_PLAIN_FRAME}`,
+        );
+      }
       await handleFrame(body);
+      if (phase === "closing") return;
+    }
+    for (const frame of opening) {
+      const plain = await frame;
+      if (plain) await handleFrame(plain, true);
       if (phase === "closing") return;
     }
     decoder.throwIfFailed();
@@ -187,16 +235,94 @@ async function readLoop(): Promise<void> {
   }
 }
 
-async function handleFrame(body: Uint8Array): Promise<void> {
-  let value: unknown;
+/**
+ * Opens one sealed frame body, copied out of the ring first: Web Crypto refuses shared memory.
+ * A frame that fails to open before the handshake completes may be a plaintext `bye` sent by a
+ * remote that gave up before it had our hello; it is read as one, and nothing else is.
+ */
+async function openFrame(cipher: FrameCipher, body: Uint8Array): Promise<Uint8Array | null> {
+  const copy = copyAligned(body);
+  const lengthBytes = new Uint8Array(FRAME_HEADER_BYTES);
+  new DataView(lengthBytes.buffer).setUint32(0, body.length);
   try {
-    value = decodeValue(body);
+    return await cipher.open(copy, lengthBytes);
+  } catch (error) {
+    if (phase !== "open" && isPlainBye(copy)) return copy;
+    throw error;
+  }
+}
+
+function isPlainBye(body: Uint8Array): boolean {
+  try {
+    return (decodeValue(body) as { t?: unknown })?.t === "bye";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Charges one inbound frame to the connection's rate limits. Too many frames is an offence (the
+ * peer is dropped): per frame is where a flood costs CPU. Too many bytes only slows the peer
+ * down by reading less, which TCP passes back: a fast bulk transfer is not an offence.
+ */
+function chargeMessages(count: number): void {
+  const limit = init.limits.framesPerSecond;
+  if (limit === 0) return;
+  frameTokens -= count;
+  if (frameTokens < 0) {
+    throw new ProtocolError(
+      "rate-limited",
+      `peer sent messages faster than the limit of ${limit} a second`,
+    );
+  }
+}
+
+async function spend(bytes: number): Promise<void> {
+  const { framesPerSecond, bytesPerSecond } = init.limits;
+  const now = performance.now();
+  const elapsed = (now - bucketsAt) / 1000;
+  bucketsAt = now;
+  if (framesPerSecond > 0) {
+    frameTokens = Math.min(framesPerSecond * 2, frameTokens + elapsed * framesPerSecond) - 1;
+    if (frameTokens < 0) {
+      throw new ProtocolError(
+        "rate-limited",
+        `peer sent frames faster than the limit of ${framesPerSecond} a second`,
+      );
+    }
+  }
+  if (bytesPerSecond > 0) {
+    byteTokens = Math.min(bytesPerSecond, byteTokens + elapsed * bytesPerSecond) - bytes;
+    if (byteTokens < 0) {
+      await new Promise((resolve) => setTimeout(resolve, (-byteTokens / bytesPerSecond) * 1000));
+    }
+  }
+}
+
+/**
+ * Handles one frame's body: one message in the clear, or, once opened, one or more messages one
+ * after another (a sender seals small messages ready together in one frame).
+ */
+async function handleFrame(body: Uint8Array, sealed = false): Promise<void> {
+  let values: unknown[];
+  try {
+    values = sealed ? decodeValues(body) : [decodeValue(body)];
   } catch (error) {
     throw new ProtocolError(
       "bad-msgpack",
       `frame is not valid MessagePack: ${(error as Error).message}`,
     );
   }
+  if (values.length === 0) throw new ProtocolError("bad-msgpack", "sealed frame holds no message");
+  // The frame was charged to the rate limit on arrival; every further message in it counts too.
+  if (values.length > 1) chargeMessages(values.length - 1);
+  for (const value of values) {
+    await handleValue(value, body);
+    if (phase === "closing") return;
+  }
+}
+
+async function handleValue(value: unknown, body: Uint8Array): Promise<void> {
   const sink = phase === "open" ? sinkFor(value) : undefined;
   // Bulk bytes bound for a file are lifted out before validation, which copies every other
   // binary field, and are written straight from the ring.
@@ -222,7 +348,7 @@ async function handleFrame(body: Uint8Array): Promise<void> {
       return;
     case "auth":
       if (message.t !== "auth") throw unexpected(message.t, "auth");
-      await onAuth(message.sig);
+      await onAuth(message);
       return;
     case "open":
       if (message.t === "hello" || message.t === "auth") {
@@ -254,34 +380,75 @@ async function onHello(hello: Hello, body: Uint8Array): Promise<void> {
       `peer speaks protocol version ${hello.v}, this peer speaks version ${PROTOCOL_VERSION}`,
     );
   }
-  await checkPeerId(hello.id, hello.key);
-  remoteHello = hello;
-  remoteHelloHash = await sha256(body.slice());
-  // Signing the hash of the exact hello we answer (its nonce, key and id included), not just its
-  // nonce, ties this signature to one handshake: a third party who borrows another peer's nonce
-  // gets a signature over its own hello, useless anywhere else.
-  const proof = concat(AUTH_DOMAIN, remoteHelloHash, myHelloHash);
-  const sig = new Uint8Array(
-    await crypto.subtle.sign("Ed25519", init.privateKey, proof as BufferSource),
-  );
-  enqueue({ t: "auth", sig }, 0);
+  theirEphemeral = hello.e;
+  const theirBody = body.slice();
+  const [dialerHello, acceptorHello] = init.dialer
+    ? [myHelloBody, theirBody]
+    : [theirBody, myHelloBody];
+  transcript = await transcriptOf(dialerHello, acceptorHello);
+  // Signing needs only the transcript: it runs on another thread while the keys are derived.
+  const [session, signature] = await Promise.all([
+    deriveSession(ephemeral, hello.e, transcript, init.dialer),
+    crypto.subtle.sign(
+      "Ed25519",
+      init.privateKey,
+      authPayload(init.dialer ? ROLE_DIALER : ROLE_ACCEPTOR, transcript) as BufferSource,
+    ),
+  ]);
+  const sig = new Uint8Array(signature);
+  // Everything after our hello is sealed: the hello is the first frame in the queue, and the
+  // auth enqueued below is sealed when its turn comes.
+  sendCipher = session.send;
+  receiveCipher = session.receive;
+  const auth: Auth = {
+    t: "auth",
+    key: init.publicKey,
+    sig,
+    nick: init.nick,
+    apps: Object.keys(init.apps),
+    ...(init.listen ? { listen: init.listen } : {}),
+  };
+  phase = "auth";
+  // A dialer that pins the peer's id proves its own only to that peer: it answers the remote's
+  // auth once checked, so a wrong peer learns nothing of who dialed and never sees it connect.
+  if (init.expectPeer !== undefined) {
+    deferredAuth = auth;
+    return;
+  }
+  enqueue(auth, 0);
   outbound.wake();
   pump();
-  phase = "auth";
 }
 
-async function onAuth(sig: Uint8Array): Promise<void> {
-  const hello = remoteHello!;
-  const proof = concat(AUTH_DOMAIN, myHelloHash, remoteHelloHash);
-  if (!(await verifySignature(hello.key, sig, proof))) {
+async function onAuth(auth: Auth): Promise<void> {
+  const id = await peerIdFromKey(auth.key);
+  const signed = authPayload(init.dialer ? ROLE_ACCEPTOR : ROLE_DIALER, transcript);
+  if (!(await verifySignature(auth.key, auth.sig, signed))) {
     throw new ProtocolError(
       "bad-identity",
-      `peer could not prove it holds the key of id ${hello.id}`,
+      `peer could not prove it holds the key of id ${id}: its signature of this handshake does ` +
+        `not verify`,
     );
   }
+  if (init.expectPeer !== undefined && id !== init.expectPeer) {
+    throw new ProtocolError(
+      "wrong-peer",
+      `expected peer ${init.expectPeer} but the peer there proved to be ${id}`,
+    );
+  }
+  if (deferredAuth) {
+    enqueue(deferredAuth, 0);
+    deferredAuth = null;
+    outbound.wake();
+    pump();
+  }
   phase = "open";
-  const { t: _t, nonce, ...proven } = hello;
-  post({ type: "ready", hello: proven, nonces: { mine: toHex(myNonce), theirs: toHex(nonce) } });
+  const { t: _t, sig: _sig, ...proven } = auth;
+  post({
+    type: "ready",
+    hello: { id, ...proven },
+    nonces: { mine: toHex(ephemeral.publicKey), theirs: toHex(theirEphemeral) },
+  });
 }
 
 /**
@@ -347,44 +514,170 @@ function enqueueBody(body: Uint8Array, credit: number): void {
   queue.push({ bytes, credit });
 }
 
-/**
- * Moves queued frames into the outbound ring. A message is encoded only when its turn comes,
- * into the codec's reused buffer, and copied straight into the ring, in pieces if the ring is
- * short of space: nothing else encodes while a frame is part-written, so the buffer stays valid.
- */
+/** Moves queued frames into the outbound ring: sealed once the handshake has keys. */
 async function pump(): Promise<void> {
   if (pumping) return;
   pumping = true;
   try {
     while ((urgent.length > 0 || queue.length > 0) && !outbound.consumerDone) {
-      // Frames are never interleaved: urgent ones go first at the next frame boundary.
-      const from = urgent.length > 0 ? urgent : queue;
-      const head = from[0];
-      if (head.fill) {
-        await writeFromFile(head.message as AppMessage, head.fill);
-        from.shift();
-        returnCredit(head.credit);
-        continue;
-      }
-      let frame = head.bytes;
-      if (!frame) {
-        if (head === queuedPong) queuedPong = null; // being written: the next ping gets its own
-        const body = encodeShared(head.message!);
-        headerBytes.setUint32(0, body.length);
-        frame = body;
-        head.bytes = body;
-        head.message = undefined;
-        await writeAll(headerScratch);
-      }
-      await writeAll(frame);
-      from.shift();
-      returnCredit(head.credit);
+      if (sendCipher && !init.plaintext) await pumpSealed(sendCipher);
+      else await pumpPlain();
     }
     outbound.wake();
     if (closeAfterDrain && queue.length === 0) outbound.closeProducer();
   } finally {
     pumping = false;
   }
+}
+
+/**
+ * Writes the next frame unsealed: the hello, a bye before the handshake has keys, and every frame
+ * of the benchmark's internal plaintext mode. A message is encoded only when its turn comes, into
+ * the codec's reused buffer, and copied straight into the ring, in pieces if the ring is short
+ * of space: nothing else encodes while a frame is part-written, so the buffer stays valid.
+ */
+async function pumpPlain(): Promise<void> {
+  // Frames are never interleaved: urgent ones go first at the next frame boundary.
+  const from = urgent.length > 0 ? urgent : queue;
+  const head = from[0];
+  if (head.fill) {
+    await writeFromFile(head.message as AppMessage, head.fill);
+    from.shift();
+    returnCredit(head.credit);
+    return;
+  }
+  let frame = head.bytes;
+  if (!frame) {
+    if (head === queuedPong) queuedPong = null; // being written: the next ping gets its own
+    const body = encodeShared(head.message!);
+    headerBytes.setUint32(0, body.length);
+    frame = body;
+    head.bytes = body;
+    head.message = undefined;
+    await writeAll(headerScratch);
+  }
+  await writeAll(frame);
+  from.shift();
+  returnCredit(head.credit);
+}
+
+/**
+ * Seals a window of queued frames at once and writes them in order. Web Crypto seals on other
+ * threads and copies its input when called, so the next frame is encoded (into the codec's
+ * reused buffer) while earlier ones are sealed, and their nonces follow the order of the calls.
+ */
+async function pumpSealed(cipher: FrameCipher): Promise<void> {
+  const sealing: { heads: Pending[]; parts: Promise<Uint8Array[]> }[] = [];
+  let bytes = 0;
+  while (
+    (urgent.length > 0 || queue.length > 0) && sealing.length < MAX_SEALING &&
+    bytes < SEALING_BYTES
+  ) {
+    const head = takeNext();
+    if (head.bytes) {
+      sealing.push({ heads: [head], parts: Promise.resolve([head.bytes]) }); // the hello, prebuilt
+      continue;
+    }
+    const heads = [head];
+    let plain = head.fill
+      ? bulkPlaintext(head.message as AppMessage, head.fill)
+      : encodeShared(head.message!);
+    if (!plain) {
+      sealing.push({ heads, parts: Promise.resolve([]) });
+      continue;
+    }
+    if (!head.fill && plain.length < BATCH_BYTES && nextIsSmallMessage()) {
+      // Small messages ready together go in one sealed frame: one seal and one open for many,
+      // where each costs a hop to another thread (see docs/ARCHITECTURE.md).
+      let length = appendToBatch(plain, 0);
+      while (heads.length < MAX_BATCH && nextIsSmallMessage()) {
+        const body = encodeShared(peekNext()!.message!);
+        if (length + body.length > BATCH_BYTES) break;
+        length = appendToBatch(body, length);
+        heads.push(takeNext());
+      }
+      plain = batchBuffer.subarray(0, length);
+    }
+    bytes += plain.length;
+    const lengthBytes = new Uint8Array(FRAME_HEADER_BYTES);
+    new DataView(lengthBytes.buffer).setUint32(0, plain.length + TAG_BYTES);
+    const parts = cipher.seal(plain, lengthBytes).then((sealed) => [lengthBytes, sealed]);
+    parts.catch(() => {}); // awaited below, in order; an earlier failure must not leave it loose
+    sealing.push({ heads, parts });
+  }
+  for (const { heads, parts } of sealing) {
+    for (const part of await parts) await writeAll(part);
+    for (const head of heads) returnCredit(head.credit);
+  }
+}
+
+/** Plaintext of a sealed frame that carries several messages: the cipher copies it when called. */
+const batchBuffer = new Uint8Array(BATCH_BYTES);
+
+function appendToBatch(body: Uint8Array, at: number): number {
+  batchBuffer.set(body, at);
+  return at + body.length;
+}
+
+/** The next frame to send: heartbeats first, then the rest in order. */
+function takeNext(): Pending {
+  const head = (urgent.length > 0 ? urgent : queue).shift()!;
+  if (head === queuedPong) queuedPong = null; // being sealed: the next ping gets its own
+  return head;
+}
+
+function peekNext(): Pending | undefined {
+  return urgent.length > 0 ? urgent[0] : queue[0];
+}
+
+function nextIsSmallMessage(): boolean {
+  const next = peekNext();
+  return next !== undefined && next.message !== undefined && !next.fill && !next.bytes;
+}
+
+/** Reused plaintext of sealed bulk frames: the cipher copies it when called. */
+let bulkBuffer = new Uint8Array(0);
+
+/**
+ * The plaintext body of an app message whose bulk field is read from a file: the body encoded
+ * with an empty bin as its last field, those two bytes (c4 00) replaced by a bin32 header of the
+ * real length, then the file's bytes. Null (and the main thread told) if the file cannot be read.
+ */
+function bulkPlaintext(message: AppMessage, range: FileRange): Uint8Array | null {
+  let file: Deno.FsFile;
+  try {
+    file = openSource(range);
+  } catch (error) {
+    post({
+      type: "send-failed",
+      message: `cannot send from ${range.path}: ${(error as Error).message}`,
+    });
+    return null;
+  }
+  const field = init.bulk[message.app].data;
+  const { [field]: _omit, ...rest } = message.body;
+  const body = encodeShared({ ...message, body: { ...rest, [field]: EMPTY } });
+  const prefix = body.length - 2;
+  const length = prefix + 5 + range.length;
+  if (bulkBuffer.length < length) bulkBuffer = new Uint8Array(length);
+  const plain = bulkBuffer.subarray(0, length);
+  plain.set(body.subarray(0, prefix));
+  plain[prefix] = 0xc6;
+  new DataView(plain.buffer).setUint32(prefix + 1, range.length);
+  try {
+    // Synchronous file I/O on purpose: this thread serves one connection (see writeFromFile).
+    file.seekSync(range.offset, Deno.SeekMode.Start);
+    let at = prefix + 5;
+    while (at < length) {
+      const count = file.readSync(plain.subarray(at));
+      if (count === null) throw new Error(`${range.path} shrank while it was being sent`);
+      at += count;
+    }
+  } catch (error) {
+    closeSource(range.path);
+    throw error;
+  }
+  return plain;
 }
 
 /** Returns send credit to the main thread, which may be waiting for its queue to drain. */
@@ -639,7 +932,8 @@ function fail(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   post({ type: "error", code: protocol ? error.code : "internal", message });
   inbound?.closeConsumer();
-  if (outbound) closeGracefully(`protocol error: ${message}`, "protocol");
+  const limit = protocol && error.code === "rate-limited";
+  if (outbound) closeGracefully(`protocol error: ${message}`, limit ? "limit" : "protocol");
 }
 
 function toHex(bytes: Uint8Array): string {
@@ -670,20 +964,6 @@ const headerBytes = new DataView(headerScratch.buffer);
 
 function readLength(bytes: Uint8Array): number {
   return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
 }
 
 /** Binary fields of app bodies were copied by validation into buffers of their own: move them. */

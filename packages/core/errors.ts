@@ -13,7 +13,11 @@ export type ProtocolErrorCode =
   | "version-mismatch"
   | "unknown-app"
   | "bad-identity"
-  | "unexpected-message";
+  | "unexpected-message"
+  | "decrypt-failed"
+  | "bad-handshake"
+  | "wrong-peer"
+  | "rate-limited";
 
 /**
  * A peer sent bytes that break the wire protocol. The connection that carried them is closed;
@@ -49,7 +53,10 @@ export class ProtocolError extends Error {
  * ```
  */
 export class ConnectError extends Error {
-  /** A short machine-readable reason: `unreachable`, `timeout`, `self`, `full`, `refused`, `closed`. */
+  /**
+   * A short machine-readable reason: `unreachable`, `timeout`, `self`, `full`, `refused`,
+   * `closed`, or `wrong-peer` (the peer dialed proved another id than `expectPeer`).
+   */
   readonly reason: string;
   /** Builds the error from a reason and a human-readable description. */
   constructor(reason: string, message: string) {

@@ -8,7 +8,7 @@ import { ProtocolError } from "./errors.ts";
 import { type MapSchema, s, type Schema, validateUntyped } from "./schema.ts";
 
 /** The protocol version this code speaks; a `hello` with another is refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Longest nickname, in characters. */
 export const MAX_NICK_LENGTH = 32;
@@ -24,7 +24,8 @@ export type ByeCode =
   | "timeout"
   | "slow"
   | "protocol"
-  | "self";
+  | "self"
+  | "limit";
 
 /** Most addresses in one `peers` message. */
 export const MAX_PEERS_PER_MESSAGE = 64;
@@ -37,32 +38,36 @@ export interface Address {
   port: number;
 }
 
-/** Opens every connection: who the sender is and what it speaks. */
+/**
+ * Opens every connection, in the clear: the protocol version and a fresh X25519 public key.
+ * Nothing about who the sender is travels before encryption starts.
+ */
 export interface Hello {
   /** Tag. */
   t: "hello";
   /** Protocol version; must equal {@linkcode PROTOCOL_VERSION}. */
   v: number;
-  /** Peer id: hex of the first 16 bytes of SHA-256(key). */
-  id: string;
-  /** Raw Ed25519 public key, 32 bytes. */
+  /** Raw X25519 public key of this connection's ephemeral key pair, 32 bytes. */
+  e: Uint8Array;
+}
+
+/**
+ * The first encrypted frame each side sends: who it is, proven by signing the handshake
+ * transcript with the Ed25519 key whose hash is its peer id.
+ */
+export interface Auth {
+  /** Tag. */
+  t: "auth";
+  /** Raw Ed25519 public key, 32 bytes; the peer id is derived from it. */
   key: Uint8Array;
-  /** 32 fresh random bytes the other side must sign over. */
-  nonce: Uint8Array;
+  /** Ed25519 signature, 64 bytes; see docs/PROTOCOL.md for what is signed. */
+  sig: Uint8Array;
   /** Where the sender listens, if it does. */
   listen?: Address;
   /** Nickname, at most {@linkcode MAX_NICK_LENGTH} characters. */
   nick: string;
   /** Names of the apps the sender runs. */
   apps: string[];
-}
-
-/** Proves the sender holds the key its hello named. */
-export interface Auth {
-  /** Tag. */
-  t: "auth";
-  /** Ed25519 signature, 64 bytes; see docs/PROTOCOL.md for what is signed. */
-  sig: Uint8Array;
 }
 
 /** Asks for a `pong` with the same `n`. */
@@ -106,16 +111,14 @@ const address = s.map({ host: s.str(255), port: s.uint(65535) });
 
 /** Schema of every core message but `app`, tagged by `t`. */
 export const coreMessage: Schema = s.oneOf("t", {
-  hello: s.map({
-    v: s.uint(),
-    id: s.str(64),
+  hello: s.map({ v: s.uint(), e: s.bin(32, 32) }),
+  auth: s.map({
     key: s.bin(32, 32),
-    nonce: s.bin(32, 32),
+    sig: s.bin(64, 64),
     listen: s.optional(address),
     nick: s.str(MAX_NICK_LENGTH),
     apps: s.array(s.str(32), 16),
   }),
-  auth: s.map({ sig: s.bin(64, 64) }),
   ping: s.map({ n: s.uint() }),
   pong: s.map({ n: s.uint() }),
   peers: s.map({

@@ -1,5 +1,6 @@
 /**
- * The meshtalk core: a peer that listens and dials, a signed handshake, a peer registry, and a
+ * The meshtalk core: a peer that listens and dials, encrypted and mutually authenticated
+ * connections (docs/SECURITY.md), a peer registry, and a
  * connection runtime that services each connection in its own Web Worker. Apps (chat, files)
  * use only {@linkcode startPeer}, {@linkcode defineApp} and the {@linkcode AppChannel} they get.
  *
@@ -17,6 +18,7 @@
 export {
   type AppChannel,
   type AppDefinition,
+  type ConnectOptions,
   defineApp,
   type Peer,
   type PeerEvents,

@@ -30,6 +30,7 @@ import { assertValid, type Infer } from "./schema.ts";
 import type { PieceHashes, RemoteHello, SinkRequest } from "./worker_protocol.ts";
 import { HashPool } from "./hash_pool.ts";
 import { HASH_BYTES } from "./hash_protocol.ts";
+import { AUTH_DOMAIN } from "./secure.ts";
 
 /** An app: a name that tags its messages and the schema every one of its messages must match. */
 export interface AppDefinition<S extends AppSchema = AppSchema> {
@@ -77,6 +78,24 @@ export interface PeerOptions {
   apps?: AppDefinition[];
   /** Most connections at once, open or handshaking (default 64). */
   maxConnections?: number;
+  /**
+   * Most connections at once with one remote IP address (default 16): one host cannot take
+   * every slot. Loopback counts as one address like any other.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Messages a second one connection may send us (a frame may hold several), on average, with
+   * bursts of twice that (default 10,000). A peer over it is dropped (`bye` code `limit`) and its
+   * address backed off.
+   */
+  maxFramesPerSecond?: number;
+  /**
+   * Bytes a second one connection may send us (default 1 GiB). Past it we read that connection
+   * more slowly (TCP backpressure), since a fast transfer is no offence. 0 turns it off.
+   */
+  maxBytesPerSecond?: number;
+  /** How long an address dropped for breaking a limit is refused, doubling per offence (default 10,000 ms). */
+  penaltyMs?: number;
   /** Most inbound connections still in their handshake (default 16); more are refused at once. */
   maxPendingHandshakes?: number;
   /** Connections upkeep tries to keep by dialing known addresses (default 8; 0 disables). */
@@ -192,8 +211,36 @@ export interface Peer {
   readonly port: number;
   /** Its nickname. */
   readonly nick: string;
-  /** Dials host:port and completes the handshake; resolves with the peer there. */
-  connect(host: string, port: number): Promise<PeerInfo>;
+  /**
+   * Dials host:port and completes the encrypted, mutually authenticated handshake; resolves with
+   * the peer there. With `expectPeer`, the peer must prove that id (the full 32 hex characters):
+   * any other is refused and the promise rejects with a {@linkcode ConnectError} whose reason is
+   * `wrong-peer`.
+   *
+   * @example
+   * ```ts ignore
+   * const info = await peer.connect("10.0.0.7", 7000, { expectPeer: "4f1c...e2" });
+   * ```
+   */
+  connect(host: string, port: number, options?: ConnectOptions): Promise<PeerInfo>;
+  /** This peer's raw Ed25519 public key; its id is derived from it (see `peerIdFromKey`). */
+  readonly publicKey: Uint8Array;
+  /**
+   * Signs `data` with this peer's Ed25519 identity key: 64 bytes that anyone can check against
+   * {@linkcode Peer.publicKey} with `verifySignature`. Apps sign what they originate (chat signs
+   * every message) so that peers relaying it cannot alter it. Sign only data whose first bytes
+   * name your app and purpose, so that a signature made for one use cannot pass for another: the
+   * core's own handshake signatures begin with "meshtalk/2 auth", and data that does is refused
+   * (`RangeError`).
+   *
+   * @example
+   * ```ts ignore
+   * const data = new TextEncoder().encode("myapp/1 note\0hello");
+   * const sig = await peer.sign(data);
+   * console.log(await verifySignature(peer.publicKey, sig, data)); // true
+   * ```
+   */
+  sign(data: Uint8Array): Promise<Uint8Array>;
   /** Closes the connection to a peer (by id, `host:port` or port) and keeps it from being redialed. */
   disconnect(target: string): Promise<PeerInfo | null>;
   /** The connected peers: one entry per peer, its open connection. */
@@ -214,6 +261,12 @@ export interface Peer {
   ping(peerId: string): Promise<number>;
   /** Says `bye` to every peer, closes every connection, worker, timer and the listener. */
   close(): Promise<void>;
+}
+
+/** Options of {@linkcode Peer.connect}. */
+export interface ConnectOptions {
+  /** The id (32 lowercase hex characters) the peer dialed must prove, or the dial fails. */
+  expectPeer?: string;
 }
 
 interface Record_ extends ConnectionRecord {
@@ -246,14 +299,37 @@ export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
   const identity = options.identity ??
     (options.dataDir ? await loadOrCreateIdentity(options.dataDir) : await generateIdentity());
   const listener = Deno.listen({ hostname: options.host ?? "0.0.0.0", port: options.port ?? 0 });
-  return new MeshPeer(identity, listener, options);
+  return new MeshPeer(identity, listener, options, false);
+}
+
+/**
+ * For the benchmark's baseline only: a peer whose frames are not encrypted after the handshake
+ * (the handshake itself is unchanged), so that `deno task bench` can measure what encryption
+ * costs. It is not exported from `mod.ts` nor reachable from any CLI, and it can only talk to
+ * peers started the same way. Never use it for anything else.
+ *
+ * @example
+ * ```ts ignore
+ * import { startUnencryptedPeerForBenchmark } from "../packages/core/peer.ts";
+ * const baseline = await startUnencryptedPeerForBenchmark({ host: "127.0.0.1" });
+ * await baseline.close();
+ * ```
+ */
+export async function startUnencryptedPeerForBenchmark(options: PeerOptions = {}): Promise<Peer> {
+  const identity = options.identity ?? await generateIdentity();
+  const listener = Deno.listen({ hostname: options.host ?? "0.0.0.0", port: options.port ?? 0 });
+  return new MeshPeer(identity, listener, options, true);
 }
 
 class MeshPeer implements Peer {
   readonly id: string;
   readonly port: number;
+  readonly publicKey: Uint8Array;
   nick: string;
+  readonly #identity: Identity;
   readonly #listener: Deno.TcpListener;
+  /** Remote hosts dropped for breaking a limit: refused until `until`. */
+  readonly #penalties = new Map<string, { until: number; strikes: number }>();
   readonly #setup: ConnectionSetup;
   readonly #apps = new Map<string, AppDefinition>();
   readonly #records = new Set<Record_>();
@@ -273,14 +349,25 @@ class MeshPeer implements Peer {
   #closing: Promise<void> | null = null;
   #lastExchangeAt = 0;
 
-  constructor(identity: Identity, listener: Deno.TcpListener, options: PeerOptions) {
+  constructor(
+    identity: Identity,
+    listener: Deno.TcpListener,
+    options: PeerOptions,
+    plaintext: boolean,
+  ) {
     this.id = identity.id;
+    this.publicKey = identity.publicKey;
+    this.#identity = identity;
     this.#listener = listener;
     this.port = listener.addr.port;
     this.nick = (options.nick ?? `peer-${this.id.slice(0, 6)}`).slice(0, MAX_NICK_LENGTH);
     for (const app of options.apps ?? []) this.#apps.set(app.name, app);
     this.#options = {
       maxConnections: options.maxConnections ?? 64,
+      maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 16,
+      maxFramesPerSecond: options.maxFramesPerSecond ?? 10_000,
+      maxBytesPerSecond: options.maxBytesPerSecond ?? 2 ** 30,
+      penaltyMs: options.penaltyMs ?? 10_000,
       maxPendingHandshakes: options.maxPendingHandshakes ?? 16,
       targetConnections: options.targetConnections ?? 8,
       maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
@@ -303,15 +390,40 @@ class MeshPeer implements Peer {
       sinks: [],
       maxFrameSize: this.#options.maxFrameSize,
       maxQueuedBytes: this.#options.maxQueuedBytes,
+      limits: {
+        framesPerSecond: this.#options.maxFramesPerSecond,
+        bytesPerSecond: this.#options.maxBytesPerSecond,
+      },
+      ...(plaintext ? { plaintext: true } : {}),
     };
     const tick = Math.max(10, Math.min(1000, this.#options.heartbeatIntervalMs / 2));
     this.#timer = setInterval(() => this.#tick(), tick);
     this.#accepting = this.#acceptLoop();
   }
 
-  connect(host: string, port: number): Promise<PeerInfo> {
+  connect(host: string, port: number, options: ConnectOptions = {}): Promise<PeerInfo> {
+    const expectPeer = options.expectPeer;
+    if (expectPeer !== undefined && !/^[0-9a-f]{32}$/.test(expectPeer)) {
+      return Promise.reject(
+        new TypeError(
+          `expectPeer must be a full peer id (32 lowercase hex characters), not "${expectPeer}"`,
+        ),
+      );
+    }
     this.#book.setBlocked({ host, port }, false);
-    return this.#dial(host, port);
+    return this.#dial(host, port, expectPeer);
+  }
+
+  async sign(data: Uint8Array): Promise<Uint8Array> {
+    // The handshake's signatures are the core's alone: an app must not be made to sign one.
+    if (startsWith(data, AUTH_DOMAIN)) {
+      throw new RangeError(
+        `refusing to sign data that begins "meshtalk/2 auth": that prefix is the handshake's`,
+      );
+    }
+    return new Uint8Array(
+      await crypto.subtle.sign("Ed25519", this.#identity.privateKey, data as BufferSource),
+    );
   }
 
   async disconnect(target: string): Promise<PeerInfo | null> {
@@ -502,6 +614,30 @@ class MeshPeer implements Peer {
           await this.#refuse(conn, "too many connections", "full");
           continue;
         }
+        const host = conn.remoteAddr.hostname;
+        const penalty = this.#penalties.get(host);
+        if (penalty && Date.now() < penalty.until) {
+          const seconds = Math.ceil((penalty.until - Date.now()) / 1000);
+          await this.#refuse(
+            conn,
+            `${host} broke a limit and is refused for another ${seconds} s`,
+            "limit",
+            false,
+          );
+          continue;
+        }
+        let fromHost = 0;
+        for (const record of this.#records) {
+          if (record.connection.remoteAddr.hostname === host) fromHost++;
+        }
+        if (fromHost >= this.#options.maxConnectionsPerAddress) {
+          await this.#refuse(
+            conn,
+            `too many connections from ${host} (limit ${this.#options.maxConnectionsPerAddress})`,
+            "full",
+          );
+          continue;
+        }
         // Strangers get a worker only while few handshakes are pending, so silent sockets
         // cannot use up the connection slots and the memory of workers.
         let pending = 0;
@@ -517,10 +653,13 @@ class MeshPeer implements Peer {
     }
   }
 
-  /** Refuses before spawning a worker: tells the dialer why and where else to go. */
-  async #refuse(conn: Deno.TcpConn, reason: string, code: ByeCode): Promise<void> {
+  /**
+   * Refuses before spawning a worker: tells the dialer why and (with `share`) where else to go.
+   * These frames are sent in the clear, before any key exists; the dialer treats them as hints.
+   */
+  async #refuse(conn: Deno.TcpConn, reason: string, code: ByeCode, share = true): Promise<void> {
     try {
-      const peers = encodeFrame({ t: "peers", peers: this.#exchangeList() });
+      const peers = encodeFrame({ t: "peers", peers: share ? this.#exchangeList() : [] });
       const bye = encodeFrame({ t: "bye", reason, code });
       const bytes = new Uint8Array(peers.length + bye.length);
       bytes.set(peers);
@@ -533,14 +672,25 @@ class MeshPeer implements Peer {
     }
   }
 
-  #dial(host: string, port: number): Promise<PeerInfo> {
+  #dial(host: string, port: number, expectPeer?: string): Promise<PeerInfo> {
     if (this.#closing) return Promise.reject(new ConnectError("closed", "peer is shutting down"));
     const key = addressKey(host, port);
     const pending = this.#dialing.get(key);
-    if (pending) return pending;
+    const checked = (info: PeerInfo): PeerInfo => {
+      if (expectPeer !== undefined && info.id !== expectPeer) {
+        throw new ConnectError(
+          "wrong-peer",
+          `expected peer ${expectPeer} at ${key} but the peer there proved to be ${info.id}`,
+        );
+      }
+      return info;
+    };
+    if (pending) return pending.then(checked);
     for (const record of this.#byId.values()) {
       const d = record.dialed;
-      if (d && d.host === host && d.port === port) return Promise.resolve(this.#info(record));
+      if (d && d.host === host && d.port === port) {
+        return Promise.resolve(this.#info(record)).then(checked);
+      }
     }
     if (this.#records.size >= this.#options.maxConnections) {
       return Promise.reject(
@@ -562,7 +712,7 @@ class MeshPeer implements Peer {
         conn.close();
         throw new ConnectError("closed", "peer is shutting down");
       }
-      const record = this.#adopt(conn, "outbound", { host, port });
+      const record = this.#adopt(conn, "outbound", { host, port }, expectPeer);
       try {
         const info = await record.ready.promise;
         this.#book.succeeded(host, port, info.id);
@@ -581,6 +731,7 @@ class MeshPeer implements Peer {
     conn: Deno.TcpConn,
     direction: "inbound" | "outbound",
     dialed?: { host: string; port: number },
+    expectPeer?: string,
   ): Record_ {
     const now = performance.now();
     const record: Record_ = {
@@ -604,7 +755,7 @@ class MeshPeer implements Peer {
         this.#options.log(message);
         this.#emit("error", { address: this.#remoteKey(record), error: new Error(message) });
       },
-    });
+    }, { dialer: direction === "outbound", expectPeer });
     if (this.#pool) record.connection.useHashers(this.#pool.link());
     this.#records.add(record);
     return record;
@@ -710,8 +861,10 @@ class MeshPeer implements Peer {
     }
     const address = this.#remoteKey(record);
     if (!record.remote) {
-      record.ready.reject(new ConnectError(error ? "refused" : "closed", `${address}: ${reason}`));
+      const why = error?.code === "wrong-peer" ? "wrong-peer" : error ? "refused" : "closed";
+      record.ready.reject(new ConnectError(why, `${address}: ${reason}`));
     }
+    if (error?.code === "rate-limited") this.#penalize(record);
     if (error) {
       this.#options.log(`connection ${address} closed: ${error.message}`);
       this.#emit("error", { address, error, peer: record.remote ? this.#info(record) : undefined });
@@ -726,6 +879,22 @@ class MeshPeer implements Peer {
         this.#emit("peer:disconnected", { peer: info, reason });
       }
     }
+  }
+
+  /**
+   * Backs off a remote that broke a limit: its host is refused for a while, doubling with each
+   * offence, and an address we dialed is marked failed, so upkeep waits before trying it again.
+   */
+  #penalize(record: Record_): void {
+    const host = record.connection.remoteAddr.hostname;
+    const now = Date.now();
+    const last = this.#penalties.get(host);
+    const strikes = last && now < last.until + 10 * 60_000 ? last.strikes + 1 : 1;
+    const ms = Math.min(this.#options.penaltyMs * 2 ** (strikes - 1), 60 * 60_000);
+    this.#penalties.set(host, { until: now + ms, strikes });
+    if (this.#penalties.size > 4096) this.#penalties.delete(this.#penalties.keys().next().value!);
+    if (record.dialed) this.#book.failed(record.dialed.host, record.dialed.port);
+    this.#options.log(`${host} broke a limit: refusing it for ${Math.round(ms / 1000)} s`);
   }
 
   // Sending.
@@ -925,6 +1094,12 @@ class MeshPeer implements Peer {
       }
     }
   }
+}
+
+function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
+  if (data.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
+  return true;
 }
 
 /** A cheap upper bound of a value's MessagePack size: the send credit of a message. */

@@ -134,14 +134,14 @@ export interface ConnectionRecord {
   rttMs: number | null;
   lastPingAt: number;
   pingSeq: number;
-  /** Hex of the nonces each side put in its hello on this connection. */
+  /** Hex of the ephemeral public keys each side put in its hello on this connection. */
   nonces?: { mine: string; theirs: string };
 }
 
 /**
  * Which of two open connections to the same peer both sides keep, computed the same way on both
  * sides from what both know: the connection dialed by the lower peer id wins; between two dialed
- * by the same peer, the one whose dialer's hello nonce is lower.
+ * by the same peer, the one whose dialer's hello ephemeral key is lower.
  */
 export function preferredConnection<R extends ConnectionRecord>(
   existing: R,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { BulkFields, ByeCode, FileRange, Hello, Message } from "./messages.ts";
+import type { Auth, BulkFields, ByeCode, FileRange, Message } from "./messages.ts";
 import type { Schema } from "./schema.ts";
 
 /** Slots of the shared control array of one connection. */
@@ -40,6 +40,13 @@ export interface WorkerSetup {
   /** Sinks in force when the connection opens; later changes come as `sink` requests. */
   sinks: SinkRequest[];
   maxFrameSize: number;
+  /** Inbound rate limits of each connection; 0 turns one off. */
+  limits: { framesPerSecond: number; bytesPerSecond: number };
+  /**
+   * Internal, for the benchmark's baseline only: frames after the handshake are not sealed.
+   * Reachable only through `startPeerForBenchmark` (peer.ts), never from `mod.ts` or a CLI.
+   */
+  plaintext?: boolean;
 }
 
 /** The first message to a worker: its rings and everything it needs for the handshake. */
@@ -48,9 +55,12 @@ export interface InitRequest extends WorkerSetup {
   inbound: SharedArrayBuffer;
   outbound: SharedArrayBuffer;
   control: SharedArrayBuffer;
-  id: string;
   publicKey: Uint8Array;
   privateKey: CryptoKey;
+  /** This side dialed: it plays the dialer's part in the key agreement. */
+  dialer: boolean;
+  /** The peer id the dialer expects; any other is refused (`wrong-peer`). */
+  expectPeer?: string;
 }
 
 /** Bulk bytes of `app` messages whose key field is `key` go into `path` (null: stop). */
@@ -79,8 +89,8 @@ export type ToWorker =
   | { type: "hashers"; ports: MessagePort[] }
   | { type: "close"; reason: string; code?: ByeCode };
 
-/** The remote peer as proven by its handshake. */
-export type RemoteHello = Omit<Hello, "nonce" | "t">;
+/** The remote peer as proven by its handshake: its `auth` and the id derived from its key. */
+export type RemoteHello = Omit<Auth, "t" | "sig"> & { id: string };
 
 /** Worker to main. */
 export type FromWorker =
