@@ -49,6 +49,13 @@ class ShareProcess {
     throw new Error(`no ${name} event; got ${JSON.stringify(this.events.slice(-5))}`);
   }
 
+  /** Waits for it to exit by itself (`--exit-when-done`); returns its `stats` event. */
+  async exited(): Promise<Event> {
+    await this.child.status;
+    await this.#pump;
+    return this.events.find((e) => e.event === "stats") ?? { event: "stats" };
+  }
+
   /** Stops it (SIGTERM, if still running) and returns its `stats` event. */
   async stop(): Promise<Event> {
     try {
@@ -122,7 +129,7 @@ async function transfer(seederCount: number, round: number): Promise<Run> {
     ...peers.flatMap((ready) => ["--peer", `127.0.0.1:${ready.port}`]),
   ]);
   const saved = await downloader.waitFor("saved");
-  const downloaderStats = await downloader.stop();
+  const downloaderStats = await downloader.exited();
   const seederStats = await Promise.all(seeders.map((s) => s.stop()));
   if (!(await sameBytes(source, saved.path as string))) throw new Error("the copy differs!");
   await Deno.remove(out, { recursive: true });

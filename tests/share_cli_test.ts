@@ -292,3 +292,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test("--expect-peer: a peer that is not the one expected is refused; the right one is joined", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
+  await writeRandom(`${dir}/f.bin`, 40_000);
+  const seeder = share(dir, ["--port", "0", "--data-dir", "s", "--part", "f.bin"]);
+  let right: MeshProcess | null = null;
+  try {
+    const { port, id } = await seeder.waitFor(is("ready"), "the seeder ready");
+    const wrongId = "0".repeat(32);
+    const wrong = await runShare(dir, [
+      ...["--port", "0", "--data-dir", "w", "--peer", `127.0.0.1:${port}`],
+      ...["--expect-peer", wrongId],
+    ]);
+    assert.equal(wrong.code, 1, wrong.stderr);
+    assert.match(
+      wrong.stderr,
+      new RegExp(`share: refused 127\\.0\\.0\\.1:${port}: it is not peer ${wrongId}`),
+    );
+    await assert.rejects(() => Deno.stat(`${dir}/downloads/f.bin`), Deno.errors.NotFound);
+    right = share(dir, [
+      ...["--port", "0", "--data-dir", "r", "--peer", `127.0.0.1:${port}`],
+      ...["--expect-peer", String(id), "--exit-when-done"],
+    ]);
+    assert.equal(await right.exited(), 0, right.stderr.join("\n"));
+    const announce = right.events.find(is("announce"))!;
+    assert.equal(announce.origin, id, "the manifest is signed by the seeder");
+    assert.ok(right.events.some(is("saved")));
+  } finally {
+    await right?.kill("SIGTERM");
+    await seeder.kill("SIGTERM");
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -27,6 +27,7 @@ interface ShareCliOptions {
   out: string;
   dataDir?: string;
   nick?: string;
+  expectPeer?: string;
   seedOnly: boolean;
   maxUpload?: number;
   exitWhenDone: boolean;
@@ -46,6 +47,7 @@ export async function main(args: string[]): Promise<number> {
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--part <file>", "a file to offer (repeatable)", collectText, [])
     .option("--peer <host:port>", "a peer to join through (repeatable)", collectPeer, [])
+    .option("--expect-peer <id>", "the peer id the first --peer must prove, or be refused")
     .option("--get <name|hash>", "fetch only this file (repeatable)", collectGet, [])
     .option("--out <dir>", "where fetched files are saved", "./downloads")
     .option("--data-dir <dir>", "where the identity and manifests are kept (default: per port)")
@@ -65,6 +67,14 @@ export async function main(args: string[]): Promise<number> {
       throw new UsageError(
         "--seed-only fetches nothing: it cannot be used with --get or --exit-when-done",
       );
+    }
+    if (options.expectPeer !== undefined) {
+      if (!/^[0-9a-f]{32}$/.test(options.expectPeer)) {
+        throw new UsageError(
+          `--expect-peer needs a full peer id (32 lowercase hex characters), not "${options.expectPeer}"`,
+        );
+      }
+      if (options.peer.length === 0) throw new UsageError("--expect-peer needs a --peer to check");
     }
     await checkParts(options.part);
     if (!options.seedOnly) await checkOut(options.out);
@@ -112,7 +122,7 @@ async function run(options: ShareCliOptions): Promise<number> {
   const savedRoots = new Set<string>();
   let lastAnnounce = performance.now();
 
-  share.on("announce", ({ manifest, from }) => {
+  share.on("announce", ({ manifest, from, origin }) => {
     lastAnnounce = performance.now();
     out.event("announce", {
       name: manifest.name,
@@ -120,6 +130,7 @@ async function run(options: ShareCliOptions): Promise<number> {
       hash: manifest.root,
       pieces: manifest.pieces.length / 32,
       from: { id: from.id, nick: from.nick },
+      origin,
     });
     out.line(
       out.paint("2", `* ${from.nick} announced ${manifest.name} (${mib(manifest.size)})`) +
@@ -190,10 +201,14 @@ async function run(options: ShareCliOptions): Promise<number> {
         (options.seedOnly ? ", seeding only" : `, saving to ${options.out}`),
     );
     if (options.peer.length > 0) {
-      joinAny(peer, options.peer).then((joined) => {
-        if (joined) return;
+      joinAny(peer, options.peer, options.expectPeer).then((joined) => {
+        if (joined === true) return;
         const tried = options.peer.map((p) => `${p.host}:${p.port}`).join(", ");
-        out.error(`share: no peers reachable (tried ${tried})`);
+        out.error(
+          joined === "wrong-peer"
+            ? `share: refused ${tried.split(", ")[0]}: it is not peer ${options.expectPeer}`
+            : `share: no peers reachable (tried ${tried})`,
+        );
         quit(1);
       });
     }
@@ -249,18 +264,37 @@ function isDone(
   return savedRoots.size > 0 && performance.now() - lastAnnounce > SETTLE_MS;
 }
 
-/** Dials every peer given, retrying each for a while; resolves true once any answers. */
-function joinAny(peer: Peer, peers: { host: string; port: number }[]): Promise<boolean> {
+/**
+ * Dials every peer given, retrying each for a while; resolves true once any answers. The first
+ * must prove to be `expectPeer`, when given: if it is someone else, it is not retried, and when
+ * no other answers either, this resolves "wrong-peer".
+ */
+function joinAny(
+  peer: Peer,
+  peers: { host: string; port: number }[],
+  expectPeer?: string,
+): Promise<true | false | "wrong-peer"> {
   const deadline = performance.now() + JOIN_TIMEOUT_MS;
   return new Promise((resolve) => {
     let failed = 0;
-    for (const { host, port } of peers) {
-      peer.addAddress(host, port);
+    let wrongPeer = false;
+    for (const [i, { host, port }] of peers.entries()) {
+      const expected = i === 0 ? expectPeer : undefined;
+      // A pinned address is not handed to upkeep, which would dial it unpinned.
+      if (expected === undefined) peer.addAddress(host, port);
       let delay = 250;
       const attempt = () =>
-        peer.connect(host, port).then(() => resolve(true), (error: ConnectError) => {
-          if (error.reason === "closed" || performance.now() + delay > deadline) {
-            if (++failed === peers.length) resolve(peer.peers().length > 0);
+        peer.connect(host, port, { expectPeer: expected }).then(() => resolve(true), (
+          error: ConnectError,
+        ) => {
+          wrongPeer ||= error.reason === "wrong-peer";
+          if (
+            error.reason === "closed" || error.reason === "wrong-peer" ||
+            performance.now() + delay > deadline
+          ) {
+            if (++failed === peers.length) {
+              resolve(peer.peers().length > 0 ? true : wrongPeer ? "wrong-peer" : false);
+            }
             return;
           }
           setTimeout(attempt, delay);

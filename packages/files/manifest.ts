@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { blake3, HASH_BYTES } from "@meshtalk/core";
+import { blake3, HASH_BYTES, peerIdFromKey, verifySignature } from "@meshtalk/core";
 import { FileShareError } from "./errors.ts";
 
 /** Smallest piece: below this, per-piece messages cost more than the bytes they carry. */
@@ -29,6 +29,56 @@ export interface Manifest {
   pieces: Uint8Array;
   /** Hex BLAKE3-256 of the rest (see {@linkcode manifestRoot}): the file's identity. */
   root: string;
+}
+
+/** Who first announced a file, and their signature of its root (see {@linkcode signingBytes}). */
+export interface ManifestSignature {
+  /** The announcer's peer id. */
+  origin: string;
+  /** Its Ed25519 public key, whose hash is `origin`. */
+  key: Uint8Array;
+  /** Its Ed25519 signature of {@linkcode signingBytes}(root). */
+  sig: Uint8Array;
+}
+
+const SIGNING_DOMAIN = new TextEncoder().encode("meshtalk-files/1 manifest\0");
+
+/**
+ * What the first announcer of a file signs: `"meshtalk-files/1 manifest" 0x00` and the 32 bytes
+ * of the root hash. The root covers every field of the manifest, so this signs them all.
+ *
+ * @example
+ * ```ts
+ * import { signingBytes } from "@meshtalk/files";
+ * console.log(signingBytes("00".repeat(32)).length); // 58
+ * ```
+ */
+export function signingBytes(root: string): Uint8Array {
+  const out = new Uint8Array(SIGNING_DOMAIN.length + 32);
+  out.set(SIGNING_DOMAIN);
+  out.set(fromHex(root), SIGNING_DOMAIN.length);
+  return out;
+}
+
+/**
+ * Throws a {@linkcode FileShareError} unless `signature` is by the peer it names (the key hashes
+ * to `origin`) and signs the manifest's root.
+ */
+export async function checkManifestSignature(
+  manifest: Manifest,
+  signature: ManifestSignature,
+): Promise<void> {
+  const bad = (why: string) =>
+    new FileShareError(
+      "bad-manifest",
+      `refused the manifest of ${JSON.stringify(manifest.name)}: ${why}`,
+    );
+  if (signature.key.length !== 32 || await peerIdFromKey(signature.key) !== signature.origin) {
+    throw bad(`its signing key is not the key of peer ${signature.origin}`);
+  }
+  if (!(await verifySignature(signature.key, signature.sig, signingBytes(manifest.root)))) {
+    throw bad(`its signature by ${signature.origin} does not match`);
+  }
 }
 
 /**

@@ -21,17 +21,20 @@ export { FileShareError, type FileShareErrorCode } from "./errors.ts";
 export {
   checkFileName,
   checkManifest,
+  checkManifestSignature,
   choosePieceSize,
   createManifest,
   type HashPieces,
   type Manifest,
   manifestRoot,
+  type ManifestSignature,
   MAX_NAME_BYTES,
   MAX_PIECE_SIZE,
   MAX_PIECES,
   MIN_PIECE_SIZE,
   pieceCount,
   pieceLength,
+  signingBytes,
   toHex,
 } from "./manifest.ts";
 export { ENDGAME_REQUESTERS, type PickerState, pickPiece } from "./picker.ts";

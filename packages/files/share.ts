@@ -29,12 +29,15 @@ import { FileShareError } from "./errors.ts";
 import {
   checkFileName,
   checkManifest,
+  checkManifestSignature,
   createManifest,
   type Manifest,
+  type ManifestSignature,
   MAX_PIECE_SIZE,
   MAX_PIECES,
   pieceCount,
   pieceLength,
+  signingBytes,
 } from "./manifest.ts";
 import { pickPiece } from "./picker.ts";
 
@@ -48,6 +51,9 @@ export type FilesSchema = OneOfSchema<"t", {
     pieceSize: UintSchema;
     pieces: BinSchema;
     root: StrSchema;
+    origin: StrSchema;
+    key: BinSchema;
+    sig: BinSchema;
     holder: StrSchema;
     address: OptionalSchema<StrSchema>;
     hops: UintSchema;
@@ -73,6 +79,9 @@ export const filesApp: AppDefinition<FilesSchema> = defineApp(
       pieceSize: s.uint(MAX_PIECE_SIZE),
       pieces: s.bin(MAX_PIECES * HASH_BYTES),
       root: s.str(64),
+      origin: s.str(32),
+      key: s.bin(32),
+      sig: s.bin(64),
       holder: s.str(32),
       address: s.optional(s.str(300)),
       hops: s.uint(255),
@@ -137,8 +146,8 @@ export interface FileStatus {
 
 /** What a file share reports. */
 export interface FileShareEvents {
-  /** A file was announced to this peer for the first time. */
-  announce: { manifest: Manifest; from: PeerInfo };
+  /** A file was announced to this peer for the first time; `origin` signed its manifest. */
+  announce: { manifest: Manifest; from: PeerInfo; origin: string };
   /** A download moved on. */
   progress: FileStatus;
   /** A file was verified whole and saved. */
@@ -238,7 +247,10 @@ class Swarm implements FileShare {
   readonly #channel: AppChannel<FilesSchema>;
   readonly #out: string;
   readonly #options: Required<Omit<FileShareOptions, "out" | "cacheDir">> & { cacheDir?: string };
-  readonly #known = new Map<string, { manifest: Manifest; holders: Map<string, string | null> }>();
+  readonly #known = new Map<
+    string,
+    { manifest: Manifest; signature: ManifestSignature; holders: Map<string, string | null> }
+  >();
   readonly #local = new Map<string, Local>();
   readonly #seen = new Set<string>();
   /** Peers that asked about a file: they hear of every piece we gain. */
@@ -285,6 +297,12 @@ class Swarm implements FileShare {
       (file, pieceSize) => this.#channel.hashPieces(file, pieceSize),
       this.#options.cacheDir,
     );
+    // The first announcer signs; a file announced by someone else keeps their signature.
+    const signature = this.#known.get(manifest.root)?.signature ?? {
+      origin: this.#peer.id,
+      key: this.#peer.publicKey,
+      sig: await this.#peer.sign(signingBytes(manifest.root)),
+    };
     const existing = this.#local.get(manifest.root);
     if (!existing?.have.complete) {
       existing?.download && this.#stopDownload(manifest.root, existing);
@@ -294,7 +312,7 @@ class Swarm implements FileShare {
         path,
       });
     }
-    this.#remember(manifest, this.#peer.id, null);
+    this.#remember(manifest, signature, this.#peer.id, null);
     this.#seen.add(`${manifest.root}/${this.#peer.id}`);
     this.#channel.broadcast(this.#announcement(manifest, this.#peer.id, null, ANNOUNCE_HOPS));
     return manifest;
@@ -399,8 +417,13 @@ class Swarm implements FileShare {
       pieces: body.pieces,
       root: body.root,
     };
+    const signature = { origin: body.origin, key: body.key, sig: body.sig };
     try {
       await checkManifest(manifest);
+      const known = this.#known.get(body.root)?.signature;
+      if (!known || !sameBytes(known.sig, body.sig) || !sameBytes(known.key, body.key)) {
+        await checkManifestSignature(manifest, signature);
+      }
     } catch (error) {
       this.#error(
         new FileShareError(
@@ -420,14 +443,20 @@ class Swarm implements FileShare {
       if (this.#known.size >= MAX_KNOWN_FILES || this.#knownBytes > MAX_KNOWN_BYTES) return;
       this.#knownBytes += manifest.pieces.length;
     }
-    this.#remember(manifest, body.holder, address);
+    this.#remember(manifest, signature, body.holder, address);
     if (body.hops > 1) {
       this.#channel.broadcast(
         this.#announcement(manifest, body.holder, address, body.hops - 1),
         from.id,
       );
     }
-    if (isNew) this.#emit("announce", { manifest: this.#known.get(body.root)!.manifest, from });
+    if (isNew) {
+      this.#emit("announce", {
+        manifest: this.#known.get(body.root)!.manifest,
+        from,
+        origin: body.origin,
+      });
+    }
     const local = this.#local.get(body.root);
     if (!local && this.#options.wants(manifest)) await this.#startDownload(manifest);
     else if (local?.download) this.#dialHolders(body.root);
@@ -689,7 +718,7 @@ class Swarm implements FileShare {
     local.download = undefined;
     this.#emit("progress", this.#status(root));
     // A complete copy here is one more holder for the rest of the mesh.
-    this.#remember(local.manifest, this.#peer.id, null);
+    this.#remember(local.manifest, this.#known.get(root)!.signature, this.#peer.id, null);
     this.#seen.add(`${root}/${this.#peer.id}`);
     this.#channel.broadcast(this.#announcement(local.manifest, this.#peer.id, null, ANNOUNCE_HOPS));
     this.#emit("saved", {
@@ -830,9 +859,16 @@ class Swarm implements FileShare {
     };
   }
 
-  #remember(manifest: Manifest, holder: string, address: string | null): void {
+  #remember(
+    manifest: Manifest,
+    signature: ManifestSignature,
+    holder: string,
+    address: string | null,
+  ): void {
     let known = this.#known.get(manifest.root);
-    if (!known) this.#known.set(manifest.root, known = { manifest, holders: new Map() });
+    if (!known) {
+      this.#known.set(manifest.root, known = { manifest, signature, holders: new Map() });
+    }
     known.holders.set(holder, address);
   }
 
@@ -842,6 +878,7 @@ class Swarm implements FileShare {
     address: string | null,
     hops: number,
   ): FilesMessage {
+    const { origin, key, sig } = this.#known.get(manifest.root)!.signature;
     return {
       t: "announce",
       name: manifest.name,
@@ -849,6 +886,9 @@ class Swarm implements FileShare {
       pieceSize: manifest.pieceSize,
       pieces: manifest.pieces,
       root: manifest.root,
+      origin,
+      key,
+      sig,
       holder,
       ...(address ? { address } : {}),
       hops,
@@ -870,4 +910,8 @@ class Swarm implements FileShare {
       (handler as (detail: FileShareEvents[E]) => void)(detail);
     }
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

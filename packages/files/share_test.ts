@@ -9,7 +9,13 @@ import {
   type FileShareOptions,
   manifestRoot,
   pieceCount,
+  signingBytes,
 } from "./mod.ts";
+
+/** The signature fields of an announcement whose manifest `peer` first announced. */
+async function signedBy(peer: Peer, root: string) {
+  return { origin: peer.id, key: peer.publicKey, sig: await peer.sign(signingBytes(root)) };
+}
 
 /** Generous: arrival is waited for, never timed. */
 const LONG = 60_000;
@@ -211,6 +217,7 @@ Deno.test("names that would leave the output folder are refused", async () => {
         t: "announce",
         ...manifest,
         root,
+        ...await signedBy(liar, root),
         holder: liar.id,
         hops: 1,
       });
@@ -253,6 +260,7 @@ Deno.test("bytes past the announced size are refused and nothing grows the file"
       t: "announce",
       ...manifest,
       root,
+      ...await signedBy(liar, root),
       holder: liar.id,
       hops: 1,
     });
@@ -328,6 +336,60 @@ Deno.test("a finished download is served on: a third peer fetches it after the f
     assert.deepEqual([...third.piecesFrom.keys()], [second.peer.id]);
   } finally {
     await stop(second, ...(third ? [third] : []));
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("manifests are signed by their first announcer; altered or forged ones are refused", async () => {
+  const dir = await Deno.makeTempDir();
+  const liar = await startPeer({ host: "127.0.0.1", apps: [filesApp], targetConnections: 0 });
+  const honest = await startPeer({ host: "127.0.0.1", apps: [filesApp], targetConnections: 0 });
+  const leecher = await startNode(`${dir}/out`, { wants: () => false });
+  const announced: FileShareEvents["announce"][] = [];
+  leecher.share.on("announce", (e) => announced.push(e));
+  try {
+    await leecher.peer.connect("127.0.0.1", liar.port);
+    await waitFor(() => liar.peers().length === 1, "the liar connected");
+    const original = { name: "report.pdf", size: 10, pieceSize: 16384, pieces: new Uint8Array(32) };
+    const root = await manifestRoot(original);
+    const honestSig = await signedBy(honest, root);
+    const send = (
+      body: Parameters<ReturnType<typeof liar.app<typeof filesApp.schema>>["send"]>[1],
+    ) => liar.app(filesApp).send(leecher.peer.id, body);
+    // 1. The honest peer's manifest, renamed by the liar (a new root) under the honest signature.
+    const renamed = { ...original, name: "report-final.pdf" };
+    await send({
+      t: "announce",
+      ...renamed,
+      root: await manifestRoot(renamed),
+      ...honestSig,
+      holder: liar.id,
+      hops: 2,
+    });
+    // 2. Claimed to come from the honest peer, signed with the liar's key.
+    await send({
+      t: "announce",
+      ...original,
+      root,
+      ...await signedBy(liar, root),
+      origin: honest.id,
+      holder: liar.id,
+      hops: 2,
+    });
+    await waitFor(() => leecher.errors.length === 2, "two refusals", LONG);
+    // Checked concurrently: the two refusals may come in either order.
+    const errors = leecher.errors.join("\n");
+    assert.match(errors, /"report-final\.pdf": its signature by [0-9a-f]{32} does not match/);
+    assert.match(errors, /"report\.pdf": its signing key is not the key of peer/);
+    assert.equal(announced.length, 0, "nothing announced");
+    // 3. Passed on by the liar with the honest signature intact: accepted, shown as the honest peer's.
+    await send({ t: "announce", ...original, root, ...honestSig, holder: liar.id, hops: 2 });
+    await waitFor(() => announced.length === 1, "the genuine announcement", LONG);
+    assert.equal(announced[0].origin, honest.id);
+    assert.equal(announced[0].from.id, liar.id);
+  } finally {
+    await stop(leecher);
+    await Promise.all([liar.close(), honest.close()]);
     await Deno.remove(dir, { recursive: true });
   }
 });
