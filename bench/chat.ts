@@ -9,7 +9,8 @@
 // CHAT_BENCH_LATENCY, messages sent at 20/s (default 400); CHAT_BENCH_WINDOW, most throughput lines
 // written and not yet shown by every peer (default 2000; 0: no limit, see the throughput run);
 // CHAT_BENCH_ONLY=chain|mesh, one topology; CHAT_BENCH_VERBOSE=1, progress every second on stderr;
-// CHAT_BENCH_V8_FLAGS, V8 flags for every peer (to try heap settings);
+// CHAT_BENCH_V8_FLAGS, V8 flags for every peer (default, as `deno task chat`:
+// --max-semi-space-size=1);
 // CHAT_BENCH_PROF=<peer index>, that peer runs with --v8-flags=--prof (its isolate-*.log files,
 // one per thread, land in the working directory: `node --prof-process <log>`).
 
@@ -33,7 +34,7 @@ const WINDOW = Number(Deno.env.get("CHAT_BENCH_WINDOW") ?? 2000);
 const BATCH_LINES = 250;
 const PROFILE_PEER = Deno.env.get("CHAT_BENCH_PROF");
 const ONLY = Deno.env.get("CHAT_BENCH_ONLY");
-const V8_FLAGS = Deno.env.get("CHAT_BENCH_V8_FLAGS");
+const V8_FLAGS = Deno.env.get("CHAT_BENCH_V8_FLAGS") ?? "--max-semi-space-size=1";
 const VERBOSE = Boolean(Deno.env.get("CHAT_BENCH_VERBOSE"));
 const chatScript = new URL("../apps/cli/chat.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
@@ -83,8 +84,8 @@ class ChatProcess {
     const args = [
       "run",
       "-A",
-      ...(PROFILE_PEER === String(index) ? ["--v8-flags=--prof"] : []),
-      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
+      // The V8 flags of `deno task chat` unless told otherwise: what a user runs is measured.
+      `--v8-flags=${PROFILE_PEER === String(index) ? "--prof," : ""}${V8_FLAGS}`,
       chatScript,
       "0",
       "--host",

@@ -1,7 +1,7 @@
 // The chat CLI end to end: its /commands, a peer killed mid-mesh, bad command lines, retries of an
 // unreachable bootstrap peer, and the interactive prompt in a real terminal (tmux).
 import assert from "node:assert/strict";
-import { type Event, MeshProcess } from "./_process.ts";
+import { type Event, MeshProcess, runToEnd } from "./_process.ts";
 import { onPath, shellQuote, Terminal } from "./_terminal.ts";
 
 const chatScript = new URL("../apps/cli/chat.ts", import.meta.url).pathname;
@@ -266,16 +266,8 @@ Deno.test("SIGKILL of the middle peer: the two others notice and keep talking, o
 });
 
 /** Runs the chat command to completion with stdin closed. */
-async function runChat(args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", chatScript, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+function runChat(args: string[]) {
+  return runToEnd("apps/cli/chat.ts", args);
 }
 
 Deno.test("bad arguments: exit code 2, one line on stderr, no stack trace", async () => {

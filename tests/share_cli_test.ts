@@ -1,6 +1,6 @@
 // `deno task share` end to end: real processes, real sockets, real files.
 import assert from "node:assert/strict";
-import { type Event, MeshProcess } from "./_process.ts";
+import { type Event, MeshProcess, runToEnd } from "./_process.ts";
 import { onPath, shellQuote, Terminal } from "./_terminal.ts";
 
 const shareScript = "apps/cli/share.ts";
@@ -167,17 +167,8 @@ Deno.test("a downloader killed with SIGKILL resumes: it fetches only what was mi
   }
 });
 
-async function runShare(dir: string, args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(`../${shareScript}`, import.meta.url).pathname, ...args],
-    cwd: dir,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+function runShare(dir: string, args: string[]) {
+  return runToEnd(shareScript, args, { cwd: dir });
 }
 
 Deno.test("bad input: a clear line on stderr and a non-zero exit", async () => {

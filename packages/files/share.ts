@@ -215,8 +215,8 @@ interface Download {
   receiving: boolean;
 }
 
-/** Bytes asked of one peer at once: enough to keep a fast link busy, bounded in memory. */
-const BYTES_IN_FLIGHT_PER_PEER = 8 * 1024 * 1024;
+/** Bytes asked for at once, of all sources together: enough to keep a fast link busy. */
+const BYTES_IN_FLIGHT = 8 * 1024 * 1024;
 /** Requests waiting to be served to one peer; more are refused as busy. */
 const MAX_UPLOAD_QUEUE = 256;
 const MAX_KNOWN_FILES = 1000;
@@ -677,9 +677,14 @@ class Swarm implements FileShare {
     const local = this.#local.get(file);
     const download = local?.download;
     if (!local || !download || download.finishing) return;
+    // The bytes in flight are shared among the sources: memory (the receiving workers' buffers)
+    // grows with them, and one fast source keeps a link as busy as several.
     const perPeer = Math.max(
       2,
-      Math.min(64, Math.floor(BYTES_IN_FLIGHT_PER_PEER / local.manifest.pieceSize)),
+      Math.min(
+        64,
+        Math.floor(BYTES_IN_FLIGHT / local.manifest.pieceSize / Math.max(1, download.sources.size)),
+      ),
     );
     const state = {
       have: local.have,
