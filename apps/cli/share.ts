@@ -154,9 +154,14 @@ async function run(options: ShareCliOptions): Promise<number> {
       resumed: file.resumed,
     });
     out.line(
-      out.paint("32", `saved ${file.name}`) +
-        ` (${mib(file.bytes)}, every piece verified) to ${file.path} in ${round(file.seconds)} s` +
-        (file.resumed > 0 ? `, ${mib(file.resumed)} of it resumed from disk` : ""),
+      file.fetched === 0 && file.resumed === file.bytes
+        ? out.paint("32", `have ${file.name}`) +
+          ` already (${mib(file.bytes)}, every piece verified) at ${file.path}`
+        : out.paint("32", `saved ${file.name}`) +
+          ` (${mib(file.bytes)}, every piece verified) to ${file.path} in ${
+            round(file.seconds)
+          } s` +
+          (file.resumed > 0 ? `, ${mib(file.resumed)} of it resumed from disk` : ""),
     );
   });
   share.on("piece-rejected", (rejected) => {

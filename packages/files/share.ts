@@ -614,6 +614,24 @@ class Swarm implements FileShare {
     this.#local.set(root, local); // claimed now: announcements of other holders do not restart it
     try {
       checkFileName(manifest.name);
+      const saved = `${this.#out}/${manifest.name}`;
+      if (await this.#holds(saved, manifest)) {
+        // Saved by an earlier run (or put there by hand): checked, not fetched again.
+        local.have = Bitfield.full(count);
+        local.path = saved;
+        local.download = undefined;
+        this.#becomeHolder(manifest);
+        this.#emit("saved", {
+          name: manifest.name,
+          root,
+          path: saved,
+          bytes: manifest.size,
+          seconds: (performance.now() - download.started) / 1000,
+          fetched: 0,
+          resumed: manifest.size,
+        });
+        return;
+      }
       await Deno.mkdir(partialDir, { recursive: true });
       const file = await Deno.open(partial, { read: true, write: true, create: true });
       try {
@@ -722,10 +740,7 @@ class Swarm implements FileShare {
     local.path = target;
     local.download = undefined;
     this.#emit("progress", this.#status(root));
-    // A complete copy here is one more holder for the rest of the mesh.
-    this.#remember(local.manifest, this.#known.get(root)!.signature, this.#peer.id, null);
-    this.#seen.add(`${root}/${this.#peer.id}`);
-    this.#channel.broadcast(this.#announcement(local.manifest, this.#peer.id, null, ANNOUNCE_HOPS));
+    this.#becomeHolder(local.manifest);
     this.#emit("saved", {
       name: local.manifest.name,
       root,
@@ -743,16 +758,11 @@ class Swarm implements FileShare {
    */
   async #savePath(manifest: Manifest): Promise<string> {
     const target = `${this.#out}/${manifest.name}`;
-    try {
-      const info = await Deno.lstat(target);
-      if (info.isFile && info.size === manifest.size) {
-        const hashes = await this.#channel.hashPieces(target, manifest.pieceSize);
-        if (hashes.every((byte, i) => byte === manifest.pieces[i])) return target;
-      }
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return target;
+    const exists = await Deno.lstat(target).then(() => true, (error) => {
+      if (error instanceof Deno.errors.NotFound) return false;
       throw error;
-    }
+    });
+    if (!exists || await this.#holds(target, manifest)) return target;
     const beside = `${this.#out}/${manifest.root.slice(0, 8)}-${manifest.name}`;
     this.#error(
       new Error(
@@ -760,6 +770,22 @@ class Swarm implements FileShare {
       ),
     );
     return beside;
+  }
+
+  /** True when `path` is a regular file holding exactly the file of `manifest`, every piece. */
+  async #holds(path: string, manifest: Manifest): Promise<boolean> {
+    const info = await Deno.lstat(path).catch(() => null);
+    if (!info?.isFile || info.size !== manifest.size) return false;
+    const hashes = await this.#channel.hashPieces(path, manifest.pieceSize);
+    return hashes.every((byte, i) => byte === manifest.pieces[i]);
+  }
+
+  /** A complete copy here is one more holder for the rest of the mesh: it says so. */
+  #becomeHolder(manifest: Manifest): void {
+    const { root } = manifest;
+    this.#remember(manifest, this.#known.get(root)!.signature, this.#peer.id, null);
+    this.#seen.add(`${root}/${this.#peer.id}`);
+    this.#channel.broadcast(this.#announcement(manifest, this.#peer.id, null, ANNOUNCE_HOPS));
   }
 
   #stopDownload(root: string, local: Local): void {

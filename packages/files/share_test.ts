@@ -393,3 +393,25 @@ Deno.test("manifests are signed by their first announcer; altered or forged ones
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a file already saved in the output folder is checked, not fetched again", async () => {
+  const dir = await Deno.makeTempDir();
+  const seeder = await startNode(`${dir}/seeder`);
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    const source = await writeRandom(`${dir}/kept.bin`, 300_000);
+    await Deno.mkdir(`${dir}/out`);
+    await Deno.writeFile(`${dir}/out/kept.bin`, source);
+    await seeder.share.offer(`${dir}/kept.bin`);
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 1, "the file found saved", LONG);
+    assert.equal(leecher.saved[0].path, `${dir}/out/kept.bin`);
+    assert.equal(leecher.saved[0].fetched, 0);
+    assert.equal(leecher.saved[0].resumed, source.length);
+    assert.equal(leecher.piecesFrom.size, 0, "no piece was fetched");
+    await assert.rejects(() => Deno.stat(`${dir}/out/.meshtalk`), Deno.errors.NotFound);
+  } finally {
+    await stop(seeder, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
