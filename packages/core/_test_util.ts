@@ -4,6 +4,8 @@
 import { decodeValue, decodeValues, encodeShared } from "./codec.ts";
 import { encodeFrame, FrameDecoder } from "./frame.ts";
 import { generateIdentity, type Identity } from "./identity.ts";
+import { defineApp, type Peer, type PeerEvents, type PeerOptions, startPeer } from "./peer.ts";
+import { s } from "./schema.ts";
 
 const text = new TextEncoder();
 
@@ -362,4 +364,38 @@ export function frameOf(body: Uint8Array): Uint8Array {
   new DataView(frame.buffer).setUint32(0, body.length);
   frame.set(body, 4);
   return frame;
+}
+
+/** The app the core's tests send: a line of text, and bytes when a test needs them. */
+export const echo = defineApp(
+  "echo",
+  s.map({ text: s.str(1000), data: s.optional(s.bin(1 << 20)) }),
+);
+
+/** `count` peers on loopback running {@linkcode echo}, with no upkeep and quiet logs. */
+export async function peers(count: number, options: PeerOptions = {}): Promise<Peer[]> {
+  return await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startPeer({
+        host: "127.0.0.1",
+        apps: [echo],
+        nick: `p${i}`,
+        targetConnections: 0,
+        log: () => {},
+        // Generous unless a test is about it: a loaded machine starts workers slowly.
+        handshakeTimeoutMs: 30_000,
+        ...options,
+      })),
+  );
+}
+
+export async function closeAll(list: Peer[]): Promise<void> {
+  await Promise.all(list.map((p) => p.close()));
+}
+
+/** Every `event` the peer reports from now on. */
+export function record<E extends keyof PeerEvents>(peer: Peer, event: E): PeerEvents[E][] {
+  const seen: PeerEvents[E][] = [];
+  peer.on(event, (detail) => seen.push(detail));
+  return seen;
 }

@@ -1,41 +1,18 @@
 import assert from "node:assert/strict";
-import { randomBytes, RawPeer, waitFor, within } from "./_test_util.ts";
+import {
+  closeAll,
+  echo,
+  peers,
+  randomBytes,
+  RawPeer,
+  record,
+  waitFor,
+  within,
+} from "./_test_util.ts";
 import { ConnectError, ProtocolError } from "./errors.ts";
 import { generateIdentity, peerIdFromKey } from "./identity.ts";
-import { defineApp, type Peer, type PeerEvents, type PeerOptions, startPeer } from "./peer.ts";
-import { s } from "./schema.ts";
 
-const echo = defineApp("echo", s.map({ text: s.str(1000), data: s.optional(s.bin(1 << 20)) }));
 const fast = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 400 };
-
-async function peers(count: number, options: PeerOptions = {}): Promise<Peer[]> {
-  return await Promise.all(
-    Array.from(
-      { length: count },
-      (_, i) =>
-        startPeer({
-          host: "127.0.0.1",
-          apps: [echo],
-          nick: `p${i}`,
-          targetConnections: 0,
-          log: () => {},
-          // Generous unless a test is about it: a loaded machine starts workers slowly.
-          handshakeTimeoutMs: 30_000,
-          ...options,
-        }),
-    ),
-  );
-}
-
-async function closeAll(list: Peer[]): Promise<void> {
-  await Promise.all(list.map((p) => p.close()));
-}
-
-function record<E extends keyof PeerEvents>(peer: Peer, event: E): PeerEvents[E][] {
-  const seen: PeerEvents[E][] = [];
-  peer.on(event, (detail) => seen.push(detail));
-  return seen;
-}
 
 Deno.test("two peers handshake, prove their ids and exchange an app message", async () => {
   const [a, b] = await peers(2);

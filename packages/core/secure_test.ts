@@ -1,41 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { frameOf, RawPeer, waitFor } from "./_test_util.ts";
+import { closeAll, echo, frameOf, peers, RawPeer, record, waitFor } from "./_test_util.ts";
 import { encodeShared } from "./codec.ts";
 import { ConnectError, ProtocolError } from "./errors.ts";
 import { FrameDecoder } from "./frame.ts";
 import { peerIdFromKey, verifySignature } from "./identity.ts";
 import { parseMessage } from "./messages.ts";
-import { defineApp, type Peer, type PeerEvents, type PeerOptions, startPeer } from "./peer.ts";
-import { s } from "./schema.ts";
 import { deriveSession, FrameCipher, newEphemeral, transcriptOf } from "./secure.ts";
-
-const echo = defineApp("echo", s.map({ text: s.str(1000) }));
-
-async function peers(count: number, options: PeerOptions = {}): Promise<Peer[]> {
-  return await Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      startPeer({
-        host: "127.0.0.1",
-        apps: [echo],
-        nick: `p${i}`,
-        targetConnections: 0,
-        log: () => {},
-        handshakeTimeoutMs: 30_000,
-        ...options,
-      })),
-  );
-}
-
-async function closeAll(list: Peer[]): Promise<void> {
-  await Promise.all(list.map((p) => p.close()));
-}
-
-function record<E extends keyof PeerEvents>(peer: Peer, event: E): PeerEvents[E][] {
-  const out: PeerEvents[E][] = [];
-  peer.on(event, (detail) => out.push(detail));
-  return out;
-}
 
 type Attack = "flip" | "replay" | "drop" | "swap" | "truncate";
 
