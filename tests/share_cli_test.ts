@@ -44,7 +44,9 @@ Deno.test("the classic flow: one peer offers part2 and part3, the other saves ve
     assert.equal(await a.exited(), 0, a.stderr.join("\n"));
     const saved = a.events.filter(is("saved"));
     assert.deepEqual(saved.map((e) => e.name).sort(), ["part2.txt", "part3.txt"]);
-    for (const event of saved) assert.equal(event.path, `./downloads/${event.name}`);
+    for (const event of saved) {
+      assert.equal(event.path, `${await Deno.realPath(dir)}/downloads/${event.name}`);
+    }
     assert.deepEqual(await Deno.readFile(`${dir}/downloads/part2.txt`), part2);
     assert.deepEqual(await Deno.readFile(`${dir}/downloads/part3.txt`), part3);
     const announced = a.events.filter(is("announce"));

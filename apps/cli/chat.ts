@@ -8,7 +8,14 @@ import * as readline from "node:readline";
 import process from "node:process";
 import { type ConnectError, type Peer, startPeer } from "@meshtalk/core";
 import { type Chat, chatApp, ChatError, type ChatMessage, createChat } from "@meshtalk/chat";
-import { defaultDataDir, Output, parseHostPort, parsePort, UsageError } from "./options.ts";
+import {
+  defaultDataDir,
+  Output,
+  parseHostPort,
+  parsePort,
+  UsageError,
+  userPath,
+} from "./options.ts";
 
 const HELP = `commands:
   <text>                      send a line to everyone
@@ -99,7 +106,7 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
       port,
       host: options.host,
       nick: options.nick,
-      dataDir: options.dataDir ?? defaultDataDir(port),
+      dataDir: options.dataDir !== undefined ? userPath(options.dataDir) : defaultDataDir(port),
       apps: [chatApp],
       targetConnections: options.connections,
       log: (line) => out.line(out.paint("2", `* ${line}`)),

@@ -31,6 +31,20 @@ export function parseHostPort(text: string): { host: string; port: number } {
   return { host: match[1] ?? match[2], port: parsePort(match[3]) };
 }
 
+/**
+ * A path given on the command line, made absolute against the directory the user ran the command
+ * in: `deno task` runs commands in the project's directory and passes the user's in `INIT_CWD`.
+ */
+export function userPath(path: string): string {
+  const base = path.startsWith("/") ? "" : Deno.env.get("INIT_CWD") ?? Deno.cwd();
+  const parts: string[] = [];
+  for (const part of `${base}/${path}`.split("/")) {
+    if (part === "..") parts.pop();
+    else if (part !== "" && part !== ".") parts.push(part);
+  }
+  return `/${parts.join("/")}`;
+}
+
 /** Where a peer on `port` keeps its identity unless told otherwise: one dir per port. */
 export function defaultDataDir(port: number): string {
   const base = Deno.env.get("MESHTALK_HOME") ??

@@ -16,7 +16,14 @@ import {
   type FileStatus,
   type Manifest,
 } from "@meshtalk/files";
-import { defaultDataDir, Output, parseHostPort, parsePort, UsageError } from "./options.ts";
+import {
+  defaultDataDir,
+  Output,
+  parseHostPort,
+  parsePort,
+  UsageError,
+  userPath,
+} from "./options.ts";
 
 interface ShareCliOptions {
   port: number;
@@ -30,6 +37,9 @@ interface ShareCliOptions {
   expectPeer?: string;
   seedOnly: boolean;
   maxUpload?: number;
+  /** The `--part`s and `--out`, absolute. */
+  partPaths: string[];
+  outPath: string;
   exitWhenDone: boolean;
   json: boolean;
 }
@@ -62,6 +72,10 @@ export async function main(args: string[]): Promise<number> {
   try {
     program.parse(args, { from: "user" });
     options = program.opts<ShareCliOptions>();
+    // Paths are the user's, wherever `deno task` runs the command; messages show them as given.
+    options.partPaths = options.part.map(userPath);
+    options.outPath = userPath(options.out);
+    if (options.dataDir !== undefined) options.dataDir = userPath(options.dataDir);
     if (program.args.length > 0) throw new UsageError(`unexpected argument "${program.args[0]}"`);
     if (options.seedOnly && (options.get.length > 0 || options.exitWhenDone)) {
       throw new UsageError(
@@ -76,8 +90,8 @@ export async function main(args: string[]): Promise<number> {
       }
       if (options.peer.length === 0) throw new UsageError("--expect-peer needs a --peer to check");
     }
-    await checkParts(options.part);
-    if (!options.seedOnly) await checkOut(options.out);
+    await checkParts(options.part, options.partPaths);
+    if (!options.seedOnly) await checkOut(options.out, options.outPath);
   } catch (error) {
     const code = (error as { exitCode?: number }).exitCode;
     if (code === 0) return 0; // --help
@@ -112,7 +126,7 @@ async function run(options: ShareCliOptions): Promise<number> {
     (options.get.length === 0 ||
       options.get.some((g) => g === manifest.name || manifest.root.startsWith(g)));
   const share = createFileShare(peer, {
-    out: options.out,
+    out: options.outPath,
     cacheDir: `${dataDir}/manifests`,
     wants: wanted,
     uploadRate: (options.maxUpload ?? 0) * 2 ** 20,
@@ -178,7 +192,13 @@ async function run(options: ShareCliOptions): Promise<number> {
       ),
     );
   });
-  share.on("error", ({ message }) => out.error(`share: ${message}`));
+  share.on("error", ({ message, error }) => {
+    out.error(`share: ${message}`);
+    // A file that cannot be saved will not be done: waiting for it would be waiting forever.
+    if (options.exitWhenDone && error instanceof FileShareError && error.code === "unwritable") {
+      quit(1);
+    }
+  });
 
   const quit = (code: number) => done.resolve(code);
   const onSignal = () => quit(0);
@@ -187,8 +207,8 @@ async function run(options: ShareCliOptions): Promise<number> {
 
   let code: number;
   try {
-    for (const path of options.part) {
-      out.line(out.paint("2", `* hashing ${path}`));
+    for (const [i, path] of options.partPaths.entries()) {
+      out.line(out.paint("2", `* hashing ${options.part[i]}`));
       const manifest = await share.offer(path);
       out.event("offer", { name: manifest.name, size: manifest.size, hash: manifest.root });
       out.line(
@@ -383,12 +403,12 @@ function progressEvent(status: FileStatus): Record<string, unknown> {
   };
 }
 
-async function checkParts(parts: string[]): Promise<void> {
-  for (const path of parts) {
+async function checkParts(parts: string[], paths: string[]): Promise<void> {
+  for (const [i, path] of parts.entries()) {
     try {
-      const info = await Deno.stat(path);
+      const info = await Deno.stat(paths[i]);
       if (!info.isFile) throw new Error("not a regular file");
-      (await Deno.open(path, { read: true })).close();
+      (await Deno.open(paths[i], { read: true })).close();
     } catch (error) {
       const reason = error instanceof Deno.errors.NotFound
         ? "no such file"
@@ -398,7 +418,7 @@ async function checkParts(parts: string[]): Promise<void> {
   }
 }
 
-async function checkOut(dir: string): Promise<void> {
+async function checkOut(given: string, dir: string): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true });
     const probe = `${dir}/.meshtalk-write-test-${Deno.pid}`;
@@ -406,7 +426,7 @@ async function checkOut(dir: string): Promise<void> {
     await Deno.remove(probe);
   } catch (error) {
     throw new UsageError(
-      `cannot write to the output directory ${dir}: ${(error as Error).message}`,
+      `cannot write to the output directory ${given}: ${(error as Error).message}`,
     );
   }
 }

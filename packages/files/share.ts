@@ -197,6 +197,8 @@ interface Local {
 interface Source {
   bits: Bitfield;
   asked: Set<number>;
+  /** It refused as busy: nothing is asked of it before this (`performance.now()`). */
+  restUntil?: number;
 }
 
 interface Download {
@@ -217,9 +219,15 @@ interface Download {
 
 /** Bytes asked for at once, of all sources together: enough to keep a fast link busy. */
 const BYTES_IN_FLIGHT = 8 * 1024 * 1024;
+/** The `refuse` reason of a peer with too many requests waiting; any other means it lacks the piece. */
+const BUSY = "busy";
+/** How long a busy source is left alone. */
+const BUSY_REST_MS = 1000;
 /** Requests waiting to be served to one peer; more are refused as busy. */
 const MAX_UPLOAD_QUEUE = 256;
 const MAX_KNOWN_FILES = 1000;
+/** Holders remembered per file. */
+const MAX_HOLDERS = 8;
 /** Bytes of piece hashes kept for files announced by others. */
 const MAX_KNOWN_BYTES = 64 * 1024 * 1024;
 const MAX_SEEN = 10_000;
@@ -267,6 +275,8 @@ class Swarm implements FileShare {
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
   #knownBytes = 0;
+  /** When the limit of known files was last reported. */
+  #fullSince = -Infinity;
   /** When the bytes sent so far are due, at the upload rate. */
   #uploadClock = 0;
 
@@ -356,10 +366,12 @@ class Swarm implements FileShare {
         this.#onAnnounce(body, from).catch((error) => this.#error(error));
         break;
       case "want": {
+        // Interest is kept only in files this peer has (some of): anything else costs nothing.
+        const local = this.#local.get(body.file);
+        if (!local) break;
         let peers = this.#interested.get(body.file);
         if (!peers) this.#interested.set(body.file, peers = new Set());
         peers.add(from.id);
-        const local = this.#local.get(body.file);
         if (local && local.have.count > 0) {
           this.#send(from.id, { t: "have", file: body.file, bits: local.have.bytes });
         }
@@ -396,8 +408,13 @@ class Swarm implements FileShare {
         const download = this.#local.get(body.file)?.download;
         const source = download?.sources.get(from.id);
         if (!source) break;
-        if (source.bits.clear(body.piece)) download!.availability[body.piece]--;
         this.#unask(download!, from.id, body.piece);
+        if (body.reason === BUSY) {
+          // It has the piece but too many requests waiting: ask again once it has caught up.
+          source.restUntil = performance.now() + BUSY_REST_MS;
+        } else if (source.bits.clear(body.piece)) {
+          download!.availability[body.piece]--;
+        }
         this.#schedule(body.file);
         break;
       }
@@ -440,11 +457,26 @@ class Swarm implements FileShare {
     const isNew = !this.#known.has(body.root);
     if (isNew) {
       // Announcements cost memory here: a peer announcing without end must not exhaust it.
-      if (this.#known.size >= MAX_KNOWN_FILES || this.#knownBytes > MAX_KNOWN_BYTES) return;
+      if (this.#known.size >= MAX_KNOWN_FILES || this.#knownBytes > MAX_KNOWN_BYTES) {
+        const now = performance.now();
+        if (now - this.#fullSince > 60_000) {
+          this.#fullSince = now;
+          this.#error(
+            new Error(
+              `ignoring new announcements (${body.name} from ${from.nick} ${from.id.slice(0, 8)}` +
+                ` among them): ${this.#known.size} files are known already, the most kept`,
+            ),
+          );
+        }
+        return;
+      }
       this.#knownBytes += manifest.pieces.length;
     }
     this.#remember(manifest, signature, body.holder, address);
     if (body.hops > 1) {
+      // Relays wait for the neighbours' queues: big manifests passed on in a burst must not
+      // overflow them (the core drops a neighbour with too much queued for it).
+      await this.#channel.drained();
       this.#channel.broadcast(
         this.#announcement(manifest, body.holder, address, body.hops - 1),
         from.id,
@@ -459,7 +491,13 @@ class Swarm implements FileShare {
     }
     const local = this.#local.get(body.root);
     if (!local && this.#options.wants(manifest)) await this.#startDownload(manifest);
-    else if (local?.download) this.#dialHolders(body.root);
+    else if (local?.download) {
+      // A neighbour that has just come to hold the file can be asked at once.
+      if (from.id === body.holder && local.download.receiving) {
+        this.#send(from.id, { t: "want", file: body.root });
+      }
+      this.#dialHolders(body.root);
+    }
   }
 
   #onHave(file: string, from: PeerInfo, bytes: Uint8Array): void {
@@ -488,7 +526,7 @@ class Swarm implements FileShare {
     let upload = this.#uploads.get(peerId);
     if (!upload) this.#uploads.set(peerId, upload = { queue: [], busy: false });
     if (upload.queue.length >= MAX_UPLOAD_QUEUE) {
-      this.#send(peerId, { t: "refuse", file, piece, reason: "busy" });
+      this.#send(peerId, { t: "refuse", file, piece, reason: BUSY });
       return;
     }
     upload.queue.push({ file, piece });
@@ -546,9 +584,11 @@ class Swarm implements FileShare {
     } else if (stored.status === "corrupt") {
       this.#reject(from, local, piece, stored.reason ?? "corrupt");
     } else {
-      this.#error(new FileShareError("unwritable", stored.reason ?? `cannot write ${stored.path}`));
+      // The disk refused (full, or the partial file gone): asking again would fail again.
+      this.#abandon(file, local, stored.reason ?? `cannot write ${stored.path}`);
+      return;
     }
-    if (local.have.complete) this.#finish(file, local).catch((error) => this.#error(error));
+    if (local.have.complete) this.#finish(file, local);
     else this.#schedule(file);
   }
 
@@ -694,7 +734,10 @@ class Swarm implements FileShare {
   #schedule(file: string): void {
     const local = this.#local.get(file);
     const download = local?.download;
-    if (!local || !download || download.finishing) return;
+    // Nothing is asked for before the verifying sink is in place (and, on resume, the pieces on
+    // disk are known): a piece that arrived earlier would be dropped.
+    if (!local || !download || download.finishing || !download.receiving) return;
+    const now = performance.now();
     // The bytes in flight are shared among the sources: memory (the receiving workers' buffers)
     // grows with them, and one fast source keeps a link as busy as several.
     const perPeer = Math.max(
@@ -710,6 +753,7 @@ class Swarm implements FileShare {
       availability: download.availability,
     };
     for (const [peerId, source] of download.sources) {
+      if (source.restUntil !== undefined && now < source.restUntil) continue;
       while (source.asked.size < perPeer) {
         const piece = pickPiece(state, peerId, source.bits);
         if (piece === null) break;
@@ -734,8 +778,13 @@ class Swarm implements FileShare {
     if (download.finishing) return;
     download.finishing = true;
     this.#channel.stopReceiving(root);
-    const target = await this.#savePath(local.manifest);
-    await Deno.rename(download.partial, target);
+    let target: string;
+    try {
+      target = await this.#claim(local.manifest, download.partial);
+    } catch (error) {
+      this.#abandon(root, local, (error as Error).message);
+      return;
+    }
     await Deno.remove(`${this.#out}/.meshtalk`).catch(() => {}); // only if nothing else is in it
     local.path = target;
     local.download = undefined;
@@ -753,23 +802,64 @@ class Swarm implements FileShare {
   }
 
   /**
-   * Where a finished file goes: its name in the output folder, unless a different file is there
-   * already; that one is kept, and the new one saved beside it with its root in its name.
+   * Moves a finished file into place: its name in the output folder, unless a different file is
+   * there already; that one is kept, and the new one saved beside it with its root in its name.
+   * The name is claimed with a hard link, which fails rather than replace anything, so two
+   * downloads of the same name finishing at once cannot overwrite each other.
    */
-  async #savePath(manifest: Manifest): Promise<string> {
-    const target = `${this.#out}/${manifest.name}`;
-    const exists = await Deno.lstat(target).then(() => true, (error) => {
-      if (error instanceof Deno.errors.NotFound) return false;
-      throw error;
-    });
-    if (!exists || await this.#holds(target, manifest)) return target;
-    const beside = `${this.#out}/${manifest.root.slice(0, 8)}-${manifest.name}`;
-    this.#error(
-      new Error(
-        `${target} exists and differs from the ${manifest.name} fetched: kept it, saved ${beside}`,
-      ),
+  async #claim(manifest: Manifest, partial: string): Promise<string> {
+    const candidates = [
+      `${this.#out}/${manifest.name}`,
+      `${this.#out}/${manifest.root.slice(0, 8)}-${manifest.name}`,
+    ];
+    for (const [i, target] of candidates.entries()) {
+      try {
+        await Deno.link(partial, target);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) {
+          // No hard links here (some file systems): check, then rename.
+          if (await Deno.lstat(target).then(() => true, () => false)) {
+            if (!(await this.#holds(target, manifest))) continue;
+          } else {
+            await Deno.rename(partial, target);
+            return this.#placed(candidates, i, manifest);
+          }
+        } else if (!(await this.#holds(target, manifest))) continue;
+      }
+      await Deno.remove(partial);
+      return this.#placed(candidates, i, manifest);
+    }
+    throw new FileShareError(
+      "unwritable",
+      `cannot save ${manifest.name}: ${candidates.join(" and ")} exist and hold other files`,
     );
-    return beside;
+  }
+
+  #placed(candidates: string[], i: number, manifest: Manifest): string {
+    if (i > 0) {
+      this.#error(
+        new Error(
+          `${candidates[0]} exists and differs from the ${manifest.name} fetched: kept it, saved ${
+            candidates[i]
+          }`,
+        ),
+      );
+    }
+    return candidates[i];
+  }
+
+  /** Stops a download that cannot go on, and says why; what is on disk stays for a retry. */
+  #abandon(root: string, local: Local, reason: string): void {
+    const download = local.download;
+    this.#channel.stopReceiving(root);
+    for (const [piece, askers] of download?.requested ?? []) {
+      for (const peerId of askers.keys()) this.#send(peerId, { t: "cancel", file: root, piece });
+    }
+    this.#local.delete(root);
+    this.#interested.delete(root);
+    this.#error(
+      new FileShareError("unwritable", `stopped fetching ${local.manifest.name}: ${reason}`),
+    );
   }
 
   /** True when `path` is a regular file holding exactly the file of `manifest`, every piece. */
@@ -792,6 +882,7 @@ class Swarm implements FileShare {
     this.#channel.stopReceiving(root);
     local.download = undefined;
     this.#local.delete(root);
+    this.#interested.delete(root);
   }
 
   /** Dials holders of a file that are not neighbours yet, when no neighbour can serve it. */
@@ -817,14 +908,30 @@ class Swarm implements FileShare {
 
   #onConnected(info: PeerInfo): void {
     if (this.#closed || !info.apps.includes(filesApp.name) || this.#dropped.has(info.id)) return;
-    for (const { manifest, holders } of this.#known.values()) {
-      for (const [holder, address] of holders) {
-        if (holder === info.id) continue;
-        this.#send(info.id, this.#announcement(manifest, holder, address, ANNOUNCE_HOPS));
-      }
-    }
     for (const [root, local] of this.#local) {
-      if (local.download) this.#send(info.id, { t: "want", file: root });
+      if (local.download?.receiving) this.#send(info.id, { t: "want", file: root });
+    }
+    this.#introduce(info.id).catch(() => {
+      // It left: its disconnection cleans up.
+    });
+  }
+
+  /**
+   * Tells a new neighbour of every known file, once each, with one holder (this peer if it holds
+   * the file, else the one heard of last), each send waiting for room in its queue: manifests can
+   * be large, and a burst of them would overflow it.
+   */
+  async #introduce(peerId: string): Promise<void> {
+    for (const { manifest, holders } of [...this.#known.values()]) {
+      if (this.#closed) return;
+      const [holder, address] = holders.has(this.#peer.id)
+        ? [this.#peer.id, null]
+        : [...holders].at(-1)!;
+      if (holder === peerId) continue;
+      await this.#channel.send(
+        peerId,
+        this.#announcement(manifest, holder, address, ANNOUNCE_HOPS),
+      );
     }
   }
 
@@ -900,7 +1007,14 @@ class Swarm implements FileShare {
     if (!known) {
       this.#known.set(manifest.root, known = { manifest, signature, holders: new Map() });
     }
+    // The holders heard of last are kept (a map keeps insertion order): claims cost nothing to
+    // make, so their number is capped.
+    known.holders.delete(holder);
     known.holders.set(holder, address);
+    if (known.holders.size > MAX_HOLDERS) {
+      const oldest = [...known.holders.keys()].find((id) => id !== this.#peer.id)!;
+      known.holders.delete(oldest);
+    }
   }
 
   #announcement(
