@@ -415,3 +415,75 @@ Deno.test("a file already saved in the output folder is checked, not fetched aga
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("many files from one seeder: busy refusals are retried, every file completes", async () => {
+  // Six files of 64 pieces each: more requests than a seeder queues for one peer (256), so some
+  // are refused as busy. Regression: a busy refusal was taken for a missing piece, and two of the
+  // six downloads stalled for ever.
+  const dir = await Deno.makeTempDir();
+  const seeder = await startNode(`${dir}/seeder`);
+  const leecher = await startNode(`${dir}/out`);
+  const refusals: string[] = [];
+  leecher.peer.app(filesApp).onMessage((body) => body.t === "refuse" && refusals.push(body.reason));
+  try {
+    const sources = [];
+    for (let i = 0; i < 6; i++) {
+      sources.push(await writeRandom(`${dir}/f${i}.bin`, 4 * 2 ** 20));
+      await seeder.share.offer(`${dir}/f${i}.bin`);
+    }
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 6, "all six files saved", LONG);
+    for (let i = 0; i < 6; i++) {
+      assert.deepEqual(await Deno.readFile(`${dir}/out/f${i}.bin`), sources[i], `f${i}.bin`);
+    }
+    assert.ok(refusals.every((r) => r === "busy"), refusals.join());
+  } finally {
+    await stop(seeder, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("two different files of one name, finishing together, are both kept", async () => {
+  // Regression: both downloads saw the name free and renamed onto it; one file was lost.
+  const dir = await Deno.makeTempDir();
+  const seeder = await startNode(`${dir}/seeder`);
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    const a = await writeRandom(`${dir}/a.txt`, 100);
+    const b = await writeRandom(`${dir}/b.txt`, 100);
+    const ma = await seeder.share.offer(`${dir}/a.txt`, "same.txt");
+    const mb = await seeder.share.offer(`${dir}/b.txt`, "same.txt");
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 2, "both saved", LONG);
+    const byRoot = new Map(leecher.saved.map((e) => [e.root, e.path]));
+    assert.notEqual(byRoot.get(ma.root), byRoot.get(mb.root));
+    assert.deepEqual(await Deno.readFile(byRoot.get(ma.root)!), a);
+    assert.deepEqual(await Deno.readFile(byRoot.get(mb.root)!), b);
+  } finally {
+    await stop(seeder, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a partial file that cannot be written stops its download once, with a clear error", async () => {
+  // Regression: every failed write was reported, and the piece asked for again, for ever.
+  const dir = await Deno.makeTempDir();
+  const seeder = await startNode(`${dir}/seeder`, { uploadRate: 2 * 2 ** 20 });
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    await writeRandom(`${dir}/slow.bin`, 8 * 2 ** 20);
+    const manifest = await seeder.share.offer(`${dir}/slow.bin`);
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    const status = () => leecher.share.files().find((f) => f.root === manifest.root);
+    await waitFor(() => (status()?.have ?? 0) > 0, "a first piece", LONG);
+    await Deno.remove(`${dir}/out/.meshtalk/${manifest.root}.partial`);
+    await waitFor(() => leecher.errors.length > 0, "the error", LONG);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(leecher.errors.length, 1, leecher.errors.join("\n"));
+    assert.match(leecher.errors[0], /^stopped fetching slow\.bin: cannot write /);
+    assert.equal(status()?.state, "known");
+  } finally {
+    await stop(seeder, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
