@@ -70,9 +70,26 @@ export class MeshProcess {
     await this.#stdin.write(new TextEncoder().encode(line + "\n"));
   }
 
-  /** Waits for the process to exit by itself; resolves with its exit code. */
-  async exited(): Promise<number> {
-    const status = await this.#child.status;
+  /**
+   * Waits for the process to exit by itself; resolves with its exit code. After `timeoutMs` it is
+   * killed and this rejects, with what it printed: a test fails rather than hangs.
+   */
+  async exited(timeoutMs = 90_000): Promise<number> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) =>
+      timer = setTimeout(() => resolve("late"), timeoutMs)
+    );
+    const outcome = await Promise.race([this.#child.status, late]);
+    clearTimeout(timer);
+    if (outcome === "late") {
+      await this.kill("SIGKILL");
+      throw new Error(
+        `the process did not exit within ${timeoutMs} ms; events: ${
+          JSON.stringify(this.events.slice(-5))
+        }; stderr: ${this.stderr.join("\n")}`,
+      );
+    }
+    const status = outcome;
     await this.#stdin.close().catch(() => {});
     await Promise.all(this.#pumps);
     return status.code;

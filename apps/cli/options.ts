@@ -31,12 +31,21 @@ export function parseHostPort(text: string): { host: string; port: number } {
   return { host: match[1] ?? match[2], port: parsePort(match[3]) };
 }
 
+const PROJECT_DIR = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
 /**
  * A path given on the command line, made absolute against the directory the user ran the command
  * in: `deno task` runs commands in the project's directory and passes the user's in `INIT_CWD`.
  */
 export function userPath(path: string): string {
-  const base = path.startsWith("/") ? "" : Deno.env.get("INIT_CWD") ?? Deno.cwd();
+  // INIT_CWD is inherited by every process a task starts (tests, say): it is the user's directory
+  // only when this command runs where `deno task` put it, in the project's directory.
+  const initCwd = Deno.env.get("INIT_CWD");
+  const base = path.startsWith("/")
+    ? ""
+    : initCwd !== undefined && Deno.cwd() === PROJECT_DIR
+    ? initCwd
+    : Deno.cwd();
   const parts: string[] = [];
   for (const part of `${base}/${path}`.split("/")) {
     if (part === "..") parts.pop();
