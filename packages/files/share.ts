@@ -588,7 +588,7 @@ class Swarm implements FileShare {
       this.#abandon(file, local, stored.reason ?? `cannot write ${stored.path}`);
       return;
     }
-    if (local.have.complete) this.#finish(file, local);
+    if (local.have.complete) this.#finish(file, local).catch((error) => this.#error(error));
     else this.#schedule(file);
   }
 
