@@ -54,6 +54,22 @@ async function stop(...nodes: Node[]): Promise<void> {
   await Promise.all(nodes.map((node) => node.peer.close()));
 }
 
+/** A seeder and a leecher (saving to `<dir>/out`) in a temp dir, both stopped after `body`. */
+async function withPair(
+  body: (pair: { dir: string; seeder: Node; leecher: Node }) => Promise<void>,
+  seederOptions: FileShareOptions = {},
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const seeder = await startNode(`${dir}/seeder`, seederOptions);
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    await body({ dir, seeder, leecher });
+  } finally {
+    await stop(seeder, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function writeRandom(path: string, size: number): Promise<Uint8Array> {
   const bytes = randomBytes(size);
   await Deno.writeFile(path, bytes);
@@ -182,10 +198,7 @@ Deno.test("a download stopped half way resumes: only what is missing is fetched 
 });
 
 Deno.test("an existing different file is never overwritten", async () => {
-  const dir = await Deno.makeTempDir();
-  const seeder = await startNode(`${dir}/seeder`);
-  const leecher = await startNode(`${dir}/out`);
-  try {
+  await withPair(async ({ dir, seeder, leecher }) => {
     const source = await writeRandom(`${dir}/notes.txt`, 100_000);
     await Deno.mkdir(`${dir}/out`);
     await Deno.writeTextFile(`${dir}/out/notes.txt`, "mine, not yours");
@@ -196,10 +209,7 @@ Deno.test("an existing different file is never overwritten", async () => {
     assert.equal(leecher.saved[0].path, `${dir}/out/${manifest.root.slice(0, 8)}-notes.txt`);
     assert.deepEqual(await Deno.readFile(leecher.saved[0].path), source);
     assert.ok(leecher.errors.some((e) => /exists and differs/.test(e)));
-  } finally {
-    await stop(seeder, leecher);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("names that would leave the output folder are refused", async () => {
@@ -395,10 +405,7 @@ Deno.test("manifests are signed by their first announcer; altered or forged ones
 });
 
 Deno.test("a file already saved in the output folder is checked, not fetched again", async () => {
-  const dir = await Deno.makeTempDir();
-  const seeder = await startNode(`${dir}/seeder`);
-  const leecher = await startNode(`${dir}/out`);
-  try {
+  await withPair(async ({ dir, seeder, leecher }) => {
     const source = await writeRandom(`${dir}/kept.bin`, 300_000);
     await Deno.mkdir(`${dir}/out`);
     await Deno.writeFile(`${dir}/out/kept.bin`, source);
@@ -410,22 +417,18 @@ Deno.test("a file already saved in the output folder is checked, not fetched aga
     assert.equal(leecher.saved[0].resumed, source.length);
     assert.equal(leecher.piecesFrom.size, 0, "no piece was fetched");
     await assert.rejects(() => Deno.stat(`${dir}/out/.meshtalk`), Deno.errors.NotFound);
-  } finally {
-    await stop(seeder, leecher);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("many files from one seeder: busy refusals are retried, every file completes", async () => {
   // Six files of 64 pieces each: more requests than a seeder queues for one peer (256), so some
   // are refused as busy. Regression: a busy refusal was taken for a missing piece, and two of the
   // six downloads stalled for ever.
-  const dir = await Deno.makeTempDir();
-  const seeder = await startNode(`${dir}/seeder`);
-  const leecher = await startNode(`${dir}/out`);
-  const refusals: string[] = [];
-  leecher.peer.app(filesApp).onMessage((body) => body.t === "refuse" && refusals.push(body.reason));
-  try {
+  await withPair(async ({ dir, seeder, leecher }) => {
+    const refusals: string[] = [];
+    leecher.peer.app(filesApp).onMessage((body) =>
+      body.t === "refuse" && refusals.push(body.reason)
+    );
     const sources = [];
     for (let i = 0; i < 6; i++) {
       sources.push(await writeRandom(`${dir}/f${i}.bin`, 4 * 2 ** 20));
@@ -437,18 +440,12 @@ Deno.test("many files from one seeder: busy refusals are retried, every file com
       assert.deepEqual(await Deno.readFile(`${dir}/out/f${i}.bin`), sources[i], `f${i}.bin`);
     }
     assert.ok(refusals.every((r) => r === "busy"), refusals.join());
-  } finally {
-    await stop(seeder, leecher);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("two different files of one name, finishing together, are both kept", async () => {
   // Regression: both downloads saw the name free and renamed onto it; one file was lost.
-  const dir = await Deno.makeTempDir();
-  const seeder = await startNode(`${dir}/seeder`);
-  const leecher = await startNode(`${dir}/out`);
-  try {
+  await withPair(async ({ dir, seeder, leecher }) => {
     const a = await writeRandom(`${dir}/a.txt`, 100);
     const b = await writeRandom(`${dir}/b.txt`, 100);
     const ma = await seeder.share.offer(`${dir}/a.txt`, "same.txt");
@@ -459,18 +456,12 @@ Deno.test("two different files of one name, finishing together, are both kept", 
     assert.notEqual(byRoot.get(ma.root), byRoot.get(mb.root));
     assert.deepEqual(await Deno.readFile(byRoot.get(ma.root)!), a);
     assert.deepEqual(await Deno.readFile(byRoot.get(mb.root)!), b);
-  } finally {
-    await stop(seeder, leecher);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a partial file that cannot be written stops its download once, with a clear error", async () => {
   // Regression: every failed write was reported, and the piece asked for again, for ever.
-  const dir = await Deno.makeTempDir();
-  const seeder = await startNode(`${dir}/seeder`, { uploadRate: 2 * 2 ** 20 });
-  const leecher = await startNode(`${dir}/out`);
-  try {
+  await withPair(async ({ dir, seeder, leecher }) => {
     await writeRandom(`${dir}/slow.bin`, 8 * 2 ** 20);
     const manifest = await seeder.share.offer(`${dir}/slow.bin`);
     await leecher.peer.connect("127.0.0.1", seeder.peer.port);
@@ -482,8 +473,5 @@ Deno.test("a partial file that cannot be written stops its download once, with a
     assert.equal(leecher.errors.length, 1, leecher.errors.join("\n"));
     assert.match(leecher.errors[0], /^stopped fetching slow\.bin: cannot write /);
     assert.equal(status()?.state, "known");
-  } finally {
-    await stop(seeder, leecher);
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { uploadRate: 2 * 2 ** 20 });
 });
