@@ -12,6 +12,20 @@ function share(dir: string, args: string[]): MeshProcess {
   return new MeshProcess(shareScript, [...args, "--json"], { cwd: dir });
 }
 
+/** A seeder of `file` that sends at most `mibs` MiB/s, so that what a test watches takes time. */
+function slowSeeder(
+  dir: string,
+  dataDir: string,
+  file: string,
+  mibs: number,
+  ...args: string[]
+): MeshProcess {
+  return share(dir, [
+    ...["--port", "0", "--data-dir", dataDir, "--part", file],
+    ...["--max-upload", String(mibs), ...args],
+  ]);
+}
+
 async function writeRandom(path: string, size: number): Promise<Uint8Array> {
   const bytes = new Uint8Array(size);
   for (let at = 0; at < size; at += 65536) {
@@ -118,17 +132,7 @@ Deno.test("a downloader killed with SIGKILL resumes: it fetches only what was mi
   const size = 48 * 2 ** 20;
   const source = await writeRandom(`${dir}/big.bin`, size);
   // The seeder is slowed down so that the kill lands mid-transfer.
-  const seeder = share(dir, [
-    "--port",
-    "0",
-    "--data-dir",
-    "seeder",
-    "--seed-only",
-    "--part",
-    "big.bin",
-    "--max-upload",
-    "12",
-  ]);
+  const seeder = slowSeeder(dir, "seeder", "big.bin", 12, "--seed-only");
   let leecher: MeshProcess | null = null;
   try {
     const { port } = await seeder.waitFor(is("ready"), "the seeder ready", LONG);
@@ -224,16 +228,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
     await writeRandom(`${dir}/big.bin`, 24 * 2 ** 20);
     // Slow enough that the bar is seen moving.
-    const seeder = share(dir, [
-      "--port",
-      "0",
-      "--data-dir",
-      "s",
-      "--part",
-      "big.bin",
-      "--max-upload",
-      "6",
-    ]);
+    const seeder = slowSeeder(dir, "s", "big.bin", 6);
     let terminal: Terminal | null = null;
     try {
       const { port } = await seeder.waitFor(is("ready"), "the seeder ready", LONG);

@@ -658,16 +658,8 @@ let bulkBuffer = new Uint8Array(0);
  * real length, then the file's bytes. Null (and the main thread told) if the file cannot be read.
  */
 function bulkPlaintext(message: AppMessage, range: FileRange): Uint8Array | null {
-  let file: Deno.FsFile;
-  try {
-    file = openSource(range);
-  } catch (error) {
-    post({
-      type: "send-failed",
-      message: `cannot send from ${range.path}: ${(error as Error).message}`,
-    });
-    return null;
-  }
+  const file = openSourceOrSay(range);
+  if (!file) return null;
   const field = init.bulk[message.app].data;
   const { [field]: _omit, ...rest } = message.body;
   const body = encodeShared({ ...message, body: { ...rest, [field]: EMPTY } });
@@ -707,17 +699,8 @@ function returnCredit(bytes: number): void {
  * header of the real length, followed by the file's bytes.
  */
 async function writeFromFile(message: AppMessage, range: FileRange): Promise<void> {
-  let file: Deno.FsFile;
-  try {
-    file = openSource(range);
-  } catch (error) {
-    // Nothing of this frame was written yet: skip it and say why.
-    post({
-      type: "send-failed",
-      message: `cannot send from ${range.path}: ${(error as Error).message}`,
-    });
-    return;
-  }
+  const file = openSourceOrSay(range);
+  if (!file) return;
   try {
     const field = init.bulk[message.app].data;
     const { [field]: _omit, ...rest } = message.body;
@@ -750,6 +733,22 @@ async function writeFromFile(message: AppMessage, range: FileRange): Promise<voi
   } catch (error) {
     closeSource(range.path);
     throw error;
+  }
+}
+
+/**
+ * The source of a message sent from a file, or null when it cannot be read: nothing of the frame
+ * is written yet, so the message is skipped and the main thread told why.
+ */
+function openSourceOrSay(range: FileRange): Deno.FsFile | null {
+  try {
+    return openSource(range);
+  } catch (error) {
+    post({
+      type: "send-failed",
+      message: `cannot send from ${range.path}: ${(error as Error).message}`,
+    });
+    return null;
   }
 }
 
