@@ -172,7 +172,7 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
         await command(out, peer, chat, line, quit);
         // Read on only as fast as the network takes the lines: piped input can be endless.
         await chat.drained(256 * 1024);
-      }).then(quit);
+      }).then(() => chat.drained()).then(quit); // EOF: every line sent, then a graceful exit
     }
   }
 

@@ -33,6 +33,12 @@ export const MAX_TEXT_LENGTH = 4000;
 export const DEFAULT_HOPS = 32;
 const HISTORY_LIMIT = 100;
 
+/** A message author's id, and its key ready to verify with (null: not an Ed25519 key). */
+interface Author {
+  id: string;
+  key: KeyObject | null;
+}
+
 /** Schema of a chat message on the wire. */
 export type ChatMessageSchema = MapSchema<{
   id: StrSchema;
@@ -130,7 +136,11 @@ export interface Chat {
   knownPeers(): Map<string, string>;
   /** Calls `handler` for every message shown (once per message); returns an unsubscribe. */
   onMessage(handler: (message: ChatMessage) => void): () => void;
-  /** Resolves once what was sent is on its way (at most `bytes` queued for any neighbour). */
+  /**
+   * Resolves once what was sent is on its way. With `bytes`: once at most `bytes` are queued for
+   * any neighbour and fewer than 1,024 messages wait for their signatures, which is how a writer
+   * of many lines keeps pace with the network without sending each line alone.
+   */
   drained(bytes?: number): Promise<void>;
   /** Counters since start: what was shown, relayed, and dropped as duplicates. */
   stats(): ChatStats;
@@ -208,6 +218,8 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   let clock = 0;
   /** Messages are signed, then sent, in the order they were written. */
   let sending: Promise<void> = Promise.resolve();
+  /** Messages written and not yet handed to `sendSigned`, with their signatures under way. */
+  let unsigned: { wire: ChatWireMessage; signature: Promise<Uint8Array> }[] = [];
   /** Received messages are checked concurrently and handled in arrival order. */
   let receiving: Promise<void> = Promise.resolve();
   /** Neighbours asked for their history and not yet answered. */
@@ -217,33 +229,39 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   /** Messages whose signature is being checked. */
   let checking = 0;
   /** Ids derived from keys, and the keys ready to verify with, by key: each is made once. */
-  const idsByKey = new Map<string, { id: string; key: KeyObject | null }>();
+  const idsByKey = new Map<string, Author>();
 
-  /** True if `wire` is signed by the key of its origin, over every field but `hops`. */
-  const verified = async (
-    wire: ChatWireMessage,
-    bytes: Uint8Array = signedBytes(wire),
-  ): Promise<boolean> => {
-    const keyHex = toHex(wire.key);
-    let author = idsByKey.get(keyHex);
-    if (author === undefined) {
-      author = { id: await peerIdFromKey(wire.key), key: ed25519Key(wire.key) };
-      if (idsByKey.size >= 4096) idsByKey.delete(idsByKey.keys().next().value!);
-      idsByKey.set(keyHex, author);
-    }
+  const authorOf = (key: Uint8Array) => idsByKey.get(toHex(key));
+
+  /** Derives and remembers the id of a key seen for the first time. */
+  const learnKey = async (key: Uint8Array): Promise<Author> => {
+    const author = { id: await peerIdFromKey(key), key: ed25519Key(key) };
+    if (idsByKey.size >= 4096) idsByKey.delete(idsByKey.keys().next().value!);
+    idsByKey.set(toHex(key), author);
+    return author;
+  };
+
+  /** True if `wire` is signed by `author`, its origin, over every field but `hops`. */
+  const signedBy = (author: Author, wire: ChatWireMessage, bytes: Uint8Array): boolean => {
     // A relay may lower hops (that only shortens the flood) but not raise them past the limit
     // the author signed.
     if (author.id !== wire.origin || wire.hops > (wire.limit ?? hops)) return false;
     if (author.key === null) return false;
     // Checked synchronously: every delivery is checked, and Web Crypto's asynchronous verify
     // costs a hand-off to another thread and back each time (94 µs a check, measured, against
-    // 47 µs here, on one thread).
+    // 47 µs here, on one thread). Synchronous checks also let a batch of messages from one
+    // neighbour be handled in one turn, so their relays share frames (docs/ARCHITECTURE.md).
     try {
       return verifyNow(null, bytes, author.key, wire.sig);
     } catch {
       return false;
     }
   };
+
+  const verified = async (
+    wire: ChatWireMessage,
+    bytes: Uint8Array = signedBytes(wire),
+  ): Promise<boolean> => signedBy(authorOf(wire.key) ?? await learnKey(wire.key), wire, bytes);
 
   const reportForged = (wire: ChatWireMessage, from: PeerInfo) => {
     counts.forged++;
@@ -303,13 +321,28 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     };
     seen.add(wire.id);
     counts.sent++;
-    const signature = peer.sign(signedBytes(wire));
-    sending = sending.then(async () => {
-      wire.sig = await signature;
+    unsigned.push({ wire, signature: peer.sign(signedBytes(wire)) });
+    if (unsigned.length === 1) {
+      sending = sending.then(sendSigned).catch((error) =>
+        log(`could not sign a chat message: ${(error as Error).message}`)
+      );
+    }
+    return asShown(wire, false);
+  };
+
+  /**
+   * Sends every message written since the last call, in order, once all are signed: together,
+   * in one turn, so that messages written together (a paste, a script's lines) share frames.
+   */
+  const sendSigned = async () => {
+    const batch = unsigned;
+    unsigned = [];
+    const signatures = await Promise.all(batch.map(({ signature }) => signature));
+    batch.forEach(({ wire }, i) => {
+      wire.sig = signatures[i];
       remember(wire); // signed: history replies carry it
       counts.framesSent += channel.broadcast({ type: "say", ...wire });
-    }).catch((error) => log(`could not sign a chat message: ${(error as Error).message}`));
-    return asShown(wire, false);
+    });
   };
 
   const unsubscribeMessages = channel.onMessage((body, from: PeerInfo) => {
@@ -323,6 +356,13 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       // A copy of a message being checked, byte for byte, is a duplicate: it will pass or fail
       // with the first. A copy that differs in anything is checked on its own.
       const bytes = signedBytes(wire);
+      const author = authorOf(wire.key);
+      if (checking === 0 && author) {
+        // Nothing waits ahead of it and its author's key is known: checked and handled now.
+        if (signedBy(author, wire, bytes)) onSay(wire, from);
+        else reportForged(wire, from);
+        return;
+      }
       const first = inCheck.get(wire.id);
       if (first && sameBytes(first.bytes, bytes) && sameBytes(first.sig, wire.sig)) {
         counts.duplicates++;
@@ -451,7 +491,9 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     knownPeers: () => new Map(nicks),
     stats: () => ({ ...counts }),
     drained: async (bytes) => {
-      await sending;
+      // A writer is held back only once many messages wait for their signatures: waiting for
+      // every one would send each alone.
+      if (bytes === undefined || unsigned.length >= MAX_UNSIGNED) await sending;
       await channel.drained(bytes);
     },
     onMessage: (handler) => {
@@ -469,6 +511,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
 
 const EMPTY_SIG = new Uint8Array(64);
 const MAX_CHECKING = 16_384;
+const MAX_UNSIGNED = 1024;
 const SAY_DOMAIN = new TextEncoder().encode("meshtalk/2 chat say\0");
 
 /**
