@@ -27,8 +27,10 @@ import {
 import { Buffer } from "node:buffer";
 import { createPublicKey, type KeyObject, verify as verifyNow } from "node:crypto";
 
-/** Longest message text, in characters. */
+/** Longest message text, in characters; also the most text one `say` carries in all its lines. */
 export const MAX_TEXT_LENGTH = 4000;
+/** Most lines one `say` carries: lines written together travel together, under one signature. */
+export const MAX_LINES = 64;
 /** Hop limit given to new messages: more than the diameter of any mesh this is meant for. */
 export const DEFAULT_HOPS = 32;
 const HISTORY_LIMIT = 100;
@@ -44,7 +46,7 @@ export type ChatMessageSchema = MapSchema<{
   id: StrSchema;
   origin: StrSchema;
   nick: StrSchema;
-  text: StrSchema;
+  lines: ArraySchema<StrSchema>;
   clock: UintSchema;
   hops: UintSchema;
   sentAt: UintSchema;
@@ -65,7 +67,7 @@ const chatMessage: ChatMessageSchema = s.map({
   id: s.str(32),
   origin: s.str(32),
   nick: s.str(32),
-  text: s.str(MAX_TEXT_LENGTH),
+  lines: s.array(s.str(MAX_TEXT_LENGTH), MAX_LINES),
   clock: s.uint(),
   hops: s.uint(255),
   sentAt: s.uint(),
@@ -85,7 +87,10 @@ export const chatApp: AppDefinition<ChatSchema> = defineApp(
   }),
 );
 
-/** A chat message as it travels. */
+/**
+ * A `say` as it travels: one or more lines written together at its origin, sharing an id, a
+ * Lamport clock (line `i` has `clock + i`), a hop limit and one signature.
+ */
 export type ChatWireMessage = Infer<ChatMessageSchema>;
 
 /** A message as the chat shows it. */
@@ -150,15 +155,17 @@ export interface Chat {
 
 /** What a chat has done since it started. */
 export interface ChatStats {
-  /** Messages written here. */
+  /** Messages (lines) written here. */
   sent: number;
   /** Messages from others shown here (live or from history), each once. */
   delivered: number;
-  /** Copies of messages already seen, dropped. */
+  /** Says (each one or more lines written together) taken from neighbours live: first copies. */
+  received: number;
+  /** Copies of says already seen, dropped. */
   duplicates: number;
-  /** Messages passed on to neighbours (one per message, however many neighbours). */
+  /** Says passed on to neighbours (one per say, however many neighbours). */
   relayed: number;
-  /** Frames sent to neighbours by sending and relaying (one per neighbour per message). */
+  /** Says sent to neighbours by sending and relaying (one per neighbour per say). */
   framesSent: number;
   /**
    * Messages dropped because their signature did not verify against their origin's key: altered
@@ -208,6 +215,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   const counts: ChatStats = {
     sent: 0,
     delivered: 0,
+    received: 0,
     duplicates: 0,
     relayed: 0,
     framesSent: 0,
@@ -218,8 +226,10 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   let clock = 0;
   /** Messages are signed, then sent, in the order they were written. */
   let sending: Promise<void> = Promise.resolve();
-  /** Messages written and not yet handed to `sendSigned`, with their signatures under way. */
-  let unsigned: { wire: ChatWireMessage; signature: Promise<Uint8Array> }[] = [];
+  /** Says written and not yet signed; the last may still take lines (see `originate`). */
+  let unsigned: ChatWireMessage[] = [];
+  /** Lines in `unsigned`. */
+  let unsignedLines = 0;
   /** Received messages are checked concurrently and handled in arrival order. */
   let receiving: Promise<void> = Promise.resolve();
   /** Neighbours asked for their history and not yet answered. */
@@ -247,6 +257,8 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     // the author signed.
     if (author.id !== wire.origin || wire.hops > (wire.limit ?? hops)) return false;
     if (author.key === null) return false;
+    // What no honest author writes: a say with no lines, or more text than one message's limit.
+    if (wire.lines.length === 0 || textLength(wire.lines) > MAX_TEXT_LENGTH) return false;
     // Checked synchronously: every delivery is checked, and Web Crypto's asynchronous verify
     // costs a hand-off to another thread and back each time (94 µs a check, measured, against
     // 47 µs here, on one thread). Synchronous checks also let a batch of messages from one
@@ -274,13 +286,14 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     }
   };
 
-  const asShown = (wire: ChatWireMessage, history: boolean): ChatMessage => ({
-    id: wire.id,
+  /** Line `i` of `wire` as the chat shows it. */
+  const asShown = (wire: ChatWireMessage, i: number, history: boolean): ChatMessage => ({
+    id: lineId(wire.id, i),
     from: { id: wire.origin, nick: wire.nick },
-    text: wire.text,
+    text: wire.lines[i],
     hops: (wire.limit ?? hops) - wire.hops, // counted from the hop limit its author set
     sentAt: wire.sentAt,
-    clock: wire.clock,
+    clock: wire.clock + i,
     direct: wire.to !== undefined,
     history,
   });
@@ -288,17 +301,30 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   const show = (wire: ChatWireMessage, history: boolean) => {
     nicks.set(wire.origin, wire.nick);
     if (wire.to && wire.to !== peer.id && wire.origin !== peer.id) return;
-    counts.delivered++;
-    const message = asShown(wire, history);
-    for (const handler of handlers) handler(message);
+    counts.delivered += wire.lines.length;
+    for (let i = 0; i < wire.lines.length; i++) {
+      const message = asShown(wire, i, history);
+      for (const handler of handlers) handler(message);
+    }
   };
 
+  /** Recent says, at most HISTORY_LIMIT lines in all (at least the latest say). */
+  let recentLines = 0;
   const remember = (wire: ChatWireMessage) => {
     if (wire.to) return; // direct messages are not history for others
     recent.push(wire);
-    if (recent.length > HISTORY_LIMIT) recent.shift();
+    recentLines += wire.lines.length;
+    while (recentLines > HISTORY_LIMIT && recent.length > 1) {
+      recentLines -= recent.shift()!.lines.length;
+    }
   };
 
+  /**
+   * Writes a line. A broadcast line written while the previous say is being signed joins the
+   * last unsigned say, while that has room (MAX_LINES lines, MAX_TEXT_LENGTH characters): lines
+   * written together (a paste, a script's output) then cost one signature, one check at every
+   * peer and one frame per neighbour, and a line written alone is sent at once, alone.
+   */
   const originate = (text: string, to?: string): ChatMessage => {
     if (text.length > MAX_TEXT_LENGTH) {
       throw new ChatError(
@@ -306,11 +332,21 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       );
     }
     clock++;
+    counts.sent++;
+    unsignedLines++;
+    const last = unsigned.at(-1);
+    if (
+      !to && last && !last.to && last.lines.length < MAX_LINES && last.nick === peer.nick &&
+      textLength(last.lines) + text.length <= MAX_TEXT_LENGTH
+    ) {
+      last.lines.push(text);
+      return asShown(last, last.lines.length - 1, false);
+    }
     const wire: ChatWireMessage = {
       id: crypto.randomUUID().replaceAll("-", ""),
       origin: peer.id,
       nick: peer.nick,
-      text,
+      lines: [text],
       clock,
       hops,
       limit: hops,
@@ -320,25 +356,22 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       sig: EMPTY_SIG,
     };
     seen.add(wire.id);
-    counts.sent++;
-    unsigned.push({ wire, signature: peer.sign(signedBytes(wire)) });
+    unsigned.push(wire);
     if (unsigned.length === 1) {
       sending = sending.then(sendSigned).catch((error) =>
         log(`could not sign a chat message: ${(error as Error).message}`)
       );
     }
-    return asShown(wire, false);
+    return asShown(wire, 0, false);
   };
 
-  /**
-   * Sends every message written since the last call, in order, once all are signed: together,
-   * in one turn, so that messages written together (a paste, a script's lines) share frames.
-   */
+  /** Signs every say written since the last call, and sends them in order, in one turn. */
   const sendSigned = async () => {
     const batch = unsigned;
     unsigned = [];
-    const signatures = await Promise.all(batch.map(({ signature }) => signature));
-    batch.forEach(({ wire }, i) => {
+    unsignedLines = 0;
+    const signatures = await Promise.all(batch.map((wire) => peer.sign(signedBytes(wire))));
+    batch.forEach((wire, i) => {
       wire.sig = signatures[i];
       remember(wire); // signed: history replies carry it
       counts.framesSent += channel.broadcast({ type: "say", ...wire });
@@ -415,7 +448,8 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       counts.duplicates++; // a copy that arrived while the first was being checked
       return;
     }
-    clock = Math.max(clock, wire.clock) + 1;
+    counts.received++;
+    clock = Math.max(clock, wire.clock + wire.lines.length - 1) + 1;
     remember(wire);
     show(wire, false);
     // A direct message stops at its recipient; everything else goes on while hops remain.
@@ -429,21 +463,25 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   };
 
   const onRequest = (body: { type: "history-request"; limit: number }, from: PeerInfo) => {
-    // Only messages that could still travel a hop: history must not carry a message further
-    // than its hop limit would have.
-    channel.send(from.id, {
-      type: "history",
-      messages: recent.filter((wire) => wire.hops > 1 || wire.origin === peer.id).slice(
-        -body.limit,
-      ),
-    }).catch(() => {});
+    // Only says that could still travel a hop: history must not carry a message further than
+    // its hop limit would have. The latest says whose lines fit in the limit asked for.
+    const messages: ChatWireMessage[] = [];
+    let lines = 0;
+    for (let i = recent.length - 1; i >= 0; i--) {
+      const wire = recent[i];
+      if (wire.hops <= 1 && wire.origin !== peer.id) continue;
+      if (lines + wire.lines.length > body.limit) break;
+      lines += wire.lines.length;
+      messages.unshift(wire);
+    }
+    channel.send(from.id, { type: "history", messages }).catch(() => {});
   };
 
   const onHistory = (messages: ChatWireMessage[]) => {
     const fresh = messages.filter((wire) => wire.origin !== peer.id && seen.add(wire.id));
     fresh.sort((a, b) => a.clock - b.clock || a.sentAt - b.sentAt);
     for (const wire of fresh) {
-      clock = Math.max(clock, wire.clock) + 1;
+      clock = Math.max(clock, wire.clock + wire.lines.length - 1) + 1;
       remember(wire);
       show(wire, true);
     }
@@ -487,13 +525,13 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     say: (text) => originate(text),
     direct: (target, text) => originate(text, resolve(target)),
     setNick: (nick) => peer.setNick(nick),
-    history: () => recent.map((wire) => asShown(wire, true)),
+    history: () => recent.flatMap((wire) => wire.lines.map((_, i) => asShown(wire, i, true))),
     knownPeers: () => new Map(nicks),
     stats: () => ({ ...counts }),
     drained: async (bytes) => {
       // A writer is held back only once many messages wait for their signatures: waiting for
       // every one would send each alone.
-      if (bytes === undefined || unsigned.length >= MAX_UNSIGNED) await sending;
+      if (bytes === undefined || unsignedLines >= MAX_UNSIGNED) await sending;
       await channel.drained(bytes);
     },
     onMessage: (handler) => {
@@ -512,28 +550,33 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
 const EMPTY_SIG = new Uint8Array(64);
 const MAX_CHECKING = 16_384;
 const MAX_UNSIGNED = 1024;
-const SAY_DOMAIN = new TextEncoder().encode("meshtalk/2 chat say\0");
+const SAY_DOMAIN = new TextEncoder().encode("meshtalk/2 chat lines\0");
 
 /**
  * The bytes the author of a `say` signs: a domain, then every field but `hops` (which relays
- * lower) in a fixed order, strings as a 4-byte big-endian UTF-8 length and the bytes, numbers as
- * 8-byte big-endian integers. docs/PROTOCOL.md section 8 gives the layout.
+ * lower) in a fixed order, strings as a 4-byte big-endian UTF-8 length and the bytes, the lines
+ * as a 4-byte count and each line as a string, numbers as 8-byte big-endian integers.
+ * docs/PROTOCOL.md section 8 gives the layout.
  *
  * @example
  * ```ts
  * import { signedBytes } from "./chat.ts";
  * const bytes = signedBytes({
- *   id: "00", origin: "11", nick: "ada", text: "hi", clock: 1, hops: 32, sentAt: 0,
+ *   id: "00", origin: "11", nick: "ada", lines: ["hi"], clock: 1, hops: 32, sentAt: 0,
  *   key: new Uint8Array(32), sig: new Uint8Array(64),
  * });
  * ```
  */
 export function signedBytes(wire: ChatWireMessage): Uint8Array {
   const encoder = new TextEncoder();
-  const strings = [wire.id, wire.origin, wire.nick, wire.text, wire.to ?? ""].map((x) =>
+  const [id, origin, nick, to] = [wire.id, wire.origin, wire.nick, wire.to ?? ""].map((x) =>
     encoder.encode(x)
   );
-  const size = SAY_DOMAIN.length + strings.reduce((n, b) => n + 4 + b.length, 0) + 3 * 8 + 32;
+  const lines = wire.lines.map((line) => encoder.encode(line));
+  const size = SAY_DOMAIN.length + [id, origin, nick, to, ...lines].reduce(
+    (n, b) => n + 4 + b.length,
+    0,
+  ) + 4 + 3 * 8 + 32;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out.set(SAY_DOMAIN);
@@ -547,13 +590,29 @@ export function signedBytes(wire: ChatWireMessage): Uint8Array {
     view.setBigUint64(at, BigInt(n));
     at += 8;
   };
-  for (const bytes of strings.slice(0, 4)) putString(bytes);
+  putString(id);
+  putString(origin);
+  putString(nick);
+  view.setUint32(at, lines.length);
+  at += 4;
+  for (const line of lines) putString(line);
   putNumber(wire.clock);
   putNumber(wire.sentAt);
   putNumber(wire.limit ?? 0);
-  putString(strings[4]);
+  putString(to);
   out.set(wire.key, at);
-  return out.subarray(0, at + 32);
+  return out;
+}
+
+/** The id of line `i` of the say `id`: the say's own id for its first line. */
+function lineId(id: string, i: number): string {
+  return i === 0 ? id : `${id}.${i}`;
+}
+
+function textLength(lines: string[]): number {
+  let length = 0;
+  for (const line of lines) length += line.length;
+  return length;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -114,13 +114,13 @@ const sum = (nodes: Node[], pick: (node: Node) => number) =>
 
 /**
  * Waits until every chat frame sent has been received and counted: each frame a chat sends
- * ends up either shown live or dropped as a duplicate at its receiver (no direct messages here).
+ * ends up either taken live or dropped as a duplicate at its receiver (no direct messages here).
  */
 async function settle(nodes: Node[]): Promise<void> {
   await waitFor(
     () =>
       sum(nodes, (n) => n.chat.stats().framesSent) ===
-        sum(nodes, (n) => n.chat.stats().duplicates + n.shown.filter((m) => !m.history).length),
+        sum(nodes, (n) => n.chat.stats().duplicates + n.chat.stats().received),
     "every frame sent to be received",
     LONG,
   );
@@ -144,6 +144,9 @@ async function flood(nodes: Node[], senders: number[], total: number): Promise<S
   assert.equal(new Set(sent.map((m) => m.id)).size, total, "message ids are unique");
   return sent;
 }
+
+/** How many says carried `sent`: line `i` of a say has the id `<say id>.<i>`. */
+const sayCount = (sent: Sent[]) => new Set(sent.map((m) => m.id.split(".")[0])).size;
 
 /** Asserts every node showed every message of the others exactly once, live, and nothing else. */
 function assertEachOnce(nodes: Node[], sent: Sent[]): void {
@@ -266,14 +269,16 @@ Deno.test("a ring of 5: 1,000 messages from 4 senders reach every other peer exa
     );
     await settle(nodes);
     assertEachOnce(nodes, sent);
-    // In a ring every message goes both ways round and meets itself: each of the 4 receivers
+    // In a ring every say goes both ways round and meets itself: each of the 4 receivers
     // relays it once to its one other neighbour, so 2 + 4 frames carry it, 2 of them duplicates.
     const total = (pick: (s: ReturnType<Chat["stats"]>) => number) =>
       sum(nodes, (n) => pick(n.chat.stats()));
+    const says = sayCount(sent);
+    assert.ok(says < sent.length, "lines written together were sent together");
     assert.equal(total((s) => s.delivered), 4 * sent.length);
-    assert.equal(total((s) => s.relayed), 4 * sent.length);
-    assert.equal(total((s) => s.framesSent), 6 * sent.length);
-    assert.equal(total((s) => s.duplicates), 2 * sent.length);
+    assert.equal(total((s) => s.relayed), 4 * says);
+    assert.equal(total((s) => s.framesSent), 6 * says);
+    assert.equal(total((s) => s.duplicates), 2 * says);
     assert.ok(total((s) => s.duplicates) > 0, "the cycle produced duplicates, dropped");
   } finally {
     await stopNodes(nodes);
@@ -296,14 +301,15 @@ Deno.test("a random mesh of 10: 1,000 messages from 5 senders reach every other 
     await settle(nodes);
     assertEachOnce(nodes, sent);
     // The sender sends one frame per neighbour, every other peer one per neighbour but the one
-    // it heard from first: 2E - (N - 1) frames a message, N - 1 of them new, the rest duplicates.
-    const perMessage = 2 * edges.length - (nodes.length - 1);
+    // it heard from first: 2E - (N - 1) frames a say, N - 1 of them new, the rest duplicates.
+    const perSay = 2 * edges.length - (nodes.length - 1);
     const total = (pick: (s: ReturnType<Chat["stats"]>) => number) =>
       sum(nodes, (n) => pick(n.chat.stats()));
-    assert.equal(total((s) => s.framesSent), perMessage * sent.length);
+    const says = sayCount(sent);
+    assert.equal(total((s) => s.framesSent), perSay * says);
     assert.equal(total((s) => s.delivered), 9 * sent.length);
-    assert.equal(total((s) => s.relayed), 9 * sent.length);
-    assert.equal(total((s) => s.duplicates), (perMessage - 9) * sent.length);
+    assert.equal(total((s) => s.relayed), 9 * says);
+    assert.equal(total((s) => s.duplicates), (perSay - 9) * says);
   } finally {
     await stopNodes(nodes);
   }
@@ -561,9 +567,12 @@ Deno.test("a relay that alters or forges messages: no peer shows them, they are 
     lies.onMessage((body, from) => {
       if (body.type !== "say") return;
       altered++;
-      lies.broadcast({ ...body, text: `${body.text} (pay mallory)`, hops: body.hops - 1 }, from.id);
+      lies.broadcast(
+        { ...body, lines: [`${body.lines[0]} (pay mallory)`], hops: body.hops - 1 },
+        from.id,
+      );
       // And one made up in a's name, with a's key but no signature of a's.
-      lies.broadcast({ ...body, id: crypto.randomUUID().replaceAll("-", ""), text: "forged" });
+      lies.broadcast({ ...body, id: crypto.randomUUID().replaceAll("-", ""), lines: ["forged"] });
       // And one under m's own key that claims a as its origin.
       lies.broadcast({
         ...body,
@@ -571,7 +580,10 @@ Deno.test("a relay that alters or forges messages: no peer shows them, they are 
         key: m.peer.publicKey,
       });
     });
-    for (let i = 0; i < 5; i++) a.chat.say(`message ${i}`);
+    for (let i = 0; i < 5; i++) {
+      a.chat.say(`message ${i}`);
+      await a.chat.drained(); // five says, not one of five lines
+    }
     await waitFor(() => c.shown.length === 5, "the honest copies at c", LONG);
     // Each of a's messages reached m and became three forgeries towards c.
     await waitFor(() => c.chat.stats().forged >= 15, "c to drop the forgeries", LONG);
@@ -599,7 +611,7 @@ Deno.test("a history nobody asked for is ignored, even when every message in it 
       id: crypto.randomUUID().replaceAll("-", ""),
       origin: b.peer.id,
       nick: "p1",
-      text: "unasked",
+      lines: ["unasked"],
       clock: 1,
       hops: 32,
       limit: 32,
@@ -614,6 +626,83 @@ Deno.test("a history nobody asked for is ignored, even when every message in it 
     await waitFor(() => a.shown.length === 1, "the live copy", LONG);
     assert.equal(a.shown[0].text, "unasked");
     assert.equal(a.shown[0].history, false);
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("lines written together travel as one say, within its limits, and are shown one by one in order", async () => {
+  const nodes = await startNodes(2);
+  const [a, b] = nodes;
+  try {
+    await link(nodes, [[0, 1]]);
+    const long = "x".repeat(1500);
+    const written = [
+      ...Array.from({ length: 100 }, (_, i) => a.chat.say(`line ${i}`)),
+      a.chat.say(long),
+      a.chat.say(long),
+      a.chat.say(long), // 4,500 characters: more than one say holds
+    ];
+    await waitFor(() => b.shown.length === written.length, "every line at b", LONG);
+    assert.deepEqual(b.shown.map((m) => m.text), written.map((m) => m.text));
+    assert.deepEqual(b.shown.map((m) => m.id), written.map((m) => m.id));
+    const clocks = b.shown.map((m) => m.clock);
+    assert.ok(clocks.every((c, i) => i === 0 || c > clocks[i - 1]), "clocks rise line by line");
+    // At most 64 lines or 4,000 characters a say.
+    const says = new Map<string, number>();
+    for (const { id } of written) {
+      const sayId = id.split(".")[0];
+      says.set(sayId, (says.get(sayId) ?? 0) + 1);
+    }
+    const sizes = [...says.values()];
+    assert.ok(sizes.every((n) => n <= 64), `lines per say: ${sizes}`);
+    assert.ok(sizes.length >= 3 && sizes.length < written.length, `lines per say: ${sizes}`);
+    assert.equal(b.chat.stats().received, says.size);
+    assert.equal(b.chat.stats().delivered, written.length);
+    // A line written alone is sent alone, at once.
+    await a.chat.drained();
+    const alone = a.chat.say("alone");
+    await waitFor(() => b.shown.length === written.length + 1, "the line written alone", LONG);
+    assert.equal(b.shown.at(-1)!.id, alone.id);
+    assert.ok(!alone.id.includes("."));
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a say with no lines, or with more text than one message may hold, is dropped even when its origin signed it", async () => {
+  const logs: string[] = [];
+  const nodes = await startNodes(2, { log: (line) => logs.push(line) });
+  const [a, b] = nodes;
+  try {
+    await link(nodes, [[0, 1]]);
+    const signed = async (lines: string[]): Promise<ChatWireMessage> => {
+      const wire: ChatWireMessage = {
+        id: crypto.randomUUID().replaceAll("-", ""),
+        origin: a.peer.id,
+        nick: "p0",
+        lines,
+        clock: 1,
+        hops: 32,
+        limit: 32,
+        sentAt: Date.now(),
+        key: a.peer.publicKey,
+        sig: new Uint8Array(64),
+      };
+      wire.sig = await a.peer.sign(signedBytes(wire));
+      return wire;
+    };
+    const channel = a.peer.app(chatApp);
+    await channel.send(b.peer.id, { type: "say", ...await signed([]) });
+    await channel.send(b.peer.id, {
+      type: "say",
+      ...await signed(["y".repeat(3000), "z".repeat(1001)]),
+    });
+    await channel.send(b.peer.id, { type: "say", ...await signed(["fine", "also fine"]) });
+    await waitFor(() => b.shown.length === 2, "the well-formed say at b", LONG);
+    assert.deepEqual(b.shown.map((m) => m.text), ["fine", "also fine"]);
+    assert.equal(b.chat.stats().forged, 2);
+    assert.equal(logs.length, 1, "logged once");
   } finally {
     await stopNodes(nodes);
   }
