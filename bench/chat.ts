@@ -10,7 +10,7 @@
 // written and not yet shown by every peer (default 2000; 0: no limit, see the throughput run);
 // CHAT_BENCH_ONLY=chain|mesh, one topology; CHAT_BENCH_VERBOSE=1, progress every second on stderr;
 // CHAT_BENCH_V8_FLAGS, V8 flags for every peer (default, as `deno task chat`:
-// --max-semi-space-size=1);
+// --max-semi-space-size=1,--optimize-for-size);
 // CHAT_BENCH_PROF=<peer index>, that peer runs with --v8-flags=--prof (its isolate-*.log files,
 // one per thread, land in the working directory: `node --prof-process <log>`).
 
@@ -34,7 +34,8 @@ const WINDOW = Number(Deno.env.get("CHAT_BENCH_WINDOW") ?? 2000);
 const BATCH_LINES = 250;
 const PROFILE_PEER = Deno.env.get("CHAT_BENCH_PROF");
 const ONLY = Deno.env.get("CHAT_BENCH_ONLY");
-const V8_FLAGS = Deno.env.get("CHAT_BENCH_V8_FLAGS") ?? "--max-semi-space-size=1";
+const V8_FLAGS = Deno.env.get("CHAT_BENCH_V8_FLAGS") ??
+  "--max-semi-space-size=1,--optimize-for-size";
 const VERBOSE = Boolean(Deno.env.get("CHAT_BENCH_VERBOSE"));
 const chatScript = new URL("../apps/cli/chat.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
