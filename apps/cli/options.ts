@@ -68,6 +68,7 @@ export class Output {
   #beforeWrite: () => void = () => {};
   #afterWrite: () => void = () => {};
   readonly #encoder = new TextEncoder();
+  readonly #terminals = new Map<typeof Deno.stdout, boolean>();
   readonly #pipes = new Map<
     typeof Deno.stdout,
     { push(text: string): void; flushed(): Promise<void> }
@@ -109,12 +110,22 @@ export class Output {
 
   #write(stream: typeof Deno.stdout, text: string): void {
     this.#beforeWrite();
-    if (stream.isTerminal()) {
+    if (this.#isTerminal(stream)) {
       writeAll(stream, this.#encoder.encode(text));
     } else {
       this.#queued(stream).push(text);
     }
     this.#afterWrite();
+  }
+
+  /** Asked once per stream: the answer is a system call, and chat writes a line per message. */
+  #isTerminal(stream: typeof Deno.stdout): boolean {
+    let terminal = this.#terminals.get(stream);
+    if (terminal === undefined) {
+      terminal = stream.isTerminal();
+      this.#terminals.set(stream, terminal);
+    }
+    return terminal;
   }
 
   /**
