@@ -22,15 +22,27 @@ import {
 } from "./worker_protocol.ts";
 
 const CLOSE_GRACE_MS = 1000;
-// Read the socket in parts of the ring, so the worker decodes one part while the next arrives.
-const SOCKET_READ_MAX = RING_BYTES / 4;
 
 /** What a connection needs from its peer. */
 export interface ConnectionSetup extends WorkerSetup {
   identity: Identity;
   /** Estimated bytes queued for this peer past which the connection is dropped as too slow. */
   maxQueuedBytes: number;
+  /** Capacity of each of the two rings (a power of two; see `ringBytesFor`). */
+  ringBytes: number;
 }
+
+/**
+ * Ring capacity for a peer's connections: 1 MiB when an app moves bulk bytes (a whole piece then
+ * lies in the ring and is decoded in place), else 128 KiB. A ring's pages become resident as it
+ * wraps, so a busy connection holds both rings whole; small messages never need more, and a frame
+ * larger than the ring (up to `maxFrameSize`) is still taken, assembled by copy.
+ */
+export function ringBytesFor(bulk: boolean): number {
+  return bulk ? RING_BYTES : SMALL_RING_BYTES;
+}
+
+const SMALL_RING_BYTES = 128 * 1024;
 
 /** Callbacks through which a connection reports to its peer. */
 export interface ConnectionEvents {
@@ -46,8 +58,10 @@ export class Connection {
   readonly remoteAddr: Deno.NetAddr;
   readonly #conn: Deno.TcpConn;
   readonly #worker: Worker;
-  readonly #inbound = ByteRing.create(RING_BYTES);
-  readonly #outbound = ByteRing.create(RING_BYTES);
+  readonly #inbound: ByteRing;
+  readonly #outbound: ByteRing;
+  /** Read the socket in parts of the ring, so the worker decodes one part while the next arrives. */
+  readonly #socketReadMax: number;
   readonly #control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   readonly #events: ConnectionEvents;
   readonly #maxQueuedBytes: number;
@@ -77,6 +91,9 @@ export class Connection {
     this.remoteAddr = conn.remoteAddr;
     this.#events = events;
     this.#maxQueuedBytes = setup.maxQueuedBytes;
+    this.#inbound = ByteRing.create(setup.ringBytes);
+    this.#outbound = ByteRing.create(setup.ringBytes);
+    this.#socketReadMax = setup.ringBytes / 4;
     conn.setNoDelay(true);
     this.#worker = new Worker(new URL("./connection_worker.ts", import.meta.url), {
       type: "module",
@@ -247,7 +264,7 @@ export class Connection {
           await this.#inbound.waitWritable();
           continue;
         }
-        const count = await this.#conn.read(space.subarray(0, SOCKET_READ_MAX));
+        const count = await this.#conn.read(space.subarray(0, this.#socketReadMax));
         if (count === null) break;
         this.#inbound.commit(count);
       }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Connection, type ConnectionSetup } from "./connection.ts";
+import { Connection, type ConnectionSetup, ringBytesFor } from "./connection.ts";
 import { ConnectError, type ProtocolError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from "./frame.ts";
 import { generateIdentity, type Identity, loadOrCreateIdentity } from "./identity.ts";
@@ -390,6 +390,7 @@ class MeshPeer implements Peer {
       sinks: [],
       maxFrameSize: this.#options.maxFrameSize,
       maxQueuedBytes: this.#options.maxQueuedBytes,
+      ringBytes: ringBytesFor([...this.#apps.values()].some((app) => app.bulk !== undefined)),
       limits: {
         framesPerSecond: this.#options.maxFramesPerSecond,
         bytesPerSecond: this.#options.maxBytesPerSecond,
