@@ -681,6 +681,11 @@ async function runTopology(
       value: sum("duplicates") / sum("received"),
       unit: "",
     });
+    rows.push({
+      name: `${label}: duplicate copies per message delivered (all runs)`,
+      value: sum("duplicates") / sum("delivered"),
+      unit: "",
+    });
     notes.push(
       `${label}: stats summed over the peers (all runs): lines delivered ${
         sum("delivered")
