@@ -265,6 +265,26 @@ Deno.test("SIGKILL of the middle peer: the two others notice and keep talking, o
   assert.equal(codes[2], 0);
 });
 
+Deno.test("a script's lines all go out before its /quit, written together and shown one by one", async () => {
+  const mesh = await Mesh.create();
+  let codes: number[];
+  try {
+    const listener = await mesh.start("listener");
+    const writer = await mesh.start("writer", ["--peer", `127.0.0.1:${listener.port}`]);
+    await connected(listener, writer);
+    const lines = Array.from({ length: 300 }, (_, i) => `scripted line ${i}`);
+    // One write: the lines reach the writer together and travel in a few signed says.
+    await writer.process.type([...lines, "/quit"].join("\n"));
+    assert.equal(await writer.process.exited(), 0);
+    await listener.process.waitFor(isMessage(lines.at(-1)!), "the last line at the listener");
+    const shown = listener.process.events.filter((e) => e.event === "message").map((e) => e.text);
+    assert.deepEqual(shown, lines, "every line, once, in order");
+  } finally {
+    codes = await mesh.close();
+  }
+  assert.equal(codes[0], 0);
+});
+
 /** Runs the chat command to completion with stdin closed. */
 function runChat(args: string[]) {
   return runToEnd("apps/cli/chat.ts", args);

@@ -172,11 +172,14 @@ async function run(port: number, options: ChatCliOptions): Promise<number> {
         await command(out, peer, chat, line, quit);
         // Read on only as fast as the network takes the lines: piped input can be endless.
         await chat.drained(256 * 1024);
-      }).then(() => chat.drained()).then(quit); // EOF: every line sent, then a graceful exit
+      }).then(quit);
     }
   }
 
   await done.promise;
+  // Every line written (at EOF, or before a /quit) goes out before the peer closes: lines still
+  // waiting for their signature, and those queued for slow neighbours, for at most 5 s.
+  await withinMs(chat.drained(), 5000);
   leaving = true;
   out.event("stats", { ...chat.stats() });
   for (const signal of signals) Deno.removeSignalListener(signal, quit);
@@ -247,6 +250,13 @@ function joinWithRetries(
       delay = Math.min(delay * 2, 30_000);
     });
   attempt();
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+async function withinMs(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
 }
 
 function firstNeighbour(peer: Peer, timeoutMs: number): Promise<void> {

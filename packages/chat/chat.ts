@@ -142,9 +142,10 @@ export interface Chat {
   /** Calls `handler` for every message shown (once per message); returns an unsubscribe. */
   onMessage(handler: (message: ChatMessage) => void): () => void;
   /**
-   * Resolves once what was sent is on its way. With `bytes`: once at most `bytes` are queued for
-   * any neighbour and fewer than 1,024 messages wait for their signatures, which is how a writer
-   * of many lines keeps pace with the network without sending each line alone.
+   * Without `bytes`, resolves once every message written is signed and handed to the connections
+   * (await it before leaving). With `bytes`: once at most `bytes` are queued for any neighbour and
+   * fewer than 1,024 messages, and fewer than `bytes` characters, wait for their signatures: how a
+   * writer of many lines keeps pace with the network without sending each line alone.
    */
   drained(bytes?: number): Promise<void>;
   /** Counters since start: what was shown, relayed, and dropped as duplicates. */
@@ -194,8 +195,6 @@ export class ChatError extends Error {
  * @example
  * ```ts
  * import { startPeer } from "@meshtalk/core";
-import { Buffer } from "node:buffer";
-import { createPublicKey, type KeyObject, verify as verifyNow } from "node:crypto";
  * import { chatApp, createChat } from "@meshtalk/chat";
  * const peer = await startPeer({ apps: [chatApp], nick: "ada" });
  * const chat = createChat(peer);
@@ -228,8 +227,9 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   let sending: Promise<void> = Promise.resolve();
   /** Says written and not yet signed; the last may still take lines (see `originate`). */
   let unsigned: ChatWireMessage[] = [];
-  /** Lines in `unsigned`. */
+  /** Lines in `unsigned`, and their characters. */
   let unsignedLines = 0;
+  let unsignedChars = 0;
   /** Received messages are checked concurrently and handled in arrival order. */
   let receiving: Promise<void> = Promise.resolve();
   /** Neighbours asked for their history and not yet answered. */
@@ -257,8 +257,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     // the author signed.
     if (author.id !== wire.origin || wire.hops > (wire.limit ?? hops)) return false;
     if (author.key === null) return false;
-    // What no honest author writes: a say with no lines, or more text than one message's limit.
-    if (wire.lines.length === 0 || textLength(wire.lines) > MAX_TEXT_LENGTH) return false;
+    if (!wellFormed(wire)) return false;
     // Checked synchronously: every delivery is checked, and Web Crypto's asynchronous verify
     // costs a hand-off to another thread and back each time (94 µs a check, measured, against
     // 47 µs here, on one thread). Synchronous checks also let a batch of messages from one
@@ -279,11 +278,21 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     counts.forged++;
     if (counts.forged === 1) {
       log(
-        `dropped a chat message whose signature does not match its origin ` +
-          `${wire.origin.slice(0, 8)}, relayed by ${from.nick} (${from.id.slice(0, 8)}): ` +
+        `dropped a chat message ` +
+          (wellFormed(wire)
+            ? `whose signature does not match its origin ${wire.origin.slice(0, 8)}`
+            : `no honest author writes (no lines, too much text, or a clock past 2^52)`) +
+          `, relayed by ${from.nick} (${from.id.slice(0, 8)}): ` +
           `altered or forged on the way; later ones are counted in /stats`,
       );
     }
+  };
+
+  /** Every step of `receiving` runs in order; a failure is reported, never left unhandled. */
+  const inOrder = (step: () => void | Promise<void>) => {
+    receiving = receiving.then(step).catch((error) =>
+      log(`could not handle a chat message: ${(error as Error).message}`)
+    );
   };
 
   /** Line `i` of `wire` as the chat shows it. */
@@ -304,7 +313,13 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     counts.delivered += wire.lines.length;
     for (let i = 0; i < wire.lines.length; i++) {
       const message = asShown(wire, i, history);
-      for (const handler of handlers) handler(message);
+      for (const handler of handlers) {
+        try {
+          handler(message);
+        } catch (error) {
+          log(`a chat message handler failed: ${(error as Error).message}`);
+        }
+      }
     }
   };
 
@@ -331,14 +346,17 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
         `message of ${text.length} characters is over the limit of ${MAX_TEXT_LENGTH}`,
       );
     }
+    const last = unsigned.at(-1);
+    // Joining keeps clocks exact: line i of a say has clock + i, so a line may join only if no
+    // message seen since the say's last line moved the clock on.
+    const joins = !to && last !== undefined && !last.to && last.nick === peer.nick &&
+      last.lines.length < MAX_LINES && last.clock + last.lines.length - 1 === clock &&
+      textLength(last.lines) + text.length <= MAX_TEXT_LENGTH;
     clock++;
     counts.sent++;
     unsignedLines++;
-    const last = unsigned.at(-1);
-    if (
-      !to && last && !last.to && last.lines.length < MAX_LINES && last.nick === peer.nick &&
-      textLength(last.lines) + text.length <= MAX_TEXT_LENGTH
-    ) {
+    unsignedChars += text.length;
+    if (joins) {
       last.lines.push(text);
       return asShown(last, last.lines.length - 1, false);
     }
@@ -370,6 +388,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     const batch = unsigned;
     unsigned = [];
     unsignedLines = 0;
+    unsignedChars = 0;
     const signatures = await Promise.all(batch.map((wire) => peer.sign(signedBytes(wire))));
     batch.forEach((wire, i) => {
       wire.sig = signatures[i];
@@ -388,6 +407,9 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       }
       // A copy of a message being checked, byte for byte, is a duplicate: it will pass or fail
       // with the first. A copy that differs in anything is checked on its own.
+      // Malformed says are dropped before anything is built from them (a say's schema allows 64
+      // lines of 4,000 characters; a well-formed one holds at most 4,000 in all).
+      if (!wellFormed(wire)) return reportForged(wire, from);
       const bytes = signedBytes(wire);
       const author = authorOf(wire.key);
       if (checking === 0 && author) {
@@ -412,7 +434,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       checking++;
       const check = verified(wire, bytes);
       if (!first) inCheck.set(wire.id, { bytes, sig: wire.sig });
-      receiving = receiving.then(async () => {
+      inOrder(async () => {
         const ok = await check;
         checking--;
         if (inCheck.get(wire.id)?.bytes === bytes) inCheck.delete(wire.id);
@@ -429,7 +451,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       }
       checking += body.messages.length;
       const checks = body.messages.map((wire) => verified(wire));
-      receiving = receiving.then(async () => {
+      inOrder(async () => {
         const ok = await Promise.all(checks);
         checking -= body.messages.length;
         const good = body.messages.filter((wire, i) => {
@@ -439,7 +461,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
         onHistory(good);
       });
     } else {
-      receiving = receiving.then(() => onRequest(body, from));
+      inOrder(() => onRequest(body, from));
     }
   });
 
@@ -451,8 +473,9 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     counts.received++;
     clock = Math.max(clock, wire.clock + wire.lines.length - 1) + 1;
     remember(wire);
-    show(wire, false);
-    // A direct message stops at its recipient; everything else goes on while hops remain.
+    // Relayed first: the neighbours need not wait for this peer's screen, and a failing handler
+    // must not stop the flood. A direct message stops at its recipient; everything else goes on
+    // while hops remain.
     if (wire.hops > 1 && wire.to !== peer.id) {
       counts.relayed++;
       counts.framesSent += channel.broadcast(
@@ -460,6 +483,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
         from.id,
       );
     }
+    show(wire, false);
   };
 
   const onRequest = (body: { type: "history-request"; limit: number }, from: PeerInfo) => {
@@ -529,10 +553,12 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     knownPeers: () => new Map(nicks),
     stats: () => ({ ...counts }),
     drained: async (bytes) => {
-      // A writer is held back only once many messages wait for their signatures: waiting for
-      // every one would send each alone.
-      if (bytes === undefined || unsignedLines >= MAX_UNSIGNED) await sending;
-      await channel.drained(bytes);
+      // A writer is held back only once many messages (or much text) wait for their signatures:
+      // waiting for every one would send each alone.
+      if (bytes === undefined || unsignedLines >= MAX_UNSIGNED || unsignedChars >= bytes) {
+        await sending;
+      }
+      await channel.drained(bytes ?? 0);
     },
     onMessage: (handler) => {
       handlers.add(handler);
@@ -550,13 +576,15 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
 const EMPTY_SIG = new Uint8Array(64);
 const MAX_CHECKING = 16_384;
 const MAX_UNSIGNED = 1024;
+/** Largest clock a say may carry (2^52): far beyond any real count, well within exact integers. */
+const MAX_CLOCK = 2 ** 52;
 const SAY_DOMAIN = new TextEncoder().encode("meshtalk/2 chat lines\0");
 
 /**
  * The bytes the author of a `say` signs: a domain, then every field but `hops` (which relays
  * lower) in a fixed order, strings as a 4-byte big-endian UTF-8 length and the bytes, the lines
  * as a 4-byte count and each line as a string, numbers as 8-byte big-endian integers.
- * docs/PROTOCOL.md section 8 gives the layout.
+ * docs/PROTOCOL.md section 7 gives the layout.
  *
  * @example
  * ```ts
@@ -602,6 +630,16 @@ export function signedBytes(wire: ChatWireMessage): Uint8Array {
   putString(to);
   out.set(wire.key, at);
   return out;
+}
+
+/**
+ * True if `wire` is what an honest author writes: at least one line, at most MAX_TEXT_LENGTH
+ * characters in all, and clocks below MAX_CLOCK (past it a receiver's own clock, which follows the
+ * largest it saw, would stop being an exact integer and its messages would fail their schema).
+ */
+function wellFormed(wire: ChatWireMessage): boolean {
+  return wire.lines.length > 0 && textLength(wire.lines) <= MAX_TEXT_LENGTH &&
+    wire.clock + wire.lines.length <= MAX_CLOCK;
 }
 
 /** The id of line `i` of the say `id`: the say's own id for its first line. */

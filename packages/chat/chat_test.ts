@@ -707,3 +707,90 @@ Deno.test("a say with no lines, or with more text than one message may hold, is 
     await stopNodes(nodes);
   }
 });
+
+Deno.test("a line written after a message was shown has a higher clock, even while the previous say is being signed", async () => {
+  const nodes = await startNodes(2);
+  const [a, b] = nodes;
+  try {
+    await link(nodes, [[0, 1]]);
+    // Hold a's signing, as a slow signature would: lines written meanwhile wait, unsigned.
+    const sign = a.peer.sign.bind(a.peer);
+    const gate = Promise.withResolvers<void>();
+    a.peer.sign = async (bytes: Uint8Array) => {
+      await gate.promise;
+      return sign(bytes);
+    };
+    a.chat.say("a0"); // being signed
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    a.chat.say("a1"); // waits for a0's signature, unsigned
+    for (let i = 0; i < 5; i++) b.chat.say(`b${i}`);
+    await waitFor(() => a.shown.length === 5, "b's lines at a", LONG);
+    const seen = a.shown.at(-1)!.clock;
+    const reply = a.chat.say("reply to b4");
+    assert.ok(reply.clock > seen, `reply clock ${reply.clock} after seeing ${seen}`);
+    gate.resolve();
+    await waitFor(() => b.shown.length === 3, "a's lines at b", LONG);
+    assert.deepEqual(b.shown.map((m) => m.text), ["a0", "a1", "reply to b4"]);
+    assert.ok(b.shown[2].clock > b.shown[1].clock && b.shown[2].clock > seen);
+    assert.ok(!reply.id.includes("."), "the reply did not join a1's say: a new say");
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a signed say with a clock past 2^52 is dropped, and everyone goes on chatting", async () => {
+  const logs: string[] = [];
+  const nodes = await startNodes(3, { log: (line) => logs.push(line) });
+  const [m, a, b] = nodes;
+  try {
+    await link(nodes, [[0, 1], [1, 2]]);
+    const wire: ChatWireMessage = {
+      id: crypto.randomUUID().replaceAll("-", ""),
+      origin: m.peer.id,
+      nick: "p0",
+      lines: ["tick", "tock"],
+      clock: Number.MAX_SAFE_INTEGER - 1, // a legal uint; a receiver's clock would pass 2^53
+      hops: 32,
+      limit: 32,
+      sentAt: Date.now(),
+      key: m.peer.publicKey,
+      sig: new Uint8Array(64),
+    };
+    wire.sig = await m.peer.sign(signedBytes(wire));
+    m.peer.app(chatApp).broadcast({ type: "say", ...wire });
+    await waitFor(() => a.chat.stats().forged === 1, "a to drop it", LONG);
+    a.chat.say("hello from a");
+    await waitFor(() => b.shown.length === 1, "a's say at b", LONG);
+    assert.equal(b.shown[0].text, "hello from a");
+    b.chat.say("hello from b");
+    await waitFor(() => a.shown.length === 1, "b's say at a", LONG);
+    assert.match(logs.join("\n"), /no honest author writes/);
+  } finally {
+    await stopNodes(nodes);
+  }
+});
+
+Deno.test("a message handler that throws neither stops the flood nor the messages after it", async () => {
+  const logs: string[] = [];
+  const nodes = await startNodes(4, { log: (line) => logs.push(line) });
+  const [a, b, c, d] = nodes;
+  try {
+    await link(nodes, [[0, 1], [1, 3], [2, 1]]); // a - b - d, and c - b
+    b.chat.onMessage((message) => {
+      if (message.text.startsWith("boom")) throw new Error("handler bug");
+    });
+    a.chat.say("boom 1"); // a's key is new at b: checked on the queued path
+    await waitFor(() => d.shown.length === 1, "boom 1 at d", LONG);
+    c.chat.say("from c");
+    await waitFor(() => d.shown.length === 2, "c's say at d", LONG);
+    a.chat.say("boom 2"); // a's key is known now: checked in the turn it arrives
+    await waitFor(() => d.shown.length === 3, "boom 2 at d", LONG);
+    a.chat.say("after");
+    await waitFor(() => d.shown.length === 4, "a's last say at d", LONG);
+    assert.deepEqual(d.shown.map((m) => m.text), ["boom 1", "from c", "boom 2", "after"]);
+    assert.deepEqual(b.shown.map((m) => m.text), ["boom 1", "from c", "boom 2", "after"]);
+    assert.ok(logs.some((line) => /a chat message handler failed: handler bug/.test(line)));
+  } finally {
+    await stopNodes(nodes);
+  }
+});
