@@ -794,3 +794,33 @@ Deno.test("a message handler that throws neither stops the flood nor the message
     await stopNodes(nodes);
   }
 });
+
+Deno.test("a writer of long lines that awaits drained(256 KiB) after each keeps within its neighbour's queue limit", async () => {
+  const options = { host: "127.0.0.1", apps: [chatApp], targetConnections: 0, log: () => {} };
+  const a = await startPeer({ ...options, nick: "a", maxQueuedBytes: 8 * 2 ** 20 });
+  const b = await startPeer({ ...options, nick: "b" });
+  const writer = createChat(a, { log: () => {} });
+  const reader = createChat(b, { log: () => {} });
+  let shown = 0;
+  reader.onMessage(() => shown++);
+  const lost: string[] = [];
+  a.on("peer:disconnected", ({ reason }) => lost.push(reason));
+  try {
+    await a.connect("127.0.0.1", b.port);
+    await waitFor(() => b.peers().length === 1, "b to see a");
+    const line = "€".repeat(4000); // 12,000 bytes of UTF-8 a line
+    const total = 1500;
+    for (let i = 0; i < total && lost.length === 0; i++) {
+      writer.say(line);
+      await writer.drained(256 * 1024);
+    }
+    await writer.drained();
+    await waitFor(() => shown === total || lost.length > 0, "every line, or a disconnect", LONG);
+    assert.deepEqual(lost, [], "never dropped as not reading");
+    assert.equal(shown, total);
+  } finally {
+    writer.close();
+    reader.close();
+    await Promise.all([a.close(), b.close()]);
+  }
+});
