@@ -3,12 +3,12 @@
 // a plain Deno TCP copy of the same bytes in the same run. Reports MiB/s, the ratio, and CPU
 // seconds and peak RSS of each side (from the processes' `stats` events), as a table and in
 // bench/results/files.json. BENCH_FILES_DIR puts the files elsewhere than /dev/shm (to move a file
-// larger than memory).
+// larger than memory); FILES_BENCH_V8_FLAGS replaces the V8 flags of `deno task share`.
 import { plainCopy } from "./baseline.ts";
 
 const MIB = Number(Deno.env.get("BENCH_FILES_MIB") ?? 1024);
 const share = new URL("../apps/cli/share.ts", import.meta.url).pathname;
-const V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+const V8_FLAGS = `--v8-flags=${Deno.env.get("FILES_BENCH_V8_FLAGS") ?? "--max-semi-space-size=1"}`;
 
 type Event = Record<string, unknown> & { event: string };
 
