@@ -145,6 +145,25 @@ async function flood(nodes: Node[], senders: number[], total: number): Promise<S
   return sent;
 }
 
+/** A say made by hand in `node`'s name and signed with its key; `fields` replace the defaults. */
+async function signedSay(node: Node, fields: Partial<ChatWireMessage>): Promise<ChatWireMessage> {
+  const wire: ChatWireMessage = {
+    id: crypto.randomUUID().replaceAll("-", ""),
+    origin: node.peer.id,
+    nick: node.peer.nick,
+    lines: ["made by hand"],
+    clock: 1,
+    hops: 32,
+    limit: 32,
+    sentAt: Date.now(),
+    key: node.peer.publicKey,
+    sig: new Uint8Array(64),
+    ...fields,
+  };
+  wire.sig = await node.peer.sign(signedBytes(wire));
+  return wire;
+}
+
 /** How many says carried `sent`: line `i` of a say has the id `<say id>.<i>`. */
 const sayCount = (sent: Sent[]) => new Set(sent.map((m) => m.id.split(".")[0])).size;
 
@@ -607,19 +626,7 @@ Deno.test("a history nobody asked for is ignored, even when every message in it 
   const [a, b] = nodes;
   try {
     await link(nodes, [[0, 1]]); // each asked the other once, and was answered
-    const wire: ChatWireMessage = {
-      id: crypto.randomUUID().replaceAll("-", ""),
-      origin: b.peer.id,
-      nick: "p1",
-      lines: ["unasked"],
-      clock: 1,
-      hops: 32,
-      limit: 32,
-      sentAt: Date.now(),
-      key: b.peer.publicKey,
-      sig: new Uint8Array(64),
-    };
-    wire.sig = await b.peer.sign(signedBytes(wire));
+    const wire = await signedSay(b, { lines: ["unasked"] });
     await b.peer.app(chatApp).send(a.peer.id, { type: "history", messages: [wire] });
     // The same message, said live, is shown: it was genuine, and the history did not mark it seen.
     await b.peer.app(chatApp).send(a.peer.id, { type: "say", ...wire });
@@ -676,22 +683,7 @@ Deno.test("a say with no lines, or with more text than one message may hold, is 
   const [a, b] = nodes;
   try {
     await link(nodes, [[0, 1]]);
-    const signed = async (lines: string[]): Promise<ChatWireMessage> => {
-      const wire: ChatWireMessage = {
-        id: crypto.randomUUID().replaceAll("-", ""),
-        origin: a.peer.id,
-        nick: "p0",
-        lines,
-        clock: 1,
-        hops: 32,
-        limit: 32,
-        sentAt: Date.now(),
-        key: a.peer.publicKey,
-        sig: new Uint8Array(64),
-      };
-      wire.sig = await a.peer.sign(signedBytes(wire));
-      return wire;
-    };
+    const signed = (lines: string[]) => signedSay(a, { lines });
     const channel = a.peer.app(chatApp);
     await channel.send(b.peer.id, { type: "say", ...await signed([]) });
     await channel.send(b.peer.id, {
@@ -744,19 +736,10 @@ Deno.test("a signed say with a clock past 2^52 is dropped, and everyone goes on 
   const [m, a, b] = nodes;
   try {
     await link(nodes, [[0, 1], [1, 2]]);
-    const wire: ChatWireMessage = {
-      id: crypto.randomUUID().replaceAll("-", ""),
-      origin: m.peer.id,
-      nick: "p0",
+    const wire = await signedSay(m, {
       lines: ["tick", "tock"],
       clock: Number.MAX_SAFE_INTEGER - 1, // a legal uint; a receiver's clock would pass 2^53
-      hops: 32,
-      limit: 32,
-      sentAt: Date.now(),
-      key: m.peer.publicKey,
-      sig: new Uint8Array(64),
-    };
-    wire.sig = await m.peer.sign(signedBytes(wire));
+    });
     m.peer.app(chatApp).broadcast({ type: "say", ...wire });
     await waitFor(() => a.chat.stats().forged === 1, "a to drop it", LONG);
     a.chat.say("hello from a");
