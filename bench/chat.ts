@@ -14,6 +14,8 @@
 // CHAT_BENCH_PROF=<peer index>, that peer runs with --v8-flags=--prof (its isolate-*.log files,
 // one per thread, land in the working directory: `node --prof-process <log>`).
 
+import type { ChatStats } from "../packages/chat/mod.ts";
+
 /** One measured figure. */
 export interface Row {
   name: string;
@@ -48,14 +50,11 @@ const LATENCY_TAIL_MS = 10_000;
 const THROUGHPUT_MS = 75_000;
 const EXIT_MS = 10_000;
 
-interface Stats {
-  sent: number;
-  delivered: number;
-  received: number;
-  duplicates: number;
-  relayed: number;
-  framesSent: number;
-}
+/** The counters of a peer's `stats` event that the benchmark reads. */
+type Stats = Pick<
+  ChatStats,
+  "sent" | "delivered" | "received" | "duplicates" | "relayed" | "framesSent"
+>;
 
 /** Receives the `message` lines of one process: the raw line and when the driver read it. */
 type MessageSink = (line: string, at: number) => void;
