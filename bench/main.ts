@@ -2,7 +2,7 @@
 // run. Prints a table and writes bench/results/core.json.
 import { decodeValue } from "../packages/core/codec.ts";
 import { encodeFrame, FrameDecoder } from "../packages/core/frame.ts";
-import { RawPeer } from "../packages/core/_test_util.ts";
+import { RawPeer } from "../packages/core/testing.ts";
 import { startPeer, verifySignature } from "../packages/core/mod.ts";
 import { startUnencryptedPeerForBenchmark } from "../packages/core/peer.ts";
 import { plainCopy } from "./baseline.ts";

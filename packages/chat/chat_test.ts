@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Peer, startPeer } from "@meshtalk/core";
-import { waitFor } from "../core/_test_util.ts";
+import { waitFor } from "@meshtalk/core/testing";
 import {
   type Chat,
   chatApp,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { blake3 as blake3Hex } from "hash-wasm";
-import { randomBytes, waitFor } from "./_test_util.ts";
+import { randomBytes, waitFor } from "./testing.ts";
 import type { StoredData } from "./messages.ts";
 import { defineApp, type PeerEvents, startPeer } from "./peer.ts";
 import { s } from "./schema.ts";

@@ -7,6 +7,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
+import { toHex } from "./bytes.ts";
 import { decodeValue, decodeValues, encodeShared } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder } from "./frame.ts";
@@ -947,10 +948,6 @@ function fail(error: unknown): void {
   inbound?.closeConsumer();
   const limit = protocol && error.code === "rate-limited";
   if (outbound) closeGracefully(`protocol error: ${message}`, limit ? "limit" : "protocol");
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function unexpected(got: string, expected: string): ProtocolError {

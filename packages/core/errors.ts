@@ -42,6 +42,22 @@ export class ProtocolError extends Error {
 }
 
 /**
+ * Why a connection could not be made or was lost: `unreachable` (nothing answered at the address),
+ * `timeout` (no handshake in time, or no answer to a ping), `self` (the address is this peer),
+ * `full` (a limit of ours refused it), `refused` (the other side refused it), `closed` (the
+ * connection or the peer is closing), `wrong-peer` (the peer dialed proved another id than
+ * `expectPeer`).
+ */
+export type ConnectErrorReason =
+  | "unreachable"
+  | "timeout"
+  | "self"
+  | "full"
+  | "refused"
+  | "closed"
+  | "wrong-peer";
+
+/**
  * A connection could not be made or was refused: unreachable address, handshake timeout,
  * a connection to ourselves, the connection limit, or a peer that said `bye` during the handshake.
  *
@@ -53,13 +69,10 @@ export class ProtocolError extends Error {
  * ```
  */
 export class ConnectError extends Error {
-  /**
-   * A short machine-readable reason: `unreachable`, `timeout`, `self`, `full`, `refused`,
-   * `closed`, or `wrong-peer` (the peer dialed proved another id than `expectPeer`).
-   */
-  readonly reason: string;
+  /** Why, in a word a program can check: see {@linkcode ConnectErrorReason}. */
+  readonly reason: ConnectErrorReason;
   /** Builds the error from a reason and a human-readable description. */
-  constructor(reason: string, message: string) {
+  constructor(reason: ConnectErrorReason, message: string) {
     super(message);
     this.name = "ConnectError";
     this.reason = reason;

@@ -18,7 +18,7 @@ export const DEFAULT_MAX_FRAME_SIZE: number = 2 * 1024 * 1024;
  *
  * @example
  * ```ts
- * import { encodeFrame } from "@meshtalk/core/frame";
+ * import { encodeFrame } from "@meshtalk/core/protocol";
  * const frame = encodeFrame({ t: "ping", n: 1 });
  * console.log(frame.length > 4); // true
  * ```
@@ -48,7 +48,7 @@ export interface FrameDecoderOptions {
  *
  * @example
  * ```ts
- * import { encodeFrame, FrameDecoder } from "@meshtalk/core/frame";
+ * import { encodeFrame, FrameDecoder } from "@meshtalk/core/protocol";
  * const decoder = new FrameDecoder();
  * const bytes = encodeFrame({ t: "ping", n: 7 });
  * const first = decoder.push(bytes.subarray(0, 3)); // []

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { decodeValue } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { encodeFrame, FrameDecoder } from "./frame.ts";
-import { concat } from "./secure.ts";
+import { concatBytes as concat } from "./bytes.ts";
 
 function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);

@@ -11,6 +11,7 @@
  */
 /// <reference lib="deno.worker" />
 import { createBLAKE3 } from "hash-wasm";
+import { bytesEqual } from "./bytes.ts";
 import type {
   HashReply,
   HashTask,
@@ -84,7 +85,7 @@ function hashPieces(task: HashTask): HashReply {
 function verify(port: MessagePort, task: VerifyTask): void {
   const bytes = new Uint8Array(task.buffer, task.byteOffset, task.length);
   const reply: VerifyReply = { id: task.id, buffer: task.buffer, status: "written" };
-  if (!equal(digest(bytes), task.expected)) {
+  if (!bytesEqual(digest(bytes), task.expected)) {
     reply.status = "corrupt";
     reply.reason = "its BLAKE3 hash does not match the one expected";
   } else {
@@ -103,11 +104,4 @@ function verify(port: MessagePort, task: VerifyTask): void {
     }
   }
   port.postMessage(reply, [task.buffer]);
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }

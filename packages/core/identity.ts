@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { toHex } from "./bytes.ts";
 
 /** A peer's key pair and the id derived from its public key. */
 export interface Identity {
@@ -184,10 +185,6 @@ export async function verifySignature(
 }
 
 const verifyKeys = new Map<string, CryptoKey>();
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 function toBase64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes));

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Address } from "./address.ts";
 import { ProtocolError } from "./errors.ts";
 import { type MapSchema, s, type Schema, validateUntyped } from "./schema.ts";
 
@@ -16,27 +17,23 @@ export const MAX_NICK_LENGTH = 32;
  * Machine-readable `bye` codes. `user`: the user chose to disconnect, do not redial; `duplicate`:
  * another connection between the same two peers replaces this one.
  */
-export type ByeCode =
-  | "user"
-  | "duplicate"
-  | "shutdown"
-  | "full"
-  | "timeout"
-  | "slow"
-  | "protocol"
-  | "self"
-  | "limit";
+export type ByeCode = typeof BYE_CODES[number];
+
+/** Every {@linkcode ByeCode}: a `bye` with any other code is read as one without a code. */
+export const BYE_CODES = [
+  "user",
+  "duplicate",
+  "shutdown",
+  "full",
+  "timeout",
+  "slow",
+  "protocol",
+  "self",
+  "limit",
+] as const;
 
 /** Most addresses in one `peers` message. */
 export const MAX_PEERS_PER_MESSAGE = 64;
-
-/** A network address a peer listens on. An empty `host` means "the address I came from". */
-export interface Address {
-  /** Host name or IP address. */
-  host: string;
-  /** TCP port. */
-  port: number;
-}
 
 /**
  * Opens every connection, in the clear: the protocol version and a fresh X25519 public key.
@@ -100,8 +97,8 @@ export interface Bye {
   t: "bye";
   /** Why, for people. */
   reason: string;
-  /** Why, for programs: one of {@linkcode ByeCode}; unknown codes are read as absent. */
-  code?: string;
+  /** Why, for programs; a code this side does not know is read as absent. */
+  code?: ByeCode;
 }
 
 /** Any core message as it travels; `app` bodies are checked against their app's schema. */
@@ -192,7 +189,7 @@ export type Message = CoreMessage;
  *
  * @example
  * ```ts
- * import { parseMessage } from "@meshtalk/core";
+ * import { parseMessage } from "@meshtalk/core/protocol";
  * const message = parseMessage({ t: "ping", n: 3 }, {}); // { t: "ping", n: 3 }
  * ```
  */
@@ -217,7 +214,11 @@ export function parseMessage(
       body: validateUntyped(schema, body, `${app} message`, copyBinary) as Record<string, unknown>,
     };
   }
-  return validateUntyped(coreMessage, value) as Message;
+  const message = validateUntyped(coreMessage, value) as Message;
+  if (message.t === "bye" && message.code !== undefined && !BYE_CODES.includes(message.code)) {
+    delete message.code; // a newer peer's reason: still a bye
+  }
+  return message;
 }
 
 /** Schema type of an app's messages: a map, or a tagged union of maps. */

@@ -1,8 +1,9 @@
 /**
  * The meshtalk core: a peer that listens and dials, encrypted and mutually authenticated
- * connections (docs/SECURITY.md), a peer registry, and a
- * connection runtime that services each connection in its own Web Worker. Apps (chat, files)
- * use only {@linkcode startPeer}, {@linkcode defineApp} and the {@linkcode AppChannel} they get.
+ * connections (docs/SECURITY.md), a peer registry, and a connection runtime that services each
+ * connection in its own Web Worker. Apps (chat, files) use {@linkcode startPeer},
+ * {@linkcode defineApp} and the {@linkcode AppChannel} they get, and the small helpers below.
+ * Wire-level types are in `@meshtalk/core/protocol`; test support in `@meshtalk/core/testing`.
  *
  * @example
  * ```ts
@@ -18,6 +19,7 @@
 export {
   type AppChannel,
   type AppDefinition,
+  type AppPeerEvent,
   type ConnectOptions,
   defineApp,
   type Peer,
@@ -26,10 +28,19 @@ export {
   type PeerOptions,
   startPeer,
 } from "./peer.ts";
+export { type Address, formatAddress, parseAddress, sameAddress } from "./address.ts";
+export { Backoff, type BackoffOptions, delayAfter } from "./backoff.ts";
+export { BoundedMap, BoundedSet } from "./bounded.ts";
+export { bytesEqual, concatBytes, fromHex, startsWithBytes, toHex } from "./bytes.ts";
+export { Emitter } from "./emitter.ts";
+export {
+  ConnectError,
+  type ConnectErrorReason,
+  ProtocolError,
+  type ProtocolErrorCode,
+} from "./errors.ts";
 export { blake3, HashError } from "./hash_pool.ts";
 export { HASH_BYTES } from "./hash_protocol.ts";
-export type { PieceHashes } from "./worker_protocol.ts";
-export { ConnectError, ProtocolError, type ProtocolErrorCode } from "./errors.ts";
 export {
   generateIdentity,
   type Identity,
@@ -38,28 +49,11 @@ export {
   peerIdFromKey,
   verifySignature,
 } from "./identity.ts";
-export {
-  type Address,
-  type AppMessage,
-  type AppSchema,
-  type Auth,
-  type BulkFields,
-  type Bye,
-  type ByeCode,
-  type CoreMessage,
-  type FileRange,
-  type Hello,
-  type Message,
-  parseMessage,
-  type Peers,
-  type Ping,
-  type Pong,
-  PROTOCOL_VERSION,
-  type StoredData,
-} from "./messages.ts";
+export type { AppSchema, BulkFields, FileRange, StoredData } from "./messages.ts";
 export type { KnownAddress } from "./registry.ts";
 export {
   type ArraySchema,
+  assertValid,
   type BinSchema,
   type BoolSchema,
   type Fields,
@@ -76,3 +70,4 @@ export {
   validate,
   type Variants,
 } from "./schema.ts";
+export type { PieceHashes } from "./worker_protocol.ts";

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { startsWithBytes } from "./bytes.ts";
 import { Connection, type ConnectionSetup, ringBytesFor } from "./connection.ts";
 import { ConnectError, type ProtocolError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame } from "./frame.ts";
@@ -150,8 +151,21 @@ export interface PeerEvents {
   error: { address: string; peer?: PeerInfo; error: Error };
 }
 
+/** A neighbour that runs an app came or went (see {@linkcode AppChannel.onPeer}). */
+export type AppPeerEvent =
+  | { type: "joined"; peer: PeerInfo }
+  | { type: "left"; peer: PeerInfo; reason: string };
+
 /** An app's view of the network: all an app needs and all it gets. */
 export interface AppChannel<S extends AppSchema> {
+  /** The connected peers that run this app. */
+  peers(): PeerInfo[];
+  /**
+   * Calls `handler` when a neighbour that runs this app joins (its first connection completed
+   * its handshake) or leaves (its last connection closed); peers that do not run the app are not
+   * reported. Returns a function that unsubscribes.
+   */
+  onPeer(handler: (event: AppPeerEvent) => void): () => void;
   /** Sends to one connected peer; resolves once the message is queued within the peer's window. */
   send(peerId: string, body: Infer<S>): Promise<void>;
   /**
@@ -417,7 +431,7 @@ class MeshPeer implements Peer {
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
     // The handshake's signatures are the core's alone: an app must not be made to sign one.
-    if (startsWith(data, AUTH_DOMAIN)) {
+    if (startsWithBytes(data, AUTH_DOMAIN)) {
       throw new RangeError(
         `refusing to sign data that begins "meshtalk/2 auth": that prefix is the handshake's`,
       );
@@ -465,7 +479,21 @@ class MeshPeer implements Peer {
     const name = definition.name;
     const schema = definition.schema;
     // Typed loosely here and cast once: TypeScript cannot resolve Infer<S> for a generic S.
+    const runsApp = (info: PeerInfo) => info.apps.includes(name);
     const channel = {
+      peers: () => this.peers().filter(runsApp),
+      onPeer: (handler: (event: AppPeerEvent) => void) => {
+        const offJoined = this.on("peer:connected", (peer) => {
+          if (runsApp(peer)) handler({ type: "joined", peer });
+        });
+        const offLeft = this.on("peer:disconnected", ({ peer, reason }) => {
+          if (runsApp(peer)) handler({ type: "left", peer, reason });
+        });
+        return () => {
+          offJoined();
+          offLeft();
+        };
+      },
       send: async (peerId: string, body: Record<string, unknown>) => {
         const record = this.#byId.get(peerId);
         if (!record) throw new ConnectError("closed", `not connected to peer ${peerId}`);
@@ -1095,12 +1123,6 @@ class MeshPeer implements Peer {
       }
     }
   }
-}
-
-function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
-  if (data.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
-  return true;
 }
 
 /** A cheap upper bound of a value's MessagePack size: the send credit of a message. */

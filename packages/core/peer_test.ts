@@ -1,14 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  closeAll,
-  echo,
-  peers,
-  randomBytes,
-  RawPeer,
-  record,
-  waitFor,
-  within,
-} from "./_test_util.ts";
+import { closeAll, echo, peers, randomBytes, RawPeer, record, waitFor, within } from "./testing.ts";
 import { ConnectError, ProtocolError } from "./errors.ts";
 import { generateIdentity, peerIdFromKey } from "./identity.ts";
 

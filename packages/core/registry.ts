@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { formatAddress } from "./address.ts";
 import type { Connection } from "./connection.ts";
 import type { RemoteHello } from "./worker_protocol.ts";
 
@@ -32,7 +33,7 @@ const BACKOFF_MAX_MS = 60_000;
 
 /** `host:port`, with IPv6 hosts in brackets. */
 export function addressKey(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  return formatAddress({ host, port });
 }
 
 /** The bounded set of addresses a peer may dial. */

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { s, validate } from "@meshtalk/core/schema";
+ * import { s, validate } from "@meshtalk/core";
  * const text = s.map({ text: s.str(1000), hops: s.optional(s.uint(255)) });
  * const message = validate(text, { text: "hi", extra: 1 }); // { text: "hi" }
  * ```
@@ -154,7 +154,7 @@ export interface SchemaBuilders {
  *
  * @example
  * ```ts
- * import { s } from "@meshtalk/core/schema";
+ * import { s } from "@meshtalk/core";
  * const hello = s.map({ name: s.str(64), key: s.bin(32, 32), tags: s.array(s.str(16), 8) });
  * ```
  */
@@ -204,7 +204,7 @@ export const s: SchemaBuilders = {
  *
  * @example
  * ```ts
- * import { s, validate } from "@meshtalk/core/schema";
+ * import { s, validate } from "@meshtalk/core";
  * validate(s.uint(10), 3); // 3
  * try { validate(s.uint(10), 11); } catch (e) { console.log((e as Error).message); }
  * ```
@@ -228,7 +228,7 @@ export function validateUntyped(
  *
  * @example
  * ```ts
- * import { assertValid, s } from "@meshtalk/core/schema";
+ * import { assertValid, s } from "@meshtalk/core";
  * assertValid(s.map({ text: s.str(10) }), { text: "ok" });
  * ```
  */

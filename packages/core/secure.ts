@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { concatBytes } from "./bytes.ts";
 import { ProtocolError } from "./errors.ts";
 
 const encoder = new TextEncoder();
@@ -78,7 +79,7 @@ export async function transcriptOf(
 ): Promise<Uint8Array> {
   // Each Web Crypto call is a hop to another thread: independent ones go out together.
   const [d, a] = await Promise.all([sha256(dialerHello), sha256(acceptorHello)]);
-  return await sha256(concat(TRANSCRIPT_DOMAIN, d, a));
+  return await sha256(concatBytes(TRANSCRIPT_DOMAIN, d, a));
 }
 
 /**
@@ -165,7 +166,7 @@ export async function deriveSession(
  * ```
  */
 export function authPayload(role: number, transcript: Uint8Array): Uint8Array {
-  return concat(AUTH_DOMAIN, new Uint8Array([role]), transcript);
+  return concatBytes(AUTH_DOMAIN, new Uint8Array([role]), transcript);
 }
 
 /**
@@ -263,15 +264,4 @@ function aesKey(bytes: Uint8Array): Promise<CryptoKey> {
 /** SHA-256 of `bytes` (an ordinary buffer or a view of one). */
 export async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
-}
-
-/** The parts, one after another, in a new buffer. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { closeAll, echo, frameOf, peers, RawPeer, record, waitFor } from "./_test_util.ts";
+import { closeAll, echo, frameOf, peers, RawPeer, record, waitFor } from "./testing.ts";
 import { encodeShared } from "./codec.ts";
 import { ConnectError, ProtocolError } from "./errors.ts";
 import { FrameDecoder } from "./frame.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Peer, type PeerEvents, startPeer } from "@meshtalk/core";
-import { randomBytes, waitFor } from "../core/_test_util.ts";
+import { randomBytes, waitFor } from "@meshtalk/core/testing";
 import {
   createFileShare,
   filesApp,

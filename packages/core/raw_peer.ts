@@ -1,48 +1,18 @@
-// Test helpers: a peer that speaks the wire protocol by hand, from docs/PROTOCOL.md alone (it
-// does not use secure.ts), so tests can stall, lie, tamper and send garbage; and a poller for
-// conditions reached asynchronously.
+/**
+ * A peer that speaks the wire protocol by hand, written from docs/PROTOCOL.md alone (it does not
+ * use secure.ts or the connection worker): a second implementation of the handshake, and a way for
+ * tests to stall, lie, tamper and send garbage.
+ *
+ * @module
+ */
 import { decodeValue, decodeValues, encodeShared } from "./codec.ts";
 import { encodeFrame, FrameDecoder } from "./frame.ts";
 import { generateIdentity, type Identity } from "./identity.ts";
-import { defineApp, type Peer, type PeerEvents, type PeerOptions, startPeer } from "./peer.ts";
-import { s } from "./schema.ts";
 
 const text = new TextEncoder();
 
+/** A decoded frame body. */
 export type Frame = Record<string, unknown>;
-
-/** `length` random bytes (getRandomValues gives at most 64 KiB a call). */
-export function randomBytes(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65536) crypto.getRandomValues(out.subarray(at, at + 65536));
-  return out;
-}
-
-/** Resolves once `condition()` is true; rejects with `what` after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Resolves as `promise` does; rejects with `what` after `timeoutMs`, so a lost message fails a test. */
-export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** How a {@linkcode RawPeer} bends the handshake. */
 export interface Lie {
@@ -364,38 +334,4 @@ export function frameOf(body: Uint8Array): Uint8Array {
   new DataView(frame.buffer).setUint32(0, body.length);
   frame.set(body, 4);
   return frame;
-}
-
-/** The app the core's tests send: a line of text, and bytes when a test needs them. */
-export const echo = defineApp(
-  "echo",
-  s.map({ text: s.str(1000), data: s.optional(s.bin(1 << 20)) }),
-);
-
-/** `count` peers on loopback running {@linkcode echo}, with no upkeep and quiet logs. */
-export async function peers(count: number, options: PeerOptions = {}): Promise<Peer[]> {
-  return await Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      startPeer({
-        host: "127.0.0.1",
-        apps: [echo],
-        nick: `p${i}`,
-        targetConnections: 0,
-        log: () => {},
-        // Generous unless a test is about it: a loaded machine starts workers slowly.
-        handshakeTimeoutMs: 30_000,
-        ...options,
-      })),
-  );
-}
-
-export async function closeAll(list: Peer[]): Promise<void> {
-  await Promise.all(list.map((p) => p.close()));
-}
-
-/** Every `event` the peer reports from now on. */
-export function record<E extends keyof PeerEvents>(peer: Peer, event: E): PeerEvents[E][] {
-  const seen: PeerEvents[E][] = [];
-  peer.on(event, (detail) => seen.push(detail));
-  return seen;
 }
