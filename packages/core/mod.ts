@@ -50,7 +50,7 @@ export {
   verifySignature,
 } from "./identity.ts";
 export type { AppSchema, BulkFields, FileRange, StoredData } from "./messages.ts";
-export type { KnownAddress } from "./registry.ts";
+export type { KnownAddress } from "./address_book.ts";
 export {
   type ArraySchema,
   assertValid,

@@ -1,0 +1,128 @@
+/**
+ * Where peers can be dialed: a bounded book of addresses, each with its dial failures and the
+ * backoff they earned, and the flags that keep an address from ever being dialed by upkeep (the
+ * user parted from it, or it turned out to be this peer).
+ *
+ * @module
+ */
+import { type Address, formatAddress } from "./address.ts";
+import { delayAfter } from "./backoff.ts";
+
+/** A place a peer was seen listening. */
+export interface KnownAddress extends Address {
+  /** Peer id last seen there, if known. */
+  id?: string;
+  /** When this address was last confirmed or announced (ms since epoch). */
+  lastSeenAt: number;
+  /** Dial failures since the last success. */
+  failures: number;
+  /** Earliest time upkeep may dial it again (ms since epoch). */
+  nextDialAt: number;
+  /** The user disconnected it: not redialed until they connect to it again. */
+  blocked: boolean;
+  /** It turned out to be this peer itself. */
+  self: boolean;
+}
+
+/** The first wait after a failed dial, in ms; it doubles with each failure after. */
+const DIAL_BACKOFF_BASE_MS = 500;
+/** The longest wait between dials of a failing address, in ms. */
+const DIAL_BACKOFF_MAX_MS = 60_000;
+
+/**
+ * The bounded set of addresses a peer may dial. Past `max` entries, adding a new one drops the
+ * one seen longest ago.
+ *
+ * @example
+ * ```ts
+ * import { AddressBook } from "./address_book.ts";
+ * const book = new AddressBook();
+ * book.add({ host: "10.0.0.7", port: 7000 });
+ * book.failed({ host: "10.0.0.7", port: 7000 });
+ * console.log(book.dialable().length); // 0: it waits out its backoff first
+ * ```
+ */
+export class AddressBook {
+  readonly #entries = new Map<string, KnownAddress>();
+  readonly #max: number;
+
+  /** An empty book of at most `max` addresses. */
+  constructor(max = 256) {
+    this.#max = max;
+  }
+
+  /** Records that a peer (maybe of known id) listens at `address`; returns its entry. */
+  add(address: Address, id?: string, now = Date.now()): KnownAddress {
+    const key = formatAddress(address);
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      if (this.#entries.size >= this.#max) this.#evictOldest();
+      entry = {
+        host: address.host,
+        port: address.port,
+        lastSeenAt: now,
+        failures: 0,
+        nextDialAt: 0,
+        blocked: false,
+        self: false,
+      };
+      this.#entries.set(key, entry);
+    }
+    entry.lastSeenAt = now;
+    if (id) entry.id = id;
+    return entry;
+  }
+
+  /** The entry for `address`, if known. */
+  get(address: Address): KnownAddress | undefined {
+    return this.#entries.get(formatAddress(address));
+  }
+
+  /** Every entry, most recently seen first. */
+  list(): KnownAddress[] {
+    return [...this.#entries.values()].sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+  }
+
+  /** A dial succeeded: clear the backoff. */
+  succeeded(address: Address, id: string): void {
+    const entry = this.add(address, id);
+    entry.failures = 0;
+    entry.nextDialAt = 0;
+  }
+
+  /** A dial failed: back off exponentially, with jitter so peers do not retry in lockstep. */
+  failed(address: Address, now = Date.now()): void {
+    // A failure is no sighting: an entry keeps the time it was last seen.
+    const entry = this.add(address, undefined, this.get(address)?.lastSeenAt ?? now);
+    entry.failures++;
+    entry.nextDialAt = now + delayAfter(entry.failures, DIAL_BACKOFF_BASE_MS, DIAL_BACKOFF_MAX_MS);
+  }
+
+  /** Addresses upkeep may dial now, fewest failures first, then most recently seen. */
+  dialable(now = Date.now()): KnownAddress[] {
+    return [...this.#entries.values()]
+      .filter((e) => !e.blocked && !e.self && e.nextDialAt <= now)
+      .sort((a, b) => a.failures - b.failures || b.lastSeenAt - a.lastSeenAt);
+  }
+
+  /** Marks the addresses of peer `id` (or host:port, or any host at `port`) as blocked or not. */
+  setBlocked(match: { id?: string; host?: string; port?: number }, blocked: boolean): void {
+    for (const entry of this.#entries.values()) {
+      const byId = match.id !== undefined && entry.id === match.id;
+      const byAddress = match.port !== undefined && entry.port === match.port &&
+        (match.host === undefined || entry.host === match.host);
+      if (byId || byAddress) {
+        entry.blocked = blocked;
+        if (!blocked) entry.nextDialAt = 0;
+      }
+    }
+  }
+
+  #evictOldest(): void {
+    let oldest: [string, KnownAddress] | undefined;
+    for (const item of this.#entries) {
+      if (!oldest || item[1].lastSeenAt < oldest[1].lastSeenAt) oldest = item;
+    }
+    if (oldest) this.#entries.delete(oldest[0]);
+  }
+}

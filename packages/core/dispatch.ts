@@ -1,0 +1,186 @@
+/**
+ * A connection's life as the peer sees it: a socket adopted (a record and the worker that
+ * services it), its handshake done (a peer connected, or a duplicate collapsed, or ourselves
+ * refused), each message it delivers dispatched, and its end reported.
+ *
+ * @module
+ */
+import type { Address } from "./address.ts";
+import type { AddressBook } from "./address_book.ts";
+import type { BulkFiles } from "./bulk_files.ts";
+import { Connection, type ConnectionSetup } from "./connection.ts";
+import type { Emitter } from "./emitter.ts";
+import { ConnectError, type ProtocolError } from "./errors.ts";
+import type { Heartbeat } from "./heartbeat.ts";
+import type { Message } from "./messages.ts";
+import type { PeerExchange } from "./peer_exchange.ts";
+import type { PeerEvents } from "./peer_events.ts";
+import type { ResolvedPeerOptions } from "./peer_options.ts";
+import {
+  type ConnectionRecord,
+  type EphemeralKeys,
+  newRecord,
+  type ProvenPeer,
+  type Registry,
+} from "./registry.ts";
+
+/** What a dispatcher needs of its peer. */
+export interface DispatchHost {
+  /** The peer's own id: a connection that proves it is to ourselves. */
+  myId: string;
+  /** What each connection is told (read as each opens: a nick changed later is used). */
+  setup: ConnectionSetup;
+  /** Where to report, and the clocks of duplicate collapse. */
+  options: Pick<ResolvedPeerOptions, "log" | "heartbeatIntervalMs" | "handshakeTimeoutMs">;
+  /** The connections there are. */
+  registry: Registry;
+  /** Where listen addresses are written, and peers that part are blocked. */
+  book: AddressBook;
+  /** Sinks and hash workers, given to each new connection. */
+  files: BulkFiles;
+  /** What tells a new neighbour where others are, and learns what neighbours tell. */
+  exchange: PeerExchange;
+  /** What answers pongs and fails a closed connection's pings. */
+  heartbeat: Heartbeat;
+  /** Where the peer's events go. */
+  events: Emitter<PeerEvents>;
+  /** Backs off a remote that broke a rate limit (see `Admission.penalize`). */
+  penalize(record: ConnectionRecord): void;
+  /** True once the peer is closing. */
+  closing(): boolean;
+}
+
+/**
+ * Adopts sockets as connections and acts on what each connection reports.
+ *
+ * @example
+ * ```ts ignore
+ * const dispatcher = new Dispatcher({ myId, setup, options, registry, book, files, exchange,
+ *   heartbeat, events, penalize, closing });
+ * const record = dispatcher.adopt(await Deno.connect({ hostname, port }), "outbound", { host, port });
+ * const peer = await record.ready.promise;
+ * ```
+ */
+export class Dispatcher {
+  readonly #host: DispatchHost;
+
+  /** A dispatcher for the peer `host` describes. */
+  constructor(host: DispatchHost) {
+    this.#host = host;
+  }
+
+  /** Takes a socket on: a new record, its connection's worker started, its handshake begun. */
+  adopt(
+    conn: Deno.TcpConn,
+    direction: "inbound" | "outbound",
+    dialed?: Address,
+    expectPeer?: string,
+  ): ConnectionRecord {
+    const { registry, events, files, options } = this.#host;
+    const setup = { ...this.#host.setup, sinks: files.sinks() };
+    const record = newRecord(direction, dialed, (record) =>
+      new Connection(conn, setup, {
+        ready: (proven, keys) => this.#onReady(record, proven, keys),
+        messages: (messages) => this.#onMessages(record, messages),
+        closed: (reason, error) => this.#onClosed(record, reason, error),
+        sendFailed: (message) => {
+          options.log(message);
+          const address = registry.remoteKey(record);
+          events.emit("error", { address, error: new Error(message) });
+        },
+      }, { dialer: direction === "outbound", expectPeer }));
+    files.link(record.connection);
+    registry.add(record);
+    return record;
+  }
+
+  #onReady(record: ConnectionRecord, proven: ProvenPeer, keys: EphemeralKeys): void {
+    const { registry, book, events, exchange, options } = this.#host;
+    record.remote = proven;
+    record.ephemeralKeys = keys;
+    if (proven.id === this.#host.myId) {
+      if (record.dialed) book.add(record.dialed, proven.id).self = true;
+      const address = registry.remoteKey(record);
+      record.ready.reject(
+        new ConnectError("self", `refusing to connect to ourselves at ${address}`),
+      );
+      record.connection.close("refusing to connect to itself", "self");
+      return;
+    }
+    const opened = registry.open(record, 2 * options.heartbeatIntervalMs);
+    if (opened.kind === "duplicate") return;
+    const address = registry.listenAddress(record);
+    if (address) book.add(address, proven.id);
+    const info = registry.info(record);
+    record.ready.resolve(info);
+    exchange.send(record);
+    // The twin of a connection the other side dropped as a duplicate: the same peer, still here.
+    if (!opened.returning) events.emit("peer:connected", info);
+  }
+
+  #onMessages(record: ConnectionRecord, messages: Message[]): void {
+    const { registry, book, events, exchange, heartbeat } = this.#host;
+    for (const message of messages) {
+      if (message.t === "bye") {
+        if (message.code === "user" && record.remote) {
+          // The other side's user chose to part: its upkeep and ours both leave it alone.
+          book.setBlocked({ id: record.remote.id }, true);
+        }
+        if (message.code === "duplicate") record.replaced = true;
+        if (!record.remote && (message.code === "full" || message.code === "shutdown")) {
+          exchange.learn(record.refusalPeers ?? []); // where else to go
+        }
+        record.connection.close(`peer said bye: ${message.reason}`);
+        if (!record.remote) {
+          const address = registry.remoteKey(record);
+          record.ready.reject(
+            new ConnectError("refused", `${address} refused: ${message.reason}`),
+          );
+        }
+        return;
+      }
+      if (!record.remote) {
+        // A peer refusing our dial sends `peers` before its `bye`; kept until that bye, and never
+        // taken from a stranger who dialed us: it must not fill our address book unauthenticated.
+        if (message.t === "peers" && record.direction === "outbound") {
+          record.refusalPeers = message.peers;
+        }
+        continue;
+      }
+      if (message.t === "pong") heartbeat.pong(record, message.n);
+      else if (message.t === "peers") exchange.learn(message.peers);
+      else if (message.t === "app" && registry.byId.get(record.remote.id) === record) {
+        // (A connection not its peer's chosen one is a duplicate on its way out.)
+        record.lastAppAt = performance.now();
+        events.emit("message", {
+          from: registry.info(record),
+          app: message.app,
+          body: message.body,
+          ...(message.stored ? { stored: message.stored } : {}),
+        });
+      }
+    }
+  }
+
+  #onClosed(record: ConnectionRecord, reason: string, error: ProtocolError | null): void {
+    const { registry, events, heartbeat, options } = this.#host;
+    registry.remove(record);
+    const address = registry.remoteKey(record);
+    heartbeat.abandon(record, reason);
+    if (!record.remote) {
+      const why = error?.code === "wrong-peer" ? "wrong-peer" : error ? "refused" : "closed";
+      record.ready.reject(new ConnectError(why, `${address}: ${reason}`));
+    }
+    if (error?.code === "rate-limited") this.#host.penalize(record);
+    if (error) {
+      options.log(`connection ${address} closed: ${error.message}`);
+      const peer = record.remote ? registry.info(record) : undefined;
+      events.emit("error", { address, error, peer });
+    }
+    const twinDeadline = this.#host.closing()
+      ? null
+      : performance.now() + options.handshakeTimeoutMs;
+    const gone = registry.release(record, reason, twinDeadline);
+    if (gone) events.emit("peer:disconnected", { peer: gone, reason });
+  }
+}
