@@ -167,9 +167,7 @@ class MeshPeer implements Peer {
   readonly #registry: Registry;
   readonly #book = new AddressBook();
   readonly #files: BulkFiles;
-  readonly #exchange: PeerExchange;
   readonly #heartbeat: Heartbeat;
-  readonly #admission: Admission;
   readonly #dialer: Dialer;
   readonly #upkeep: Upkeep;
   readonly #timer: ReturnType<typeof setInterval>;
@@ -199,11 +197,12 @@ class MeshPeer implements Peer {
       plaintext,
     );
     this.#events = peerEmitter(o.log);
+    // The parts, each given only what it uses of the others.
     const registry = this.#registry = new Registry(this.id);
     const book = this.#book;
     const closing = () => this.#closing !== null;
     this.#files = new BulkFiles(() => [...registry.records].map((r) => r.connection), closing);
-    const exchange = this.#exchange = new PeerExchange(this.id, registry, book);
+    const exchange = new PeerExchange(this.id, registry, book);
     const heartbeat = this.#heartbeat = new Heartbeat(registry, o);
     const dispatcher = new Dispatcher({
       myId: this.id,
@@ -218,7 +217,7 @@ class MeshPeer implements Peer {
       penalize: (record) => admission.penalize(record),
       closing,
     });
-    const admission = this.#admission = new Admission(listener, {
+    const admission = new Admission(listener, {
       registry,
       book,
       options: o,
@@ -236,7 +235,7 @@ class MeshPeer implements Peer {
     this.#upkeep = new Upkeep({ options: o, registry, book, dialer, exchange, closing });
     const tick = Math.max(10, Math.min(1000, o.heartbeatIntervalMs / 2));
     this.#timer = setInterval(() => this.#tick(), tick);
-    this.#accepting = this.#admission.run();
+    this.#accepting = admission.run();
   }
 
   connect(host: string, port: number, options: ConnectOptions = {}): Promise<PeerInfo> {
