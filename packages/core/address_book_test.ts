@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { AddressBook } from "./address_book.ts";
+
+const at = (port: number) => ({ host: "10.0.0.7", port });
+
+/** The wait a failure earned: `nextDialAt - now`. */
+function waitAfterFailure(book: AddressBook, port: number, now: number): number {
+  book.failed(at(port), now);
+  return book.get(at(port))!.nextDialAt - now;
+}
+
+Deno.test("each failure doubles the wait, within its jitter, up to a minute", () => {
+  const book = new AddressBook();
+  const now = 1_000_000;
+  const expected = [500, 1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000];
+  for (const [i, base] of expected.entries()) {
+    const wait = waitAfterFailure(book, 7000, now);
+    assert.ok(wait >= base * 0.75 && wait <= base * 1.25, `failure ${i + 1}: ${wait} ms`);
+    assert.equal(book.get(at(7000))!.failures, i + 1);
+  }
+});
+
+Deno.test("a success clears the failures and the wait; the next failure waits the least again", () => {
+  const book = new AddressBook();
+  const now = Date.now();
+  for (let i = 0; i < 5; i++) book.failed(at(7000), now);
+  assert.equal(book.dialable(now).length, 0, "backing off");
+  book.succeeded(at(7000), "77".repeat(16));
+  const entry = book.get(at(7000))!;
+  assert.equal(entry.failures, 0);
+  assert.equal(entry.nextDialAt, 0);
+  assert.equal(entry.id, "77".repeat(16));
+  assert.deepEqual(book.dialable(now).map((e) => e.port), [7000]);
+  const wait = waitAfterFailure(book, 7000, now);
+  assert.ok(wait >= 375 && wait <= 625, `${wait} ms`);
+});
+
+Deno.test("an address is dialable again once its wait is over", () => {
+  const book = new AddressBook();
+  book.failed(at(7000), 0);
+  const until = book.get(at(7000))!.nextDialAt;
+  assert.equal(book.dialable(until - 1).length, 0);
+  assert.equal(book.dialable(until).length, 1);
+});
+
+Deno.test("a failure is not a sighting: the entry keeps when it was last seen", () => {
+  const book = new AddressBook();
+  book.add(at(7000), undefined, 100);
+  book.failed(at(7000), 5000);
+  assert.equal(book.get(at(7000))!.lastSeenAt, 100);
+});
+
+Deno.test("a full book drops the address seen longest ago", () => {
+  const book = new AddressBook(3);
+  book.add(at(7001), undefined, 300);
+  book.add(at(7002), undefined, 100); // the oldest, though not the first added
+  book.add(at(7003), undefined, 200);
+  book.add(at(7004), undefined, 400);
+  assert.deepEqual(book.list().map((e) => e.port), [7004, 7001, 7003]);
+  book.add(at(7001), undefined, 500); // seen again: not a new entry, nothing dropped
+  assert.deepEqual(book.list().map((e) => e.port), [7001, 7004, 7003]);
+});
+
+Deno.test("blocked and self addresses are never dialable; unblocking makes one dialable at once", () => {
+  const book = new AddressBook();
+  const them = "77".repeat(16);
+  book.add(at(7000), them);
+  book.add({ host: "10.0.0.8", port: 7000 }, them);
+  book.add(at(7001)).self = true;
+  book.add(at(7002));
+  book.setBlocked({ id: them }, true);
+  assert.deepEqual(book.dialable().map((e) => e.port), [7002], "by id: both its addresses");
+  book.setBlocked({ host: "10.0.0.7", port: 7002 }, true);
+  assert.equal(book.dialable().length, 0);
+  book.failed(at(7000));
+  book.setBlocked({ port: 7000 }, false); // any host at that port
+  assert.deepEqual(book.dialable().map((e) => e.host).sort(), ["10.0.0.7", "10.0.0.8"]);
+  assert.ok(book.get(at(7001))!.self, "self stays self");
+});
+
+Deno.test("dialable addresses come fewest failures first, then most recently seen", () => {
+  const book = new AddressBook();
+  book.add(at(7000), undefined, 100);
+  book.add(at(7001), undefined, 300);
+  book.add(at(7002), undefined, 200);
+  book.failed(at(7001), 0);
+  book.failed(at(7002), 0);
+  book.failed(at(7002), 0);
+  const later = Date.now() + 10 * 60_000;
+  assert.deepEqual(book.dialable(later).map((e) => e.port), [7000, 7001, 7002]);
+  book.add(at(7003), undefined, 50);
+  assert.deepEqual(book.dialable(later).map((e) => e.port), [7000, 7003, 7001, 7002]);
+});
+
+Deno.test("IPv6 hosts and IPv4 hosts at the same port are different entries", () => {
+  const book = new AddressBook();
+  book.add({ host: "::1", port: 7000 });
+  book.add({ host: "127.0.0.1", port: 7000 });
+  assert.equal(book.list().length, 2);
+  assert.equal(book.get({ host: "::1", port: 7000 })?.host, "::1");
+});

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { fakeRecord } from "./_fake_connection.ts";
+import { AddressBook } from "./address_book.ts";
+import { MAX_PEERS_PER_MESSAGE } from "./messages.ts";
+import { PeerExchange } from "./peer_exchange.ts";
+import { Registry } from "./registry.ts";
+import { closeAll, peers, RawPeer, waitFor } from "./testing.ts";
+
+const fast = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 400 };
+const me = "11".repeat(16);
+const idOf = (i: number) => i.toString(16).padStart(32, "0");
+
+function exchangeOf() {
+  const registry = new Registry(me);
+  const book = new AddressBook();
+  return { registry, book, exchange: new PeerExchange(me, registry, book) };
+}
+
+Deno.test("the exchange list holds at most one message's worth of addresses", () => {
+  const { exchange } = exchangeOf();
+  exchange.learn(
+    Array.from({ length: 200 }, (_, i) => ({ id: idOf(i + 1), host: "10.0.0.7", port: 1000 + i })),
+  );
+  assert.equal(exchange.list().length, MAX_PEERS_PER_MESSAGE);
+});
+
+Deno.test("the exchange list never names this peer, nor an address that turned out to be it", () => {
+  const { book, exchange } = exchangeOf();
+  exchange.learn([
+    { id: me, host: "10.0.0.1", port: 7000 },
+    { id: idOf(2), host: "10.0.0.2", port: 7000 },
+  ]);
+  book.add({ host: "10.0.0.3", port: 7000 }, idOf(3)).self = true;
+  assert.deepEqual(exchange.list(), [{ id: idOf(2), host: "10.0.0.2", port: 7000 }]);
+});
+
+Deno.test("the exchange list leaves out addresses that failed since they last answered", () => {
+  const { book, exchange } = exchangeOf();
+  exchange.learn([
+    { id: idOf(2), host: "10.0.0.2", port: 7000 },
+    { id: idOf(3), host: "10.0.0.3", port: 7000 },
+  ]);
+  book.failed({ host: "10.0.0.2", port: 7000 });
+  assert.deepEqual(exchange.list().map((a) => a.host), ["10.0.0.3"]);
+  book.succeeded({ host: "10.0.0.2", port: 7000 }, idOf(2));
+  assert.deepEqual(exchange.list().map((a) => a.host).sort(), ["10.0.0.2", "10.0.0.3"]);
+});
+
+Deno.test("the exchange list names connected peers first and not the one it is for", () => {
+  const { registry, exchange } = exchangeOf();
+  exchange.learn([{ id: idOf(9), host: "10.0.0.9", port: 7000 }]);
+  const told = fakeRecord({ id: idOf(2), listenPort: 7002 });
+  const other = fakeRecord({ id: idOf(3), listenPort: 7003 });
+  for (const record of [told, other]) {
+    registry.add(record);
+    registry.open(record, 60_000);
+  }
+  assert.deepEqual(exchange.list(idOf(2)), [
+    { id: idOf(3), host: "127.0.0.1", port: 7003 },
+    { id: idOf(9), host: "10.0.0.9", port: 7000 },
+  ]);
+  exchange.send(told);
+  assert.deepEqual(told.fake.sent.map((s) => s.message), [{
+    t: "peers",
+    peers: [{ id: idOf(3), host: "127.0.0.1", port: 7003 }, {
+      id: idOf(9),
+      host: "10.0.0.9",
+      port: 7000,
+    }],
+  }]);
+});
+
+Deno.test("hollow addresses are not learned", () => {
+  const { book, exchange } = exchangeOf();
+  exchange.learn([{ host: "", port: 7000 }, { host: "10.0.0.7", port: 0 }]);
+  assert.equal(book.list().length, 0);
+});
+
+Deno.test("every neighbour is told again, at most every 15 s", () => {
+  const { registry, exchange } = exchangeOf();
+  exchange.learn([{ id: idOf(9), host: "10.0.0.9", port: 7000 }]);
+  const record = fakeRecord({ id: idOf(2), listenPort: 7002 });
+  registry.add(record);
+  registry.open(record, 60_000);
+  exchange.gossip(20_000);
+  exchange.gossip(30_000);
+  assert.equal(record.fake.sent.length, 1);
+  exchange.gossip(35_001);
+  assert.equal(record.fake.sent.length, 2);
+});
+
+Deno.test("peers find each other through peer exchange", async () => {
+  const list = await peers(3, { targetConnections: 4, ...fast });
+  const [a, b, c] = list;
+  try {
+    await b.connect("127.0.0.1", a.port);
+    await c.connect("127.0.0.1", b.port);
+    await waitFor(() => list.every((p) => p.peers().length === 2), "a full mesh of three");
+    assert.ok(c.peers().some((p) => p.id === a.id), "c dialed a, which it learned of from b");
+  } finally {
+    await closeAll(list);
+  }
+});
+
+Deno.test("a stranger's peers list before any handshake is ignored", async () => {
+  const [a] = await peers(1);
+  const raw = await RawPeer.dial(a.port);
+  try {
+    const bogus = Array.from({ length: 64 }, (_, i) => ({ host: "10.9.9.9", port: 1000 + i }));
+    await raw.send({ t: "peers", peers: bogus });
+    await raw.send({ t: "bye", reason: "full", code: "full" });
+    await waitFor(() => raw.ended, "the connection to close");
+    assert.equal(a.addresses().filter((x) => x.host === "10.9.9.9").length, 0);
+  } finally {
+    await raw.close();
+    await a.close();
+  }
+});
+
+Deno.test("a dialer refused as the peer is full learns where else to go", async () => {
+  const list = await peers(3, { maxConnections: 1 });
+  const [hub, x, z] = list;
+  try {
+    await x.connect("127.0.0.1", hub.port);
+    await waitFor(() => hub.peers().length === 1, "the hub to hold x");
+    await assert.rejects(() => z.connect("127.0.0.1", hub.port), /too many connections/);
+    const hint = z.addresses().find((entry) => entry.port === x.port);
+    assert.equal(hint?.id, x.id, "z knows where x listens");
+  } finally {
+    await closeAll(list);
+  }
+});

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { formatAddress } from "./address.ts";
+import { AddressBook, type KnownAddress } from "./address_book.ts";
+import { closeAll, peers, waitFor } from "./testing.ts";
+import { MAX_UPKEEP_DIALS, planDials, type UpkeepState } from "./upkeep.ts";
+
+const fast = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 400 };
+
+/** A book of `count` addresses at ports 7000 and up, none failed. */
+function bookOf(count: number): AddressBook {
+  const book = new AddressBook();
+  for (let i = 0; i < count; i++) {
+    book.add({ host: "10.0.0.7", port: 7000 + i }, undefined, 1000 - i);
+  }
+  return book;
+}
+
+function state(book: AddressBook, changes: Partial<UpkeepState> = {}): UpkeepState {
+  return {
+    targetConnections: 8,
+    maxConnections: 64,
+    connections: 0,
+    dialsInFlight: 0,
+    candidates: book.dialable(),
+    connectedIds: new Set(),
+    busyAddresses: new Set(),
+    ...changes,
+  };
+}
+
+const ports = (plan: KnownAddress[]) => plan.map((a) => a.port);
+
+Deno.test("upkeep dials the addresses with the fewest failures first", () => {
+  const book = bookOf(4);
+  const now = Date.now();
+  book.failed({ host: "10.0.0.7", port: 7000 }, now - 10 * 60_000);
+  book.failed({ host: "10.0.0.7", port: 7001 }, now - 10 * 60_000);
+  book.failed({ host: "10.0.0.7", port: 7001 }, now - 10 * 60_000);
+  assert.deepEqual(ports(planDials(state(book))), [7002, 7003]);
+  const untried = new Set(["10.0.0.7:7002", "10.0.0.7:7003"]);
+  assert.deepEqual(
+    ports(planDials(state(book, { busyAddresses: untried }))),
+    [7000, 7001],
+    "then one failure before two",
+  );
+});
+
+Deno.test("upkeep never has more than two dials in flight", () => {
+  const book = bookOf(10);
+  assert.equal(MAX_UPKEEP_DIALS, 2);
+  assert.equal(planDials(state(book)).length, 2);
+  assert.equal(planDials(state(book, { dialsInFlight: 1 })).length, 1);
+  assert.equal(planDials(state(book, { dialsInFlight: 2 })).length, 0);
+  assert.equal(planDials(state(book, { dialsInFlight: 5 })).length, 0);
+});
+
+Deno.test("upkeep never dials past its target nor past the connection limit", () => {
+  const book = bookOf(10);
+  assert.equal(planDials(state(book, { targetConnections: 3, connections: 2 })).length, 1);
+  assert.equal(planDials(state(book, { targetConnections: 3, connections: 3 })).length, 0);
+  assert.equal(planDials(state(book, { targetConnections: 0 })).length, 0);
+  assert.equal(
+    planDials(state(book, { targetConnections: 8, maxConnections: 4, connections: 3 })).length,
+    1,
+  );
+  assert.equal(planDials(state(book, { maxConnections: 4, connections: 4 })).length, 0);
+});
+
+Deno.test("upkeep never dials a connected, dialing or blocked address", () => {
+  const book = bookOf(6);
+  const connected = "77".repeat(16);
+  book.add({ host: "10.0.0.7", port: 7000 }, connected);
+  book.setBlocked({ host: "10.0.0.7", port: 7001 }, true);
+  book.add({ host: "10.0.0.7", port: 7002 }).self = true;
+  const plan = planDials(state(book, {
+    connectedIds: new Set([connected]),
+    busyAddresses: new Set([formatAddress({ host: "10.0.0.7", port: 7003 })]),
+  }));
+  assert.deepEqual(ports(plan), [7004, 7005]);
+});
+
+Deno.test("upkeep dials nothing when the book has nothing dialable", () => {
+  assert.deepEqual(planDials(state(new AddressBook())), []);
+});
+
+Deno.test("disconnect closes the connection and keeps upkeep from redialing it", async () => {
+  const list = await peers(2, { targetConnections: 4, ...fast });
+  const [a, b] = list;
+  try {
+    await a.connect("127.0.0.1", b.port);
+    await waitFor(() => b.peers().length === 1, "b to see a");
+    const gone = await a.disconnect(String(b.port));
+    assert.equal(gone?.id, b.id);
+    await new Promise((r) => setTimeout(r, 300)); // several upkeep rounds
+    assert.equal(a.peers().length, 0, "neither side redialed");
+    assert.equal(b.peers().length, 0);
+    await a.connect("127.0.0.1", b.port);
+    assert.equal(a.peers().length, 1, "an explicit connect lifts the block");
+  } finally {
+    await closeAll(list);
+  }
+});
+
+Deno.test("upkeep dials an address added to the book until it reaches the peer there", async () => {
+  const list = await peers(2, { targetConnections: 4, ...fast });
+  const [a, b] = list;
+  try {
+    a.addAddress("127.0.0.1", b.port);
+    await waitFor(() => a.peers().length === 1 && b.peers().length === 1, "upkeep to dial b");
+    assert.equal(a.peers()[0].id, b.id);
+    assert.equal(a.peers()[0].direction, "outbound");
+    assert.equal(a.addresses().find((x) => x.port === b.port)?.id, b.id, "the book learns its id");
+  } finally {
+    await closeAll(list);
+  }
+});
