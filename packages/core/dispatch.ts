@@ -108,7 +108,11 @@ export class Dispatcher {
       return;
     }
     const opened = registry.open(record, 2 * options.heartbeatIntervalMs);
-    if (opened.kind === "duplicate") return;
+    if (opened.kind === "duplicate") {
+      // The dial that made this connection reached the peer either way.
+      record.ready.resolve(registry.info(opened.kept));
+      return;
+    }
     const address = registry.listenAddress(record);
     if (address) book.add(address, proven.id);
     const info = registry.info(record);

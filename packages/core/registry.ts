@@ -180,7 +180,6 @@ export class Registry {
       const keep = stale ? record : preferredConnection(existing, record, this.#myId);
       const drop = keep === existing ? record : existing;
       this.byId.set(id, keep);
-      record.ready.resolve(this.info(keep));
       drop.connection.close("duplicate connection", "duplicate");
       return { kind: "duplicate", kept: keep };
     }

@@ -93,9 +93,25 @@ export interface UpkeepHost {
  * Carries out {@linkcode planDials} on a peer's state, on every tick of its timer.
  *
  * @example
- * ```ts ignore
- * const upkeep = new Upkeep({ options, registry, book, dialer, exchange, closing });
- * setInterval(() => upkeep.run(performance.now()), 1000);
+ * ```ts
+ * import { AddressBook } from "./address_book.ts";
+ * import { Dialer } from "./dialer.ts";
+ * import { PeerExchange } from "./peer_exchange.ts";
+ * import { resolvePeerOptions } from "./peer_options.ts";
+ * import { Registry } from "./registry.ts";
+ * import { Upkeep } from "./upkeep.ts";
+ * const me = "4f1c0000000000000000000000000000";
+ * const registry = new Registry(me);
+ * const book = new AddressBook();
+ * const closing = () => false;
+ * const adopt = () => {
+ *   throw new Error("no socket in this example");
+ * };
+ * const dialer = new Dialer({ registry, book, maxConnections: 64, adopt, closing });
+ * const exchange = new PeerExchange(me, registry, book);
+ * const upkeep = new Upkeep({ options: resolvePeerOptions({}), registry, book, dialer, exchange, closing });
+ * upkeep.run(performance.now()); // an empty book: nothing to dial
+ * console.log(dialer.inFlight); // 0
  * ```
  */
 export class Upkeep {
