@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { blake3, HASH_BYTES, peerIdFromKey, verifySignature } from "@meshtalk/core";
+import { blake3, fromHex, HASH_BYTES, peerIdFromKey, toHex, verifySignature } from "@meshtalk/core";
 import { FileShareError } from "./errors.ts";
 
 /** Smallest piece: below this, per-piece messages cost more than the bytes they carry. */
@@ -265,18 +265,4 @@ async function readCached(
 
 async function blakeHex(text: string): Promise<string> {
   return toHex(await blake3(new TextEncoder().encode(text)));
-}
-
-/** Lowercase hex of bytes. */
-export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function fromHex(hex: string): Uint8Array {
-  if (typeof hex !== "string" || hex.length % 2 !== 0 || /[^0-9a-f]/.test(hex)) {
-    throw new Error("not hex");
-  }
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
 }
