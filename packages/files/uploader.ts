@@ -87,6 +87,8 @@ export class Uploader {
 
   /** Forgets `peer`'s requests: it left. */
   drop(peer: string): void {
+    const queue = this.#queues.get(peer);
+    if (queue) queue.requests = [];
     this.#queues.delete(peer);
   }
 
