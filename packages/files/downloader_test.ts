@@ -1,23 +1,13 @@
 // One download driven by hand: real files in a temp folder, and a stand-in for the channel that
 // records what the downloader asks of it. The test writes each piece as the verifying sink would.
 import assert from "node:assert/strict";
-import { blake3, HASH_BYTES, type StoredData } from "@meshtalk/core";
+import type { StoredData } from "@meshtalk/core";
 import { randomBytes } from "@meshtalk/core/testing";
+import { hashPiecesHere as hashPieces } from "./_testing.ts";
 import { Downloader } from "./downloader.ts";
 import { FileShareError } from "./errors.ts";
-import { createManifest, type HashPieces, type Manifest, pieceLength } from "./manifest.ts";
+import { createManifest, type Manifest, pieceLength } from "./manifest.ts";
 import type { FilesMessage } from "./wire.ts";
-
-const hashPieces: HashPieces = async (path, pieceSize) => {
-  const bytes = await Deno.readFile(path);
-  const count = Math.ceil(bytes.length / pieceSize);
-  const out = new Uint8Array(count * HASH_BYTES);
-  for (let piece = 0; piece < count; piece++) {
-    const data = bytes.subarray(piece * pieceSize, (piece + 1) * pieceSize);
-    out.set(await blake3(data), piece * HASH_BYTES);
-  }
-  return out;
-};
 
 interface Harness {
   out: string;

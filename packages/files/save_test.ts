@@ -1,25 +1,13 @@
 // The disk side of a download, on real files in a temp folder.
 import assert from "node:assert/strict";
-import { blake3, HASH_BYTES } from "@meshtalk/core";
 import { randomBytes } from "@meshtalk/core/testing";
+import { hashPiecesHere as hashPieces } from "./_testing.ts";
 import { Bitfield } from "./bitfield.ts";
 import { FileShareError } from "./errors.ts";
-import { createManifest, type HashPieces, type Manifest, pieceCount } from "./manifest.ts";
+import { createManifest, type Manifest, pieceCount } from "./manifest.ts";
 import { holdsFile, partialPath, prepareDownload, saveDownload } from "./save.ts";
 
 const PIECE = 16384;
-
-/** BLAKE3 of each piece, read whole: the hash workers' answer, without them. */
-const hashPieces: HashPieces = async (path, pieceSize) => {
-  const bytes = await Deno.readFile(path);
-  const count = Math.ceil(bytes.length / pieceSize);
-  const out = new Uint8Array(count * HASH_BYTES);
-  for (let piece = 0; piece < count; piece++) {
-    const data = bytes.subarray(piece * pieceSize, (piece + 1) * pieceSize);
-    out.set(await blake3(data), piece * HASH_BYTES);
-  }
-  return out;
-};
 
 /** A temp folder holding `name` (random bytes) and its manifest; `out` is `<dir>/out`. */
 async function withFile(
