@@ -80,12 +80,16 @@ export class Announcer {
     };
   }
 
-  /** This peer holds the whole file: recorded, and said to every neighbour. */
-  announceHeld(manifest: Manifest, signature: ManifestSignature): void {
+  /**
+   * This peer holds the whole file: recorded, and said to every neighbour, under the signature
+   * the catalog has for it (`signature` is for a file not known yet).
+   */
+  announceHeld(manifest: Manifest, signature?: ManifestSignature): void {
     const self = this.#peer.id;
-    this.catalog.add(manifest, signature, self, null);
+    const first = this.catalog.get(manifest.root)?.signature ?? signature;
+    if (!first) throw new TypeError(`${manifest.name} is not known: announce it with a signature`);
+    this.catalog.add(manifest, first, self, null);
     this.catalog.markSeen(manifest.root, self);
-    const first = this.catalog.get(manifest.root)!.signature;
     this.#channel.broadcast(announcement(manifest, first, self, null, ANNOUNCE_HOPS));
   }
 

@@ -25,6 +25,7 @@ import { Downloader } from "./downloader.ts";
 import { FileShareError } from "./errors.ts";
 import { type LocalFile, LocalFiles } from "./local_files.ts";
 import { createManifest, type Manifest, pieceCount } from "./manifest.ts";
+import type { Saved } from "./save.ts";
 import { Strikes } from "./strikes.ts";
 import type { FileShare, FileShareEvents, FileShareOptions, FileStatus } from "./types.ts";
 import { Uploader } from "./uploader.ts";
@@ -53,6 +54,7 @@ class Share implements FileShare {
   readonly #channel: AppChannel<FilesSchema>;
   readonly #options: FileShareOptions;
   readonly #out: string;
+  readonly #wants: (manifest: Manifest) => boolean;
   readonly #announcer: Announcer;
   readonly #local = new LocalFiles();
   readonly #uploader: Uploader;
@@ -68,6 +70,7 @@ class Share implements FileShare {
     const channel = this.#channel = peer.app(filesApp);
     this.#options = options;
     this.#out = options.out ?? "./downloads";
+    this.#wants = options.wants ?? (() => true);
     this.#announcer = new Announcer(peer, channel);
     this.#strikes = new Strikes(options.maxStrikes ?? 3);
     this.#events = new Emitter((event, error) => this.#handlerFailed(event, error));
@@ -165,8 +168,8 @@ class Share implements FileShare {
         this.#downloader(body.file)?.refused(from.id, body.piece, body.reason);
         break;
       case "piece":
+        // Bytes for no file we are fetching come to this thread whole (no `stored`): dropped.
         if (stored) this.#onPiece(body.file, from, stored);
-        // Bytes for no file we are fetching came to this thread whole; they are just dropped.
         break;
     }
   }
@@ -177,7 +180,7 @@ class Share implements FileShare {
     const { manifest } = announced.file;
     if (announced.isNew) this.#events.emit("announce", { manifest, from, origin: body.origin });
     const local = this.#local.get(body.root);
-    if (!local && (this.#options.wants ?? (() => true))(manifest)) {
+    if (!local && this.#wants(manifest)) {
       await this.#startFetching(manifest);
     } else if (local?.downloader) {
       // A neighbour that has just come to hold the file can be asked at once.
@@ -255,7 +258,7 @@ class Share implements FileShare {
 
   async #finish(local: LocalFile): Promise<void> {
     const downloader = local.downloader!;
-    let saved;
+    let saved: Saved | null;
     try {
       saved = await downloader.finish();
     } catch (error) {
@@ -278,7 +281,7 @@ class Share implements FileShare {
     const { manifest } = local;
     local.path = path;
     local.downloader = undefined;
-    this.#announcer.announceHeld(manifest, this.#announcer.catalog.get(manifest.root)!.signature);
+    this.#announcer.announceHeld(manifest);
     this.#events.emit("saved", {
       name: manifest.name,
       root: manifest.root,
