@@ -26,7 +26,17 @@ import {
 /** How often a full catalog is reported, at most. */
 const FULL_REPORT_MS = 60_000;
 
-/** What came of an announcement that was taken in. */
+/**
+ * What came of an announcement that was taken in.
+ *
+ * @example
+ * ```ts
+ * import type { Announced } from "./announcer.ts";
+ * const manifest = { name: "a.txt", size: 1, pieceSize: 16384, pieces: new Uint8Array(32), root: "ab".repeat(32) };
+ * const signature = { origin: "them", key: new Uint8Array(32), sig: new Uint8Array(64) };
+ * const taken: Announced = { file: { manifest, signature, holders: new Map([["them", null]]) }, isNew: true };
+ * ```
+ */
 export interface Announced {
   /** The file, as the catalog knows it. */
   file: KnownFile;

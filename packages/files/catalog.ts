@@ -8,7 +8,17 @@
 import { BoundedSet } from "@meshtalk/core";
 import type { Manifest, ManifestSignature } from "./manifest.ts";
 
-/** A file the catalog knows. */
+/**
+ * A file the catalog knows.
+ *
+ * @example
+ * ```ts
+ * import type { KnownFile } from "./catalog.ts";
+ * const manifest = { name: "a.txt", size: 1, pieceSize: 16384, pieces: new Uint8Array(32), root: "ab".repeat(32) };
+ * const signature = { origin: "them", key: new Uint8Array(32), sig: new Uint8Array(64) };
+ * const file: KnownFile = { manifest, signature, holders: new Map([["them", "10.0.0.7:7000"]]) };
+ * ```
+ */
 export interface KnownFile {
   manifest: Manifest;
   /** The first announcer's signature; later announcers pass it on unchanged. */
@@ -17,7 +27,16 @@ export interface KnownFile {
   holders: ReadonlyMap<string, string | null>;
 }
 
-/** The caps of a {@linkcode Catalog}. */
+/**
+ * The caps of a {@linkcode Catalog}.
+ *
+ * @example
+ * ```ts
+ * import { Catalog, type CatalogLimits } from "./catalog.ts";
+ * const limits: CatalogLimits = { maxFiles: 100, maxHolders: 4 };
+ * const catalog = new Catalog("me", limits);
+ * ```
+ */
 export interface CatalogLimits {
   /** Most files known (default 1,000). */
   maxFiles?: number;

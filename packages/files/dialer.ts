@@ -7,7 +7,15 @@
  */
 import { type Address, Backoff, BoundedMap, parseAddress } from "@meshtalk/core";
 
-/** How a {@linkcode HolderDialer} dials. */
+/**
+ * How a {@linkcode HolderDialer} dials.
+ *
+ * @example
+ * ```ts
+ * import type { HolderDialerOptions } from "./dialer.ts";
+ * const options: HolderDialerOptions = { connect: () => Promise.resolve(), baseMs: 2000 };
+ * ```
+ */
 export interface HolderDialerOptions {
   /** Connects to a peer; the promise's outcome is not looked at. */
   connect(address: Address): Promise<unknown>;

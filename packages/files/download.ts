@@ -10,7 +10,17 @@
 import { Bitfield } from "./bitfield.ts";
 import { type PickerState, pickPiece } from "./picker.ts";
 
-/** How a {@linkcode Download} paces its requests. */
+/**
+ * How a {@linkcode Download} paces its requests.
+ *
+ * @example
+ * ```ts
+ * import { Bitfield } from "./bitfield.ts";
+ * import { Download, type DownloadOptions } from "./download.ts";
+ * const options: DownloadOptions = { pieceSize: 1 << 20, requestTimeoutMs: 10_000 };
+ * const download = new Download(new Bitfield(8), options);
+ * ```
+ */
 export interface DownloadOptions {
   /** Bytes per piece (the last may be shorter): how many requests fit in flight depends on it. */
   pieceSize: number;
@@ -27,7 +37,15 @@ export interface DownloadOptions {
   random?: () => number;
 }
 
-/** A piece asked of a peer. */
+/**
+ * A piece asked of a peer.
+ *
+ * @example
+ * ```ts
+ * import type { PieceRequest } from "./download.ts";
+ * const request: PieceRequest = { peer: "ada", piece: 3 };
+ * ```
+ */
 export interface PieceRequest {
   peer: string;
   piece: number;

@@ -14,7 +14,20 @@ import { type HashPieces, type Manifest, pieceCount, pieceLength } from "./manif
 import { partialPath, prepareDownload, type Saved, saveDownload } from "./save.ts";
 import { type FilesMessage, type FilesSchema, REFUSED_BUSY } from "./wire.ts";
 
-/** What a {@linkcode Downloader} works with. */
+/**
+ * What a {@linkcode Downloader} works with.
+ *
+ * @example
+ * ```ts
+ * import type { DownloaderOptions } from "./downloader.ts";
+ * const options: DownloaderOptions = {
+ *   channel: { receiveIntoFile: () => {}, stopReceiving: () => {}, hashPieces: () => Promise.resolve(new Uint8Array()) },
+ *   out: "./downloads",
+ *   send: (peer, body) => console.log(peer, body.t),
+ *   interested: () => [],
+ * };
+ * ```
+ */
 export interface DownloaderOptions {
   /** The files app's channel: for the verifying sink and hashing. */
   channel: Pick<AppChannel<FilesSchema>, "receiveIntoFile" | "stopReceiving" | "hashPieces">;
@@ -28,7 +41,15 @@ export interface DownloaderOptions {
   requestTimeoutMs?: number;
 }
 
-/** What became of a piece's bytes that arrived. */
+/**
+ * What became of a piece's bytes that arrived.
+ *
+ * @example
+ * ```ts
+ * import type { Arrival } from "./downloader.ts";
+ * const arrival: Arrival = { status: "corrupt", piece: 3, reason: "hash does not match" };
+ * ```
+ */
 export type Arrival =
   | { status: "written"; piece: number }
   | { status: "corrupt"; piece: number; reason: string }

@@ -16,6 +16,12 @@
  * - `catalog-full`: as many files as are kept are known: new announcements are ignored;
  * - `bad-bitfield`: a peer said which pieces it has in a form that does not fit the file;
  * - `peer-dropped`: a peer sent too many pieces that failed verification and was disconnected.
+ *
+ * @example
+ * ```ts
+ * import type { FileShareErrorCode } from "@meshtalk/files";
+ * const code: FileShareErrorCode = "name-taken";
+ * ```
  */
 export type FileShareErrorCode =
   | "bad-name"

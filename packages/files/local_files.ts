@@ -10,7 +10,17 @@ import { Bitfield } from "./bitfield.ts";
 import type { Downloader } from "./downloader.ts";
 import { type Manifest, pieceCount, pieceLength } from "./manifest.ts";
 
-/** A file this peer has pieces of: all of them, or some while it is being fetched. */
+/**
+ * A file this peer has pieces of: all of them, or some while it is being fetched.
+ *
+ * @example
+ * ```ts
+ * import { Bitfield } from "./bitfield.ts";
+ * import type { LocalFile } from "./local_files.ts";
+ * const manifest = { name: "a.txt", size: 1, pieceSize: 16384, pieces: new Uint8Array(32), root: "ab".repeat(32) };
+ * const file: LocalFile = { manifest, have: Bitfield.full(1), path: "/srv/a.txt" };
+ * ```
+ */
 export interface LocalFile {
   manifest: Manifest;
   /** The pieces here. */

@@ -17,7 +17,16 @@ import type { Bitfield } from "./bitfield.ts";
  */
 export const ENDGAME_REQUESTERS = 3;
 
-/** What the picker needs to know of a download. */
+/**
+ * What the picker needs to know of a download.
+ *
+ * @example
+ * ```ts
+ * import { Bitfield } from "./bitfield.ts";
+ * import type { PickerState } from "./picker.ts";
+ * const state: PickerState = { have: new Bitfield(4), requested: new Map([[1, new Set(["ada"])]]), availability: new Uint16Array(4) };
+ * ```
+ */
 export interface PickerState {
   /** Pieces verified here. */
   have: Bitfield;

@@ -103,7 +103,15 @@ function checkPieces(hashes: Uint8Array, manifest: Manifest, have: Bitfield): vo
   }
 }
 
-/** Where a finished download was saved. */
+/**
+ * Where a finished download was saved.
+ *
+ * @example
+ * ```ts
+ * import type { Saved } from "./save.ts";
+ * const saved: Saved = { path: "downloads/abababab-a.txt", beside: "downloads/a.txt" };
+ * ```
+ */
 export interface Saved {
   /** Its path. */
   path: string;

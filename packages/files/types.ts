@@ -7,7 +7,15 @@
 import type { PeerInfo } from "@meshtalk/core";
 import type { Manifest } from "./manifest.ts";
 
-/** Options of `createFileShare`. */
+/**
+ * Options of `createFileShare`.
+ *
+ * @example
+ * ```ts
+ * import type { FileShareOptions } from "@meshtalk/files";
+ * const options: FileShareOptions = { out: "./downloads", wants: (m) => m.size < 2 ** 30, uploadRate: 2 ** 20 };
+ * ```
+ */
 export interface FileShareOptions {
   /** Where downloads are saved (default `./downloads`); nothing outside it is written. */
   out?: string;
@@ -25,7 +33,20 @@ export interface FileShareOptions {
   uploadRate?: number;
 }
 
-/** Where a file stands here. */
+/**
+ * Where a file stands here (see {@linkcode FileShare.files}).
+ *
+ * @example
+ * ```ts
+ * import { startPeer } from "@meshtalk/core";
+ * import { createFileShare, filesApp, type FileStatus } from "@meshtalk/files";
+ * const peer = await startPeer({ apps: [filesApp], log: () => {} });
+ * const share = createFileShare(peer);
+ * const fetching: FileStatus[] = share.files().filter((f) => f.state === "downloading");
+ * share.close();
+ * await peer.close();
+ * ```
+ */
 export interface FileStatus {
   name: string;
   root: string;
@@ -48,7 +69,15 @@ export interface FileStatus {
   rate: number;
 }
 
-/** What a file share reports. */
+/**
+ * What a file share reports (see {@linkcode FileShare.on}).
+ *
+ * @example
+ * ```ts
+ * import type { FileShareEvents } from "@meshtalk/files";
+ * const onSaved = (file: FileShareEvents["saved"]) => console.log(`saved ${file.name} to ${file.path}`);
+ * ```
+ */
 export interface FileShareEvents {
   /** A file was announced to this peer for the first time; `origin` signed its manifest. */
   announce: { manifest: Manifest; from: PeerInfo; origin: string };
@@ -75,7 +104,20 @@ export interface FileShareEvents {
   error: { message: string; error: Error };
 }
 
-/** A peer's file sharing. */
+/**
+ * A peer's file sharing, as `createFileShare` starts it.
+ *
+ * @example
+ * ```ts
+ * import { startPeer } from "@meshtalk/core";
+ * import { createFileShare, filesApp, type FileShare } from "@meshtalk/files";
+ * const peer = await startPeer({ apps: [filesApp], log: () => {} });
+ * const share: FileShare = createFileShare(peer, { out: "./downloads" });
+ * share.on("announce", ({ manifest, from }) => console.log(`${from.nick} offers ${manifest.name}`));
+ * share.close();
+ * await peer.close();
+ * ```
+ */
 export interface FileShare {
   /** Offers the file at `path` (named `name`, default its base name) and announces it. */
   offer(path: string, name?: string): Promise<Manifest>;

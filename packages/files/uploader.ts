@@ -8,7 +8,19 @@
 import type { FileRange } from "@meshtalk/core";
 import { type Refusal, REFUSED_BUSY, REFUSED_MISSING } from "./wire.ts";
 
-/** What an {@linkcode Uploader} serves from and sends through. */
+/**
+ * What an {@linkcode Uploader} serves from and sends through.
+ *
+ * @example
+ * ```ts
+ * import type { UploaderOptions } from "./uploader.ts";
+ * const options: UploaderOptions = {
+ *   locate: (_file, piece) => ({ path: "a.bin", offset: piece * 16384, length: 16384 }),
+ *   send: () => Promise.resolve(),
+ *   rate: 10 * 2 ** 20,
+ * };
+ * ```
+ */
 export interface UploaderOptions {
   /** Where the bytes of a piece are, or null when this peer does not have it. */
   locate(file: string, piece: number): FileRange | null;

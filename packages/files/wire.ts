@@ -21,7 +21,17 @@ import { type Manifest, type ManifestSignature, MAX_PIECE_SIZE, MAX_PIECES } fro
 
 type FileRef = MapSchema<{ file: StrSchema; piece: UintSchema }>;
 
-/** Schema of every files app message. */
+/**
+ * Schema of every files app message.
+ *
+ * @example
+ * ```ts
+ * import { validate } from "@meshtalk/core";
+ * import { filesApp, type FilesSchema } from "@meshtalk/files";
+ * const schema: FilesSchema = filesApp.schema;
+ * console.log(validate(schema, { t: "want", file: "ab".repeat(32) }).t); // "want"
+ * ```
+ */
 export type FilesSchema = OneOfSchema<"t", {
   announce: MapSchema<{
     name: StrSchema;
@@ -83,10 +93,26 @@ export const filesApp: AppDefinition<FilesSchema> = defineApp(
   { bulk: { data: "data", key: "file", offset: "offset" } },
 );
 
-/** A files app message. */
+/**
+ * A files app message.
+ *
+ * @example
+ * ```ts
+ * import type { FilesMessage } from "@meshtalk/files";
+ * const request: FilesMessage = { t: "request", file: "ab".repeat(32), piece: 0 };
+ * ```
+ */
 export type FilesMessage = Infer<FilesSchema>;
 
-/** An `announce` message: a manifest, who signed it, and one peer that holds the file. */
+/**
+ * An `announce` message: a manifest, who signed it, and one peer that holds the file.
+ *
+ * @example
+ * ```ts
+ * import type { Announcement } from "./wire.ts";
+ * const hops = (body: Announcement) => body.hops;
+ * ```
+ */
 export type Announcement = Extract<FilesMessage, { t: "announce" }>;
 
 /**
@@ -123,7 +149,15 @@ export const REFUSED_BUSY = "busy";
  */
 export const REFUSED_MISSING = "do not have it";
 
-/** Why a request was refused: {@linkcode REFUSED_BUSY} or {@linkcode REFUSED_MISSING}. */
+/**
+ * Why a request was refused: {@linkcode REFUSED_BUSY} or {@linkcode REFUSED_MISSING}.
+ *
+ * @example
+ * ```ts
+ * import type { Refusal } from "./wire.ts";
+ * const refusal: Refusal = "busy";
+ * ```
+ */
 export type Refusal = typeof REFUSED_BUSY | typeof REFUSED_MISSING;
 
 /**
