@@ -5,19 +5,59 @@
  *
  * @module
  */
-import { blake3, HASH_BYTES, peerIdFromKey, verifySignature } from "@meshtalk/core";
+import { blake3, fromHex, HASH_BYTES, peerIdFromKey, toHex, verifySignature } from "@meshtalk/core";
 import { FileShareError } from "./errors.ts";
 
-/** Smallest piece: below this, per-piece messages cost more than the bytes they carry. */
+/**
+ * Smallest piece: below this, per-piece messages cost more than the bytes they carry.
+ *
+ * @example
+ * ```ts
+ * import { MIN_PIECE_SIZE } from "@meshtalk/files";
+ * console.log(MIN_PIECE_SIZE); // 16384
+ * ```
+ */
 export const MIN_PIECE_SIZE = 16 * 1024;
-/** Largest piece: one piece is one frame, and frames stop at 2 MiB. */
+/**
+ * Largest piece: one piece is one frame, and frames stop at 2 MiB.
+ *
+ * @example
+ * ```ts
+ * import { MAX_PIECE_SIZE } from "@meshtalk/files";
+ * console.log(MAX_PIECE_SIZE); // 1048576
+ * ```
+ */
 export const MAX_PIECE_SIZE = 1024 * 1024;
-/** Most pieces in a file (32 GiB at the largest piece size). */
+/**
+ * Most pieces in a file (32 GiB at the largest piece size).
+ *
+ * @example
+ * ```ts
+ * import { MAX_PIECES } from "@meshtalk/files";
+ * console.log(MAX_PIECES); // 32768
+ * ```
+ */
 export const MAX_PIECES = 32 * 1024;
-/** Longest file name, in UTF-8 bytes. */
+/**
+ * Longest file name, in UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * import { MAX_NAME_BYTES } from "@meshtalk/files";
+ * console.log(MAX_NAME_BYTES); // 255
+ * ```
+ */
 export const MAX_NAME_BYTES = 255;
 
-/** A shared file, as peers announce it. */
+/**
+ * A shared file, as peers announce it.
+ *
+ * @example
+ * ```ts
+ * import type { Manifest } from "@meshtalk/files";
+ * const manifest: Manifest = { name: "a.txt", size: 5, pieceSize: 16384, pieces: new Uint8Array(32), root: "" };
+ * ```
+ */
 export interface Manifest {
   /** File name: one path component, no directories. */
   name: string;
@@ -31,7 +71,15 @@ export interface Manifest {
   root: string;
 }
 
-/** Who first announced a file, and their signature of its root (see {@linkcode signingBytes}). */
+/**
+ * Who first announced a file, and their signature of its root (see {@linkcode signingBytes}).
+ *
+ * @example
+ * ```ts
+ * import type { ManifestSignature } from "@meshtalk/files";
+ * const signature: ManifestSignature = { origin: "ab".repeat(16), key: new Uint8Array(32), sig: new Uint8Array(64) };
+ * ```
+ */
 export interface ManifestSignature {
   /** The announcer's peer id. */
   origin: string;
@@ -63,16 +111,23 @@ export function signingBytes(root: string): Uint8Array {
 /**
  * Throws a {@linkcode FileShareError} unless `signature` is by the peer it names (the key hashes
  * to `origin`) and signs the manifest's root.
+ *
+ * @example
+ * ```ts
+ * import { generateIdentity } from "@meshtalk/core";
+ * import { checkManifestSignature, manifestRoot, signingBytes } from "@meshtalk/files";
+ * const fields = { name: "a.txt", size: 5, pieceSize: 16384, pieces: new Uint8Array(32) };
+ * const manifest = { ...fields, root: await manifestRoot(fields) };
+ * const me = await generateIdentity();
+ * const sig = new Uint8Array(await crypto.subtle.sign("Ed25519", me.privateKey, signingBytes(manifest.root) as BufferSource));
+ * await checkManifestSignature(manifest, { origin: me.id, key: me.publicKey, sig }); // passes
+ * ```
  */
 export async function checkManifestSignature(
   manifest: Manifest,
   signature: ManifestSignature,
 ): Promise<void> {
-  const bad = (why: string) =>
-    new FileShareError(
-      "bad-manifest",
-      `refused the manifest of ${JSON.stringify(manifest.name)}: ${why}`,
-    );
+  const bad = (why: string) => refused(manifest, why);
   if (signature.key.length !== 32 || await peerIdFromKey(signature.key) !== signature.origin) {
     throw bad(`its signing key is not the key of peer ${signature.origin}`);
   }
@@ -98,12 +153,28 @@ export function choosePieceSize(size: number): number {
   return pieceSize;
 }
 
-/** Number of pieces of a file. */
+/**
+ * Number of pieces of a file.
+ *
+ * @example
+ * ```ts
+ * import { pieceCount } from "@meshtalk/files";
+ * console.log(pieceCount({ size: 100_000, pieceSize: 16384 })); // 7
+ * ```
+ */
 export function pieceCount(manifest: Pick<Manifest, "size" | "pieceSize">): number {
   return Math.ceil(manifest.size / manifest.pieceSize);
 }
 
-/** Bytes in piece `piece`. */
+/**
+ * Bytes in piece `piece`.
+ *
+ * @example
+ * ```ts
+ * import { pieceLength } from "@meshtalk/files";
+ * console.log(pieceLength({ size: 100_000, pieceSize: 16384 }, 6)); // 1696
+ * ```
+ */
 export function pieceLength(manifest: Pick<Manifest, "size" | "pieceSize">, piece: number): number {
   return Math.min(manifest.pieceSize, manifest.size - piece * manifest.pieceSize);
 }
@@ -167,15 +238,19 @@ export function checkFileName(name: string): void {
 /**
  * Checks a manifest received from a peer: a safe name, a piece size and count within limits,
  * one hash per piece, and a root that matches. Throws a {@linkcode FileShareError} if not.
+ *
+ * @example
+ * ```ts
+ * import { checkManifest, manifestRoot } from "@meshtalk/files";
+ * const fields = { name: "a.txt", size: 5, pieceSize: 16384, pieces: new Uint8Array(32) };
+ * await checkManifest({ ...fields, root: await manifestRoot(fields) }); // passes
+ * await checkManifest({ ...fields, root: "00".repeat(32) }).catch((e) => console.log(e.code)); // "bad-manifest"
+ * ```
  */
 export async function checkManifest(manifest: Manifest): Promise<void> {
   checkFileName(manifest.name);
   const { size, pieceSize, pieces } = manifest;
-  const bad = (why: string) =>
-    new FileShareError(
-      "bad-manifest",
-      `refused the manifest of ${JSON.stringify(manifest.name)}: ${why}`,
-    );
+  const bad = (why: string) => refused(manifest, why);
   if (pieceSize < MIN_PIECE_SIZE || pieceSize > MAX_PIECE_SIZE) {
     throw bad(`a piece size of ${pieceSize} is outside ${MIN_PIECE_SIZE}..${MAX_PIECE_SIZE}`);
   }
@@ -189,12 +264,36 @@ export async function checkManifest(manifest: Manifest): Promise<void> {
   if (root !== manifest.root) throw bad("its root hash does not match its contents");
 }
 
-/** How a manifest is built: the hashes of a file's pieces, computed off the main thread. */
+/**
+ * How a manifest is built: the hashes of a file's pieces, computed off the main thread.
+ *
+ * @example
+ * ```ts
+ * import { startPeer } from "@meshtalk/core";
+ * import { filesApp, type HashPieces } from "@meshtalk/files";
+ * const peer = await startPeer({ apps: [filesApp], log: () => {} });
+ * const hashPieces: HashPieces = (path, pieceSize) => peer.app(filesApp).hashPieces(path, pieceSize);
+ * await peer.close();
+ * ```
+ */
 export type HashPieces = (path: string, pieceSize: number) => Promise<Uint8Array>;
 
 /**
  * The manifest of the file at `path`, named `name`. With `cacheDir`, a manifest built before for
  * the same path, size and modification time is read back instead of hashing the file again.
+ *
+ * @example
+ * ```ts
+ * import { blake3 } from "@meshtalk/core";
+ * import { createManifest } from "@meshtalk/files";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "hello");
+ * // One piece here: its hash is the hash of the whole file.
+ * const hashPieces = async (file: string) => await blake3(await Deno.readFile(file));
+ * const manifest = await createManifest(path, "hello.txt", hashPieces);
+ * console.log(manifest.size, manifest.pieceSize, manifest.root.length); // 5 16384 64
+ * await Deno.remove(path);
+ * ```
  */
 export async function createManifest(
   path: string,
@@ -267,16 +366,9 @@ async function blakeHex(text: string): Promise<string> {
   return toHex(await blake3(new TextEncoder().encode(text)));
 }
 
-/** Lowercase hex of bytes. */
-export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function fromHex(hex: string): Uint8Array {
-  if (typeof hex !== "string" || hex.length % 2 !== 0 || /[^0-9a-f]/.test(hex)) {
-    throw new Error("not hex");
-  }
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
+function refused(manifest: Manifest, why: string): FileShareError {
+  return new FileShareError(
+    "bad-manifest",
+    `refused the manifest of ${JSON.stringify(manifest.name)}: ${why}`,
+  );
 }

@@ -35,17 +35,7 @@ export {
   pieceCount,
   pieceLength,
   signingBytes,
-  toHex,
 } from "./manifest.ts";
-export { ENDGAME_REQUESTERS, type PickerState, pickPiece } from "./picker.ts";
-export {
-  ANNOUNCE_HOPS,
-  createFileShare,
-  filesApp,
-  type FileShare,
-  type FileShareEvents,
-  type FileShareOptions,
-  type FilesMessage,
-  type FilesSchema,
-  type FileStatus,
-} from "./share.ts";
+export { createFileShare } from "./share.ts";
+export type { FileShare, FileShareEvents, FileShareOptions, FileStatus } from "./types.ts";
+export { ANNOUNCE_HOPS, filesApp, type FilesMessage, type FilesSchema } from "./wire.ts";

@@ -6,15 +6,32 @@
  */
 import type { Bitfield } from "./bitfield.ts";
 
-/** Most peers asked for one piece at once in the endgame. */
+/**
+ * Most peers asked for one piece at once in the endgame.
+ *
+ * @example
+ * ```ts
+ * import { ENDGAME_REQUESTERS } from "./picker.ts";
+ * console.log(ENDGAME_REQUESTERS); // 3
+ * ```
+ */
 export const ENDGAME_REQUESTERS = 3;
 
-/** What the picker needs to know of a download. */
+/**
+ * What the picker needs to know of a download.
+ *
+ * @example
+ * ```ts
+ * import { Bitfield } from "./bitfield.ts";
+ * import type { PickerState } from "./picker.ts";
+ * const state: PickerState = { have: new Bitfield(4), requested: new Map([[1, new Set(["ada"])]]), availability: new Uint16Array(4) };
+ * ```
+ */
 export interface PickerState {
   /** Pieces verified here. */
   have: Bitfield;
-  /** Pieces asked for, and of whom. */
-  requested: Map<number, Set<string>>;
+  /** Pieces asked for, and of whom (any map of pieces to collections of peer ids). */
+  requested: ReadonlyMap<number, { readonly size: number; has(peer: string): boolean }>;
   /** How many connected peers have each piece. */
   availability: Uint16Array;
 }
@@ -25,7 +42,8 @@ export interface PickerState {
  *
  * @example
  * ```ts
- * import { Bitfield, pickPiece } from "@meshtalk/files";
+ * import { Bitfield } from "./bitfield.ts";
+ * import { pickPiece } from "./picker.ts";
  * const theirs = Bitfield.full(4);
  * const state = { have: new Bitfield(4), requested: new Map(), availability: new Uint16Array([2, 1, 2, 2]) };
  * console.log(pickPiece(state, "peer", theirs, 0)); // 1, the rarest

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Bitfield, ENDGAME_REQUESTERS, pickPiece } from "./mod.ts";
+import { Bitfield } from "./bitfield.ts";
+import { ENDGAME_REQUESTERS, pickPiece } from "./picker.ts";
 
 Deno.test("the picker asks for the rarest piece, then only in the endgame for pieces in flight", () => {
   const have = new Bitfield(4);

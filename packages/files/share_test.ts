@@ -475,3 +475,17 @@ Deno.test("a partial file that cannot be written stops its download once, with a
     assert.equal(status()?.state, "known");
   }, { uploadRate: 2 * 2 ** 20 });
 });
+
+Deno.test("a handler that throws is reported as an error; the share goes on", async () => {
+  await withPair(async ({ dir, seeder, leecher }) => {
+    leecher.share.on("announce", () => {
+      throw new Error("a bug in the app");
+    });
+    const source = await writeRandom(`${dir}/f.bin`, 100_000);
+    await seeder.share.offer(`${dir}/f.bin`);
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 1, "the file saved", LONG);
+    assert.deepEqual(await Deno.readFile(leecher.saved[0].path), source);
+    assert.deepEqual(leecher.errors, ['a "announce" handler threw: a bug in the app']);
+  });
+});
