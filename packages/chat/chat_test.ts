@@ -9,8 +9,8 @@ import {
   type ChatOptions,
   type ChatWireMessage,
   createChat,
-  signedBytes,
 } from "./mod.ts";
+import { signedSay } from "./_testing.ts";
 
 /** Generous: arrival is waited for, never timed. */
 const LONG = 20_000;
@@ -142,25 +142,6 @@ async function flood(nodes: Node[], senders: number[], total: number): Promise<S
   }
   assert.equal(new Set(sent.map((m) => m.id)).size, total, "message ids are unique");
   return sent;
-}
-
-/** A say made by hand in `node`'s name and signed with its key; `fields` replace the defaults. */
-async function signedSay(node: Node, fields: Partial<ChatWireMessage>): Promise<ChatWireMessage> {
-  const wire: ChatWireMessage = {
-    id: crypto.randomUUID().replaceAll("-", ""),
-    origin: node.peer.id,
-    nick: node.peer.nick,
-    lines: ["made by hand"],
-    clock: 1,
-    hops: 32,
-    limit: 32,
-    sentAt: Date.now(),
-    key: node.peer.publicKey,
-    sig: new Uint8Array(64),
-    ...fields,
-  };
-  wire.sig = await node.peer.sign(signedBytes(wire));
-  return wire;
 }
 
 /** How many says carried `sent`: line `i` of a say has the id `<say id>.<i>`. */
@@ -585,7 +566,7 @@ Deno.test("a history nobody asked for is ignored, even when every message in it 
   const [a, b] = nodes;
   try {
     await link(nodes, [[0, 1]]); // each asked the other once, and was answered
-    const wire = await signedSay(b, { lines: ["unasked"] });
+    const wire = await signedSay(b.peer, { lines: ["unasked"] });
     await b.peer.app(chatApp).send(a.peer.id, { type: "history", messages: [wire] });
     // The same message, said live, is shown: it was genuine, and the history did not mark it seen.
     await b.peer.app(chatApp).send(a.peer.id, { type: "say", ...wire });
@@ -642,7 +623,7 @@ Deno.test("a say with no lines, or with more text than one message may hold, is 
   const [a, b] = nodes;
   try {
     await link(nodes, [[0, 1]]);
-    const signed = (lines: string[]) => signedSay(a, { lines });
+    const signed = (lines: string[]) => signedSay(a.peer, { lines });
     const channel = a.peer.app(chatApp);
     await channel.send(b.peer.id, { type: "say", ...await signed([]) });
     await channel.send(b.peer.id, {
@@ -695,7 +676,7 @@ Deno.test("a signed say with a clock past 2^52 is dropped, and everyone goes on 
   const [m, a, b] = nodes;
   try {
     await link(nodes, [[0, 1], [1, 2]]);
-    const wire = await signedSay(m, {
+    const wire = await signedSay(m.peer, {
       lines: ["tick", "tock"],
       clock: Number.MAX_SAFE_INTEGER - 1, // a legal uint; a receiver's clock would pass 2^53
     });

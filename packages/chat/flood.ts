@@ -11,21 +11,14 @@
  * @module
  */
 import { type AppChannel, bytesEqual, type PeerInfo } from "@meshtalk/core";
-import type { SayChecks } from "./checks.ts";
-import type { SeenCache } from "./seen_cache.ts";
+import type { Receiving } from "./checks.ts";
 import { signedBytes, wellFormed } from "./signing.ts";
 import type { ChatSchema, ChatWireMessage } from "./wire.ts";
 
-/** What a {@linkcode Flood} needs. */
-export interface FloodOptions {
-  /** This peer's id: says from it are its own, and direct says to it stop here. */
-  selfId: string;
+/** What a {@linkcode Flood} needs besides what it shares with history. */
+export interface FloodOptions extends Receiving {
   /** Where says go to neighbours. */
   channel: Pick<AppChannel<ChatSchema>, "broadcast">;
-  /** Ids of says seen, shared with history. */
-  seen: SeenCache;
-  /** Signature checks in arrival order, shared with history. */
-  checks: SayChecks;
   /** Where overload is reported, once. */
   log: (line: string) => void;
   /** Called with each new, genuine say once it is relayed, in arrival order. */

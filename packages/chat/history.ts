@@ -5,20 +5,13 @@
  * @module
  */
 import type { AppChannel, PeerInfo } from "@meshtalk/core";
-import type { SayChecks } from "./checks.ts";
-import type { SeenCache } from "./seen_cache.ts";
+import type { Receiving } from "./checks.ts";
 import { type ChatSchema, type ChatWireMessage, HISTORY_LIMIT } from "./wire.ts";
 
-/** What a {@linkcode History} needs. */
-export interface HistoryOptions {
-  /** This peer's id: its own says are neither taken from answers nor limited by hops left. */
-  selfId: string;
+/** What a {@linkcode History} needs besides what it shares with the flood. */
+export interface HistoryOptions extends Receiving {
   /** Where requests and answers go. */
   channel: Pick<AppChannel<ChatSchema>, "send">;
-  /** Ids of says seen, shared with the flood. */
-  seen: SeenCache;
-  /** Signature checks in arrival order, shared with the flood. */
-  checks: SayChecks;
   /** Called with each say taken from an answer and not seen before, in clock order. */
   onSay: (say: ChatWireMessage) => void;
 }
