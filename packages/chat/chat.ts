@@ -145,16 +145,20 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   let delivered = 0;
 
   /** Line `i` of `say` as the chat shows it. */
-  const asShown = (say: ChatWireMessage, i: number, fromHistory: boolean): ChatMessage => ({
-    id: lineId(say.id, i),
-    from: { id: say.origin, nick: say.nick },
-    text: say.lines[i],
-    hops: hopLimitOf(say, hopLimit) - say.hops, // travelled: counted from its author's limit
-    sentAt: say.sentAt,
-    clock: say.clock + i,
-    direct: say.to !== undefined,
-    history: fromHistory,
-  });
+  const asShown = (say: ChatWireMessage, i: number, fromHistory: boolean): ChatMessage => {
+    const hopsLeft = say.hops;
+    const hopsTravelled = hopLimitOf(say, hopLimit) - hopsLeft;
+    return {
+      id: lineId(say.id, i),
+      from: { id: say.origin, nick: say.nick },
+      text: say.lines[i],
+      hops: hopsTravelled,
+      sentAt: say.sentAt,
+      clock: say.clock + i,
+      direct: say.to !== undefined,
+      history: fromHistory,
+    };
+  };
 
   /** A new say from another peer, live or from history: counted, kept, shown. */
   const arrived = (say: ChatWireMessage, fromHistory: boolean) => {
@@ -194,6 +198,8 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
 
   const write = (text: string, to?: string): ChatMessage => {
     const { say, line } = outbox.write(text, to);
+    // Seen like any say here: the cache's bound counts this peer's own says too (copies of them
+    // are dropped by their origin anyway).
     if (line === 0) seen.add(say.id);
     return asShown(say, line, false);
   };

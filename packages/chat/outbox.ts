@@ -110,7 +110,7 @@ export class Outbox {
       nick: author.nick,
       lines: [text],
       clock: lineClock,
-      hops: this.#options.hopLimit,
+      hops: this.#options.hopLimit, // hops left: all of them
       limit: this.#options.hopLimit,
       sentAt: Date.now(),
       ...(to ? { to } : {}),

@@ -20,10 +20,10 @@ const MAX_AUTHORS = 4096;
 const SAY_DOMAIN = new TextEncoder().encode("meshtalk/2 chat lines\0");
 
 /**
- * The bytes the author of a `say` signs: a domain, then every field but `hops` (which relays
- * lower) in a fixed order, strings as a 4-byte big-endian UTF-8 length and the bytes, the lines
- * as a 4-byte count and each line as a string, numbers as 8-byte big-endian integers.
- * docs/PROTOCOL.md section 7 gives the layout.
+ * The bytes the author of a `say` signs: a domain, then every field but `hops` (the hops left,
+ * which relays lower) in a fixed order, strings as a 4-byte big-endian UTF-8 length and the
+ * bytes, the lines as a 4-byte count and each line as a string, numbers as 8-byte big-endian
+ * integers. docs/PROTOCOL.md section 7 gives the layout.
  *
  * @example
  * ```ts
@@ -149,7 +149,8 @@ export class SayVerifier {
   #signedBy(author: Author, say: ChatWireMessage, signed: Uint8Array): boolean {
     // A relay may lower the hops left (that only shortens the flood) but not raise them past the
     // limit the author signed.
-    if (author.id !== say.origin || say.hops > hopLimitOf(say, this.#ownHopLimit)) return false;
+    const hopsLeft = say.hops;
+    if (author.id !== say.origin || hopsLeft > hopLimitOf(say, this.#ownHopLimit)) return false;
     // Checked synchronously: every delivery is checked, and a synchronous check lets a batch of
     // says from one neighbour be handled in one turn, so their relays share frames
     // (docs/ARCHITECTURE.md).
