@@ -9,9 +9,8 @@ import {
   type ChatOptions,
   type ChatWireMessage,
   createChat,
-  SeenCache,
 } from "./mod.ts";
-import { signedBytes } from "./chat.ts";
+import { signedSay } from "./_testing.ts";
 
 /** Generous: arrival is waited for, never timed. */
 const LONG = 20_000;
@@ -145,25 +144,6 @@ async function flood(nodes: Node[], senders: number[], total: number): Promise<S
   return sent;
 }
 
-/** A say made by hand in `node`'s name and signed with its key; `fields` replace the defaults. */
-async function signedSay(node: Node, fields: Partial<ChatWireMessage>): Promise<ChatWireMessage> {
-  const wire: ChatWireMessage = {
-    id: crypto.randomUUID().replaceAll("-", ""),
-    origin: node.peer.id,
-    nick: node.peer.nick,
-    lines: ["made by hand"],
-    clock: 1,
-    hops: 32,
-    limit: 32,
-    sentAt: Date.now(),
-    key: node.peer.publicKey,
-    sig: new Uint8Array(64),
-    ...fields,
-  };
-  wire.sig = await node.peer.sign(signedBytes(wire));
-  return wire;
-}
-
 /** How many says carried `sent`: line `i` of a say has the id `<say id>.<i>`. */
 const sayCount = (sent: Sent[]) => new Set(sent.map((m) => m.id.split(".")[0])).size;
 
@@ -233,46 +213,6 @@ function randomMesh(count: number, edges: number, seed: number): [number, number
   }
   return out;
 }
-
-Deno.test("SeenCache refuses a repeated id", () => {
-  const seen = new SeenCache(1000, 10);
-  assert.equal(seen.add("a", 0), true);
-  assert.equal(seen.add("b", 1), true);
-  assert.equal(seen.add("a", 2), false);
-  assert.equal(seen.add("b", 3), false);
-  assert.equal(seen.add("a", 999), false);
-  assert.equal(seen.size, 2);
-});
-
-Deno.test("SeenCache forgets ids after their ttl", () => {
-  const seen = new SeenCache(100, 10);
-  assert.equal(seen.add("a", 0), true);
-  assert.equal(seen.add("b", 50), true);
-  assert.equal(seen.add("a", 99), false, "still remembered just before the ttl");
-  assert.equal(seen.add("a", 100), true, "forgotten at the ttl, counted from first sight");
-  assert.equal(seen.add("a", 150), false, "remembered again from its second sight");
-  assert.equal(seen.add("b", 149), false);
-  assert.equal(seen.add("b", 150), true);
-  // Expired ids are dropped as new ones come in.
-  assert.equal(seen.add("c", 10_000), true);
-  assert.equal(seen.size, 1);
-  assert.equal(seen.add("a", 10_001), true);
-  assert.equal(seen.add("c", 10_002), false);
-});
-
-Deno.test("SeenCache never holds more than max ids, and drops the oldest first", () => {
-  const seen = new SeenCache(60_000, 3);
-  for (let i = 0; i < 20; i++) {
-    assert.equal(seen.add(`id${i}`, i), true);
-    assert.ok(seen.size <= 3, `size ${seen.size} after ${i + 1} ids`);
-  }
-  assert.equal(seen.size, 3);
-  assert.equal(seen.add("id19", 100), false);
-  assert.equal(seen.add("id18", 100), false);
-  assert.equal(seen.add("id17", 100), false);
-  assert.equal(seen.add("id16", 100), true, "the oldest were evicted");
-  assert.equal(seen.size, 3);
-});
 
 Deno.test("a ring of 5: 1,000 messages from 4 senders reach every other peer exactly once", async () => {
   const nodes = await startNodes(5);
@@ -626,7 +566,7 @@ Deno.test("a history nobody asked for is ignored, even when every message in it 
   const [a, b] = nodes;
   try {
     await link(nodes, [[0, 1]]); // each asked the other once, and was answered
-    const wire = await signedSay(b, { lines: ["unasked"] });
+    const wire = await signedSay(b.peer, { lines: ["unasked"] });
     await b.peer.app(chatApp).send(a.peer.id, { type: "history", messages: [wire] });
     // The same message, said live, is shown: it was genuine, and the history did not mark it seen.
     await b.peer.app(chatApp).send(a.peer.id, { type: "say", ...wire });
@@ -683,7 +623,7 @@ Deno.test("a say with no lines, or with more text than one message may hold, is 
   const [a, b] = nodes;
   try {
     await link(nodes, [[0, 1]]);
-    const signed = (lines: string[]) => signedSay(a, { lines });
+    const signed = (lines: string[]) => signedSay(a.peer, { lines });
     const channel = a.peer.app(chatApp);
     await channel.send(b.peer.id, { type: "say", ...await signed([]) });
     await channel.send(b.peer.id, {
@@ -736,7 +676,7 @@ Deno.test("a signed say with a clock past 2^52 is dropped, and everyone goes on 
   const [m, a, b] = nodes;
   try {
     await link(nodes, [[0, 1], [1, 2]]);
-    const wire = await signedSay(m, {
+    const wire = await signedSay(m.peer, {
       lines: ["tick", "tock"],
       clock: Number.MAX_SAFE_INTEGER - 1, // a legal uint; a receiver's clock would pass 2^53
     });

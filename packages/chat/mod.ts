@@ -16,16 +16,18 @@
  */
 export {
   type Chat,
-  chatApp,
-  ChatError,
   type ChatMessage,
-  type ChatMessageSchema,
   type ChatOptions,
-  type ChatSchema,
   type ChatStats,
-  type ChatWireMessage,
   createChat,
+} from "./chat.ts";
+export { ChatError } from "./errors.ts";
+export { signedBytes } from "./signing.ts";
+export {
+  chatApp,
+  type ChatMessageSchema,
+  type ChatSchema,
+  type ChatWireMessage,
   DEFAULT_HOPS,
   MAX_TEXT_LENGTH,
-  SeenCache,
-} from "./chat.ts";
+} from "./wire.ts";

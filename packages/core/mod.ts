@@ -32,6 +32,7 @@ export { type Address, formatAddress, parseAddress, sameAddress } from "./addres
 export { Backoff, type BackoffOptions, delayAfter } from "./backoff.ts";
 export { BoundedMap, BoundedSet } from "./bounded.ts";
 export { bytesEqual, concatBytes, fromHex, startsWithBytes, toHex } from "./bytes.ts";
+export { createVerifier, type Ed25519Verifier } from "./ed25519.ts";
 export { Emitter } from "./emitter.ts";
 export {
   ConnectError,
