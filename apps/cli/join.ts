@@ -99,11 +99,15 @@ export function join(peer: Peer, addresses: Address[], options: JoinOptions): Pr
       const expectPeer = i === 0 ? options.expectPeer : undefined;
       if (expectPeer === undefined) peer.addAddress(address.host, address.port);
       dial(peer, address, expectPeer, deadline, options).then((error) => {
-        if (error === null) return resolve("joined");
+        if (error === null) {
+          resolve("joined");
+          return;
+        }
         wrongPeer ||= error.reason === "wrong-peer";
         options.onGiveUp?.(address, error);
-        if (++givenUp < addresses.length) return;
-        resolve(peer.peers().length > 0 ? "joined" : wrongPeer ? "wrong-peer" : "unreachable");
+        if (++givenUp === addresses.length) {
+          resolve(peer.peers().length > 0 ? "joined" : wrongPeer ? "wrong-peer" : "unreachable");
+        }
       });
     }
   });
