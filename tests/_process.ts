@@ -13,14 +13,7 @@ export class MeshProcess {
   #waiters = new Set<() => void>();
 
   constructor(script: string, args: string[], options: { cwd?: string } = {}) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${root}${script}`, ...args],
-      cwd: options.cwd,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
+    this.#child = denoRun(script, args, { ...options, stdin: "piped" }).spawn();
     this.#stdin = this.#child.stdin.getWriter();
     this.#pumps = [
       this.#lines(this.#child.stdout, (line) => {
@@ -35,15 +28,25 @@ export class MeshProcess {
   }
 
   /** Resolves with the first event matching `match`, waiting up to `timeoutMs`. */
-  async waitFor(
-    match: (event: Event) => boolean,
-    what: string,
-    timeoutMs = 15_000,
-  ): Promise<Event> {
+  waitFor(match: (event: Event) => boolean, what: string, timeoutMs = 15_000): Promise<Event> {
+    return this.#until(() => this.events.find(match), what, timeoutMs);
+  }
+
+  /** Resolves with the first line on stderr matching `pattern`, waiting up to `timeoutMs`. */
+  waitForStderr(pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+    return this.#until(
+      () => this.stderr.find((line) => pattern.test(line)),
+      `a line on stderr matching ${pattern}`,
+      timeoutMs,
+    );
+  }
+
+  /** Resolves with what `find` finds, trying again as output comes; rejects after `timeoutMs`. */
+  async #until<T>(find: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     while (true) {
-      const found = this.events.find(match);
-      if (found) return found;
+      const found = find();
+      if (found !== undefined) return found;
       if (Date.now() > deadline) {
         throw new Error(
           `timed out waiting for ${what}; events: ${JSON.stringify(this.events)}; stderr: ${
@@ -136,14 +139,23 @@ export async function runToEnd(
   args: string[],
   options: { cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
+  const output = await denoRun(script, args, { ...options, stdin: "null" }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+/** `deno run -A <script> ...args`, the script under the project's root, output piped, no colour. */
+function denoRun(
+  script: string,
+  args: string[],
+  options: { cwd?: string; stdin: "piped" | "null" },
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${root}${script}`, ...args],
     cwd: options.cwd,
-    stdin: "null",
+    stdin: options.stdin,
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+  });
 }

@@ -1,5 +1,6 @@
 // A real terminal for tests: a tmux server of our own (its socket in a temp dir, no user config,
 // so no other session is touched), one session, its screen read with capture-pane.
+const root = new URL("../", import.meta.url).pathname;
 
 /** True when `command` is on the PATH. */
 export function onPath(command: string): boolean {
@@ -30,6 +31,18 @@ export class Terminal {
       command,
     );
     return terminal;
+  }
+
+  /**
+   * Runs `deno run -A <script> ...args` (the script under the project's root, no colour) in a
+   * new terminal. Its exit status then stays on the screen, for the test and for diagnosis:
+   * `[<name> exited: <code>]`, the name being the script's (`chat` for apps/cli/chat.ts).
+   */
+  static async run(dir: string, script: string, args: string[]): Promise<Terminal> {
+    const name = script.replace(/^.*\//, "").replace(/\.ts$/, "");
+    const command = ["env", "NO_COLOR=1", Deno.execPath(), "run", "-A", `${root}${script}`, ...args]
+      .map(shellQuote).join(" ");
+    return await Terminal.start(dir, `${command}; echo "[${name} exited: $?]"; sleep 60`);
   }
 
   async tmux(...args: string[]): Promise<string> {

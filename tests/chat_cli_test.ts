@@ -2,9 +2,7 @@
 // unreachable bootstrap peer, and the interactive prompt in a real terminal (tmux).
 import assert from "node:assert/strict";
 import { type Event, MeshProcess, runToEnd } from "./_process.ts";
-import { onPath, shellQuote, Terminal } from "./_terminal.ts";
-
-const chatScript = new URL("../apps/cli/chat.ts", import.meta.url).pathname;
+import { onPath, Terminal } from "./_terminal.ts";
 
 /** Matches events named `event` whose fields equal `fields`. */
 const is = (event: string, fields: Record<string, unknown> = {}) => (e: Event) =>
@@ -22,17 +20,6 @@ function fresh(process: MeshProcess): (match: (e: Event) => boolean) => (e: Even
 
 const count = (process: MeshProcess, match: (e: Event) => boolean) =>
   process.events.filter(match).length;
-
-/** Waits for a line on the process's stderr matching `pattern`. */
-async function stderrLine(process: MeshProcess, pattern: RegExp, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!process.stderr.some((line) => pattern.test(line))) {
-    if (Date.now() > deadline) {
-      throw new Error(`no line on stderr matches ${pattern}:\n${process.stderr.join("\n")}`);
-    }
-    await delay(50);
-  }
-}
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -52,8 +39,19 @@ class Mesh {
     this.dir = dir;
   }
 
-  static async create(): Promise<Mesh> {
-    return new Mesh(await Deno.makeTempDir({ prefix: "meshtalk-chat-cli-" }));
+  /**
+   * Runs `body` with a new mesh, then ends its processes and removes its dir (also when `body`
+   * throws); resolves with their exit codes (see {@linkcode Mesh.close}).
+   */
+  static async run(body: (mesh: Mesh) => Promise<void>): Promise<number[]> {
+    const mesh = new Mesh(await Deno.makeTempDir({ prefix: "meshtalk-chat-cli-" }));
+    let codes: number[];
+    try {
+      await body(mesh);
+    } finally {
+      codes = await mesh.close();
+    }
+    return codes;
   }
 
   /** Starts `chat.ts 0 --json --nick <nick> --data-dir <dir>/<nick> ...args`, until `ready`. */
@@ -115,9 +113,7 @@ async function connected(
 }
 
 Deno.test("chat commands end to end: /connect, /peers, /nick, /msg, /disconnect", async () => {
-  const mesh = await Mesh.create();
-  let codes: number[];
-  try {
+  const codes = await Mesh.run(async (mesh) => {
     // --connections 0: only the connections asked for exist, a line B - A - C.
     const a = await mesh.start("alice", ["--connections", "0"]);
     const b = await mesh.start("bob", ["--connections", "0", "127.0.0.1", String(a.port)]);
@@ -192,16 +188,12 @@ Deno.test("chat commands end to end: /connect, /peers, /nick, /msg, /disconnect"
     await b.process.type("/peers");
     const bobs = await b.process.waitFor(is("peers"), "bob's /peers");
     assert.deepEqual((bobs.peers as { id: string }[]).map(({ id }) => id), [a.id]);
-  } finally {
-    codes = await mesh.close();
-  }
+  });
   assert.deepEqual(codes, [0, 0, 0], "EOF on stdin is a clean exit");
 });
 
 Deno.test("a neighbour dropped with /disconnect is not redialed by upkeep; /connect rejoins", async () => {
-  const mesh = await Mesh.create();
-  let codes: number[];
-  try {
+  const codes = await Mesh.run(async (mesh) => {
     const p = await mesh.start("pam", ["--connections", "4"]);
     const q = await mesh.start("quinn", ["--connections", "4", "127.0.0.1", String(p.port)]);
     await connected(p, q);
@@ -221,16 +213,12 @@ Deno.test("a neighbour dropped with /disconnect is not redialed by upkeep; /conn
     await connected(p, q, 15_000, since);
     await q.process.type("together again");
     await p.process.waitFor(isMessage("together again"), "quinn's line at pam");
-  } finally {
-    codes = await mesh.close();
-  }
+  });
   assert.deepEqual(codes, [0, 0]);
 });
 
 Deno.test("SIGKILL of the middle peer: the two others notice and keep talking, once each", async () => {
-  const mesh = await Mesh.create();
-  let codes: number[];
-  try {
+  const codes = await Mesh.run(async (mesh) => {
     const a = await mesh.start("alice");
     const b = await mesh.start("bob", ["127.0.0.1", String(a.port)]);
     const c = await mesh.start("carol", ["127.0.0.1", String(b.port)]);
@@ -257,18 +245,14 @@ Deno.test("SIGKILL of the middle peer: the two others notice and keep talking, o
     assert.equal(count(c.process, carries("alice, after bob")), 1);
     const fromCarol = a.process.events.find(isMessage("carol, after bob"))!;
     assert.deepEqual(fromCarol.from, { id: c.id, nick: "carol" });
-  } finally {
-    codes = await mesh.close();
-  }
+  });
   assert.equal(codes[0], 0);
   assert.notEqual(codes[1], 0, "bob was killed");
   assert.equal(codes[2], 0);
 });
 
 Deno.test("a script's lines all go out before its /quit, written together and shown one by one", async () => {
-  const mesh = await Mesh.create();
-  let codes: number[];
-  try {
+  const codes = await Mesh.run(async (mesh) => {
     const listener = await mesh.start("listener");
     const writer = await mesh.start("writer", ["--peer", `127.0.0.1:${listener.port}`]);
     await connected(listener, writer);
@@ -279,9 +263,7 @@ Deno.test("a script's lines all go out before its /quit, written together and sh
     await listener.process.waitFor(isMessage(lines.at(-1)!), "the last line at the listener");
     const shown = listener.process.events.filter((e) => e.event === "message").map((e) => e.text);
     assert.deepEqual(shown, lines, "every line, once, in order");
-  } finally {
-    codes = await mesh.close();
-  }
+  });
   assert.equal(codes[0], 0);
 });
 
@@ -325,13 +307,11 @@ Deno.test("an unreachable bootstrap peer: an error line, then a connection once 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
-  const mesh = await Mesh.create();
-  let codes: number[];
-  try {
+  const codes = await Mesh.run(async (mesh) => {
     const a = await mesh.start("alice", ["127.0.0.1", String(port)]);
     const error = await a.process.waitFor(is("error"), "an error about the bootstrap peer");
     assert.match(String(error.message), new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}\\b`));
-    await stderrLine(a.process, new RegExp(`^chat: cannot reach 127\\.0\\.0\\.1:${port}\\b`));
+    await a.process.waitForStderr(new RegExp(`^chat: cannot reach 127\\.0\\.0\\.1:${port}\\b`));
     assert.doesNotMatch(a.process.stderr.join("\n"), /^\s+at |Uncaught/m, "no stack trace");
     // Let a retry or two fail too, then bring the peer up.
     await delay(2000);
@@ -340,16 +320,12 @@ Deno.test("an unreachable bootstrap peer: an error line, then a connection once 
     await connected(a, b, 40_000);
     await a.process.type("you made it");
     await b.process.waitFor(isMessage("you made it"), "alice's line at bob");
-  } finally {
-    codes = await mesh.close();
-  }
+  });
   assert.deepEqual(codes, [0, 0], "the failed dial did not make alice exit");
 });
 
 Deno.test("--expect-peer: the pinned id joins; any other peer at that address is refused", async () => {
-  const mesh = await Mesh.create();
-  let codes: number[];
-  try {
+  const codes = await Mesh.run(async (mesh) => {
     const bob = await mesh.start("bob");
     const carol = await mesh.start("carol");
     // Alice pins carol's id but dials bob's address: bob proves to be bob, and is refused.
@@ -359,8 +335,7 @@ Deno.test("--expect-peer: the pinned id joins; any other peer at that address is
       "--expect-peer",
       carol.id,
     ]);
-    await stderrLine(
-      alice.process,
+    await alice.process.waitForStderr(
       new RegExp(`^chat: refused 127\\.0\\.0\\.1:${bob.port}: .*expected peer ${carol.id}`),
     );
     const dave = await mesh.start("dave", ["127.0.0.1", String(bob.port), "--expect-peer", bob.id]);
@@ -368,9 +343,7 @@ Deno.test("--expect-peer: the pinned id joins; any other peer at that address is
     await dave.process.type("pinned");
     await bob.process.waitFor(isMessage("pinned"), "dave's line at bob");
     assert.equal(count(alice.process, is("peer-connected")), 0, "alice joined no one");
-  } finally {
-    codes = await mesh.close();
-  }
+  });
   assert.deepEqual(codes, [0, 0, 0, 0]);
 });
 
@@ -379,8 +352,7 @@ Deno.test({
   // Regression: the nickname from a neighbour's hello used to override the newer one seen on its
   // messages, so "/msg bobby" failed with 'no known peer is called "bobby"'.
   async fn() {
-    const mesh = await Mesh.create();
-    try {
+    await Mesh.run(async (mesh) => {
       const a = await mesh.start("alice");
       const b = await mesh.start("bob", ["127.0.0.1", String(a.port)]);
       await connected(a, b);
@@ -392,9 +364,7 @@ Deno.test({
       await a.process.waitFor(is("peers"), "alice's /peers");
       assert.deepEqual(a.process.events.filter(is("error")), [], "the /msg was refused");
       await b.process.waitFor(is("direct", { text: "hello bobby" }), "the /msg at bobby");
-    } finally {
-      await mesh.close();
-    }
+    });
   },
 });
 
@@ -431,29 +401,33 @@ const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1) ?? ""
  * exit status is shown in the pane as "[chat exited: <code>]".
  */
 async function withTmuxPeer(body: (terminal: TmuxPeer) => Promise<void>): Promise<void> {
-  const mesh = await Mesh.create();
-  let terminal: Terminal | null = null;
-  let codes: number[];
-  try {
-    const x = await mesh.start("xx");
-    const command = [
-      ...["env", "NO_COLOR=1", Deno.execPath(), "run", "-A", chatScript],
-      ...["0", "127.0.0.1", String(x.port), "--nick", "yy", "--data-dir", `${mesh.dir}/yy`],
-    ].map(shellQuote).join(" ");
-    // The exit status stays on the screen: for the test, and for diagnosis.
-    terminal = await Terminal.start(mesh.dir, `${command}; echo "[chat exited: $?]"; sleep 60`);
-    const { waitForScreen } = bind(terminal);
-    const joined = await x.process.waitFor(is("peer-connected", { nick: "yy" }), "yy to join");
-    await waitForScreen(
-      (lines) =>
-        lines.some((l) => /^meshtalk chat on port \d+ as yy /.test(l)) && lastLine(lines) === ">",
-      "the banner and the prompt",
-    );
-    await body({ x, yId: joined.id as string, ...bind(terminal) });
-  } finally {
-    await terminal?.close();
-    codes = await mesh.close();
-  }
+  const codes = await Mesh.run(async (mesh) => {
+    let terminal: Terminal | null = null;
+    try {
+      const x = await mesh.start("xx");
+      const args = [
+        "0",
+        "127.0.0.1",
+        String(x.port),
+        "--nick",
+        "yy",
+        "--data-dir",
+        `${mesh.dir}/yy`,
+      ];
+      terminal = await Terminal.run(mesh.dir, "apps/cli/chat.ts", args);
+      const { waitForScreen } = bind(terminal);
+      const joined = await x.process.waitFor(is("peer-connected", { nick: "yy" }), "yy to join");
+      await waitForScreen(
+        (lines) =>
+          lines.some((l) => /^meshtalk chat on port \d+ as yy /.test(l)) &&
+          lastLine(lines) === ">",
+        "the banner and the prompt",
+      );
+      await body({ x, yId: joined.id as string, ...bind(terminal) });
+    } finally {
+      await terminal?.close();
+    }
+  });
   assert.deepEqual(codes, [0]);
 }
 

@@ -1,68 +1,91 @@
 // `deno task share` end to end: real processes, real sockets, real files.
 import assert from "node:assert/strict";
+import { randomBytes } from "@meshtalk/core/testing";
 import { type Event, MeshProcess, runToEnd } from "./_process.ts";
-import { onPath, shellQuote, Terminal } from "./_terminal.ts";
+import { onPath, Terminal } from "./_terminal.ts";
 
 const shareScript = "apps/cli/share.ts";
 const LONG = 60_000;
 
 const is = (name: string) => (event: Event) => event.event === name;
 
-function share(dir: string, args: string[]): MeshProcess {
-  return new MeshProcess(shareScript, [...args, "--json"], { cwd: dir });
-}
+/** Share processes working in a temp dir; `run` stops them all and removes the dir. */
+class ShareDir {
+  readonly path: string;
+  readonly #processes: MeshProcess[] = [];
 
-/** A seeder of `file` that sends at most `mibs` MiB/s, so that what a test watches takes time. */
-function slowSeeder(
-  dir: string,
-  dataDir: string,
-  file: string,
-  mibs: number,
-  ...args: string[]
-): MeshProcess {
-  return share(dir, [
-    ...["--port", "0", "--data-dir", dataDir, "--part", file],
-    ...["--max-upload", String(mibs), ...args],
-  ]);
-}
-
-async function writeRandom(path: string, size: number): Promise<Uint8Array> {
-  const bytes = new Uint8Array(size);
-  for (let at = 0; at < size; at += 65536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65536)));
+  private constructor(path: string) {
+    this.path = path;
   }
-  await Deno.writeFile(path, bytes);
-  return bytes;
+
+  /** Runs `body` with a new dir, then stops its processes (SIGTERM) and removes it. */
+  static async run(body: (dir: ShareDir) => Promise<void>): Promise<void> {
+    const dir = new ShareDir(await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" }));
+    try {
+      await body(dir);
+    } finally {
+      for (const process of dir.#processes.reverse()) await process.kill("SIGTERM");
+      await Deno.remove(dir.path, { recursive: true });
+    }
+  }
+
+  /** Starts `share.ts ...args --json` in this dir. */
+  share(args: string[]): MeshProcess {
+    const process = new MeshProcess(shareScript, [...args, "--json"], { cwd: this.path });
+    this.#processes.push(process);
+    return process;
+  }
+
+  /** A seeder of `file` that sends at most `mibs` MiB/s, so that what a test watches takes time. */
+  slowSeeder(dataDir: string, file: string, mibs: number, ...args: string[]): MeshProcess {
+    return this.share([
+      ...["--port", "0", "--data-dir", dataDir, "--part", file],
+      ...["--max-upload", String(mibs), ...args],
+    ]);
+  }
+
+  /** Runs `share.ts ...args` in this dir to its end, stdin closed; its exit code and output. */
+  runToEnd(args: string[]): ReturnType<typeof runToEnd> {
+    return runToEnd(shareScript, args, { cwd: this.path });
+  }
+
+  /** Writes `size` random bytes to the file `name` in this dir; resolves with them. */
+  async writeRandom(name: string, size: number): Promise<Uint8Array> {
+    const bytes = randomBytes(size);
+    await Deno.writeFile(`${this.path}/${name}`, bytes);
+    return bytes;
+  }
+}
+
+/**
+ * The arguments of a peer on any port that joins the one on `port` and saves what it fetches to
+ * `out`, with `args` after.
+ */
+function fetcherArgs(dataDir: string, out: string, port: unknown, ...args: string[]): string[] {
+  return [
+    ...["--port", "0", "--data-dir", dataDir, "--out", out],
+    ...["--peer", `127.0.0.1:${port}`, ...args],
+  ];
 }
 
 Deno.test("the classic flow: one peer offers part2 and part3, the other saves verified copies", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
-  const part2 = await writeRandom(`${dir}/part2.txt`, 300_000);
-  const part3 = await writeRandom(`${dir}/part3.txt`, 3 * 2 ** 20 + 7);
-  const a = share(dir, ["--port", "0", "--data-dir", "a", "--exit-when-done"]);
-  let b: MeshProcess | null = null;
-  try {
+  await ShareDir.run(async (dir) => {
+    const part2 = await dir.writeRandom("part2.txt", 300_000);
+    const part3 = await dir.writeRandom("part3.txt", 3 * 2 ** 20 + 7);
+    const a = dir.share(["--port", "0", "--data-dir", "a", "--exit-when-done"]);
     const ready = await a.waitFor(is("ready"), "a ready");
-    b = share(dir, [
-      "--port",
-      "0",
-      "--data-dir",
-      "b",
-      "--part",
-      "part2.txt",
-      "--part",
-      "part3.txt",
-      "--peer",
-      `127.0.0.1:${ready.port}`,
+    const b = dir.share([
+      ...["--port", "0", "--data-dir", "b", "--part", "part2.txt", "--part", "part3.txt"],
+      ...["--peer", `127.0.0.1:${ready.port}`],
     ]);
     assert.equal(await a.exited(), 0, a.stderr.join("\n"));
     const saved = a.events.filter(is("saved"));
     assert.deepEqual(saved.map((e) => e.name).sort(), ["part2.txt", "part3.txt"]);
     for (const event of saved) {
-      assert.equal(event.path, `${await Deno.realPath(dir)}/downloads/${event.name}`);
+      assert.equal(event.path, `${await Deno.realPath(dir.path)}/downloads/${event.name}`);
     }
-    assert.deepEqual(await Deno.readFile(`${dir}/downloads/part2.txt`), part2);
-    assert.deepEqual(await Deno.readFile(`${dir}/downloads/part3.txt`), part3);
+    assert.deepEqual(await Deno.readFile(`${dir.path}/downloads/part2.txt`), part2);
+    assert.deepEqual(await Deno.readFile(`${dir.path}/downloads/part3.txt`), part3);
     const announced = a.events.filter(is("announce"));
     assert.deepEqual(announced.map((e) => e.name).sort(), ["part2.txt", "part3.txt"]);
     for (const event of announced) {
@@ -71,93 +94,64 @@ Deno.test("the classic flow: one peer offers part2 and part3, the other saves ve
     }
     // b offered what it had and fetched nothing.
     assert.deepEqual(b.events.filter(is("saved")), []);
-  } finally {
-    if (b) await b.kill("SIGTERM");
-    await a.kill("SIGTERM");
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("--get fetches only the files named (by name or root hash); --seed-only fetches none", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
-  await writeRandom(`${dir}/one.txt`, 50_000);
-  const two = await writeRandom(`${dir}/two.txt`, 60_000);
-  const seeder = share(dir, [
-    "--port",
-    "0",
-    "--data-dir",
-    "s",
-    "--part",
-    "one.txt",
-    "--part",
-    "two.txt",
-  ]);
-  const others: MeshProcess[] = [];
-  try {
+  await ShareDir.run(async (dir) => {
+    await dir.writeRandom("one.txt", 50_000);
+    const two = await dir.writeRandom("two.txt", 60_000);
+    const seeder = dir.share(
+      ["--port", "0", "--data-dir", "s", "--part", "one.txt", "--part", "two.txt"],
+    );
     const offers = [
       await seeder.waitFor((e) => e.event === "offer" && e.name === "one.txt", "one offered"),
       await seeder.waitFor((e) => e.event === "offer" && e.name === "two.txt", "two offered"),
     ];
     const { port } = await seeder.waitFor(is("ready"), "the seeder ready");
-    const peer = ["--peer", `127.0.0.1:${port}`];
     const peerAt = (out: string, ...args: string[]) =>
-      share(dir, ["--port", "0", "--data-dir", `${out}-data`, "--out", out, ...args, ...peer]);
+      dir.share(fetcherArgs(`${out}-data`, out, port, ...args));
     const byName = peerAt("n", "--get", "two.txt", "--exit-when-done");
     const hash = String(offers[0].hash).slice(0, 12);
     const byHash = peerAt("h", "--get", hash, "--exit-when-done");
     const seedOnly = peerAt("o", "--seed-only");
-    others.push(byName, byHash, seedOnly);
     assert.equal(await byName.exited(), 0, byName.stderr.join("\n"));
     assert.equal(await byHash.exited(), 0, byHash.stderr.join("\n"));
     assert.deepEqual(byName.events.filter(is("saved")).map((e) => e.name), ["two.txt"]);
-    assert.deepEqual(await Deno.readFile(`${dir}/n/two.txt`), two);
-    assert.deepEqual([...Deno.readDirSync(`${dir}/n`)].map((e) => e.name), ["two.txt"]);
+    assert.deepEqual(await Deno.readFile(`${dir.path}/n/two.txt`), two);
+    assert.deepEqual([...Deno.readDirSync(`${dir.path}/n`)].map((e) => e.name), ["two.txt"]);
     assert.deepEqual(byHash.events.filter(is("saved")).map((e) => e.name), ["one.txt"]);
     await seedOnly.waitFor((e) => e.event === "announce" && e.name === "two.txt", "the announce");
     assert.deepEqual(seedOnly.events.filter(is("saved")), []);
     await assert.rejects(
-      () => Deno.stat(`${dir}/o`),
+      () => Deno.stat(`${dir.path}/o`),
       Deno.errors.NotFound,
       "--seed-only writes nothing",
     );
-  } finally {
-    for (const other of others) await other.kill("SIGTERM");
-    await seeder.kill("SIGTERM");
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a downloader killed with SIGKILL resumes: it fetches only what was missing", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
-  const size = 48 * 2 ** 20;
-  const source = await writeRandom(`${dir}/big.bin`, size);
-  // The seeder is slowed down so that the kill lands mid-transfer.
-  const seeder = slowSeeder(dir, "seeder", "big.bin", 12, "--seed-only");
-  let leecher: MeshProcess | null = null;
-  try {
+  await ShareDir.run(async (dir) => {
+    const size = 48 * 2 ** 20;
+    const source = await dir.writeRandom("big.bin", size);
+    // The seeder is slowed down so that the kill lands mid-transfer.
+    const seeder = dir.slowSeeder("seeder", "big.bin", 12, "--seed-only");
     const { port } = await seeder.waitFor(is("ready"), "the seeder ready", LONG);
-    const leecherArgs = [
-      "--port",
-      "0",
-      "--data-dir",
-      "leecher",
-      "--out",
-      "got",
-      "--exit-when-done",
-    ];
-    leecher = share(dir, [...leecherArgs, "--peer", `127.0.0.1:${port}`]);
+    const leecherArgs = fetcherArgs("leecher", "got", port, "--exit-when-done");
+    let leecher = dir.share(leecherArgs);
     await leecher.waitFor(
       (e) => e.event === "progress" && (e.bytes as number) >= size / 4,
       "a quarter of the file",
       LONG,
     );
     await leecher.kill("SIGKILL");
-    const partials = [...Deno.readDirSync(`${dir}/got/.meshtalk`)];
+    const partials = [...Deno.readDirSync(`${dir.path}/got/.meshtalk`)];
     assert.equal(partials.length, 1, "the partial file is kept");
-    leecher = share(dir, [...leecherArgs, "--peer", `127.0.0.1:${port}`]);
+    leecher = dir.share(leecherArgs);
     assert.equal(await leecher.exited(), 0, leecher.stderr.join("\n"));
     const saved = leecher.events.find(is("saved"))!;
-    assert.deepEqual(await Deno.readFile(`${dir}/got/big.bin`), source);
+    assert.deepEqual(await Deno.readFile(`${dir.path}/got/big.bin`), source);
     const resumed = saved.resumed as number;
     assert.ok(resumed >= size / 4, `resumed ${resumed} bytes`);
     // Pieces of 1 MiB, 8 in flight at most when it was killed.
@@ -166,21 +160,12 @@ Deno.test("a downloader killed with SIGKILL resumes: it fetches only what was mi
       (saved.fetched as number) <= size - resumed + inFlight,
       `fetched ${saved.fetched} after the restart, ${size - resumed} were missing`,
     );
-  } finally {
-    if (leecher) await leecher.kill("SIGTERM");
-    await seeder.kill("SIGTERM");
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
-function runShare(dir: string, args: string[]) {
-  return runToEnd(shareScript, args, { cwd: dir });
-}
-
 Deno.test("bad input: a clear line on stderr and a non-zero exit", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
-  try {
-    await Deno.writeTextFile(`${dir}/a-file`, "not a folder");
+  await ShareDir.run(async (dir) => {
+    await Deno.writeTextFile(`${dir.path}/a-file`, "not a folder");
     const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const deadPort = closed.addr.port;
     closed.close();
@@ -203,7 +188,7 @@ Deno.test("bad input: a clear line on stderr and a non-zero exit", async () => {
       ],
     ];
     const results = await Promise.all(
-      cases.map(([args], i) => runShare(dir, ["--port", "0", "--data-dir", `d${i}`, ...args])),
+      cases.map(([args], i) => dir.runToEnd(["--port", "0", "--data-dir", `d${i}`, ...args])),
     );
     for (const [i, { code, stderr }] of results.entries()) {
       const [args, expectedCode, expected] = cases[i];
@@ -213,9 +198,7 @@ Deno.test("bad input: a clear line on stderr and a non-zero exit", async () => {
       assert.ok(lines.some((line) => expected.test(line)), `${what}: got\n${stderr}`);
       assert.doesNotMatch(stderr, /^\s+at |Uncaught|\.ts:\d+/m, `${what}: no stack trace`);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 const hasTmux = onPath("tmux");
@@ -225,71 +208,48 @@ Deno.test({
   name: "on a terminal, a download shows a progress bar redrawn in place, then saved (tmux)",
   ignore: !hasTmux,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
-    await writeRandom(`${dir}/big.bin`, 24 * 2 ** 20);
-    // Slow enough that the bar is seen moving.
-    const seeder = slowSeeder(dir, "s", "big.bin", 6);
-    let terminal: Terminal | null = null;
-    try {
-      const { port } = await seeder.waitFor(is("ready"), "the seeder ready", LONG);
-      const command = [
-        ...[
-          "env",
-          "NO_COLOR=1",
-          Deno.execPath(),
-          "run",
-          "-A",
-          new URL(`../${shareScript}`, import.meta.url).pathname,
-        ],
-        ...[
-          "--port",
-          "0",
-          "--data-dir",
-          `${dir}/t`,
-          "--out",
-          `${dir}/got`,
-          "--peer",
-          `127.0.0.1:${port}`,
-        ],
-        "--exit-when-done",
-      ].map(shellQuote).join(" ");
-      terminal = await Terminal.start(dir, `${command}; echo "[share exited: $?]"; sleep 60`);
-      const bar =
-        /^\[[#-]{24}\] big\.bin: (\d+)% \([\d.]+ MiB of 24\.0 MiB\) [\d.]+ (KiB|MiB)\/s from 1 peer, ETA (\d+ s|\?)$/;
-      const percents = new Set<string>();
-      const done = await terminal.waitForScreen(
-        (lines) => {
-          const bars = lines.filter((l) => bar.test(l));
-          assert.ok(bars.length <= 1, `one bar, redrawn in place:\n${lines.join("\n")}`);
-          if (bars[0]) percents.add(bar.exec(bars[0])![1]);
-          return lines.some((l) => l.startsWith("[share exited:"));
-        },
-        "the download to finish",
-        LONG,
-      );
-      assert.ok(done.includes("[share exited: 0]"), done.join("\n"));
-      assert.ok(percents.size >= 2, `the bar moved: ${[...percents]}`);
-      assert.ok(
-        done.some((l) => /^saved big\.bin \(24\.0 MiB, every piece verified\) to /.test(l)),
-      );
-      assert.ok(!done.some((l) => bar.test(l)), "the bar is gone once the file is saved");
-    } finally {
-      await terminal?.close();
-      await seeder.kill("SIGTERM");
-      await Deno.remove(dir, { recursive: true });
-    }
+    await ShareDir.run(async (dir) => {
+      await dir.writeRandom("big.bin", 24 * 2 ** 20);
+      // Slow enough that the bar is seen moving.
+      const seeder = dir.slowSeeder("s", "big.bin", 6);
+      let terminal: Terminal | null = null;
+      try {
+        const { port } = await seeder.waitFor(is("ready"), "the seeder ready", LONG);
+        const args = fetcherArgs(`${dir.path}/t`, `${dir.path}/got`, port, "--exit-when-done");
+        terminal = await Terminal.run(dir.path, shareScript, args);
+        const bar =
+          /^\[[#-]{24}\] big\.bin: (\d+)% \([\d.]+ MiB of 24\.0 MiB\) [\d.]+ (KiB|MiB)\/s from 1 peer, ETA (\d+ s|\?)$/;
+        const percents = new Set<string>();
+        const done = await terminal.waitForScreen(
+          (lines) => {
+            const bars = lines.filter((l) => bar.test(l));
+            assert.ok(bars.length <= 1, `one bar, redrawn in place:\n${lines.join("\n")}`);
+            if (bars[0]) percents.add(bar.exec(bars[0])![1]);
+            return lines.some((l) => l.startsWith("[share exited:"));
+          },
+          "the download to finish",
+          LONG,
+        );
+        assert.ok(done.includes("[share exited: 0]"), done.join("\n"));
+        assert.ok(percents.size >= 2, `the bar moved: ${[...percents]}`);
+        assert.ok(
+          done.some((l) => /^saved big\.bin \(24\.0 MiB, every piece verified\) to /.test(l)),
+        );
+        assert.ok(!done.some((l) => bar.test(l)), "the bar is gone once the file is saved");
+      } finally {
+        await terminal?.close();
+      }
+    });
   },
 });
 
 Deno.test("--expect-peer: a peer that is not the one expected is refused; the right one is joined", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "meshtalk-share-cli-" });
-  await writeRandom(`${dir}/f.bin`, 40_000);
-  const seeder = share(dir, ["--port", "0", "--data-dir", "s", "--part", "f.bin"]);
-  let right: MeshProcess | null = null;
-  try {
+  await ShareDir.run(async (dir) => {
+    await dir.writeRandom("f.bin", 40_000);
+    const seeder = dir.share(["--port", "0", "--data-dir", "s", "--part", "f.bin"]);
     const { port, id } = await seeder.waitFor(is("ready"), "the seeder ready");
     const wrongId = "0".repeat(32);
-    const wrong = await runShare(dir, [
+    const wrong = await dir.runToEnd([
       ...["--port", "0", "--data-dir", "w", "--peer", `127.0.0.1:${port}`],
       ...["--expect-peer", wrongId],
     ]);
@@ -298,8 +258,8 @@ Deno.test("--expect-peer: a peer that is not the one expected is refused; the ri
       wrong.stderr,
       new RegExp(`share: refused 127\\.0\\.0\\.1:${port}: it is not peer ${wrongId}`),
     );
-    await assert.rejects(() => Deno.stat(`${dir}/downloads/f.bin`), Deno.errors.NotFound);
-    right = share(dir, [
+    await assert.rejects(() => Deno.stat(`${dir.path}/downloads/f.bin`), Deno.errors.NotFound);
+    const right = dir.share([
       ...["--port", "0", "--data-dir", "r", "--peer", `127.0.0.1:${port}`],
       ...["--expect-peer", String(id), "--exit-when-done"],
     ]);
@@ -307,9 +267,5 @@ Deno.test("--expect-peer: a peer that is not the one expected is refused; the ri
     const announce = right.events.find(is("announce"))!;
     assert.equal(announce.origin, id, "the manifest is signed by the seeder");
     assert.ok(right.events.some(is("saved")));
-  } finally {
-    await right?.kill("SIGTERM");
-    await seeder.kill("SIGTERM");
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -6,7 +6,7 @@
  * @module
  */
 import { Command, InvalidArgumentError } from "commander";
-import { type ConnectError, type Peer, startPeer } from "@meshtalk/core";
+import { type Address, formatAddress, HASH_BYTES, type Peer, startPeer } from "@meshtalk/core";
 import {
   checkFileName,
   createFileShare,
@@ -16,20 +16,24 @@ import {
   type FileStatus,
   type Manifest,
 } from "@meshtalk/files";
+import { formatBytes, roundSeconds, shortId } from "./format.ts";
+import { checkExpectPeer, join } from "./join.ts";
 import {
+  collectAddress,
   defaultDataDir,
-  Output,
-  parseHostPort,
   parsePort,
+  runCommand,
   UsageError,
   userPath,
 } from "./options.ts";
+import { Output } from "./output.ts";
+import { ProgressBars } from "./progress.ts";
 
 interface ShareCliOptions {
   port: number;
   host: string;
   part: string[];
-  peer: { host: string; port: number }[];
+  peer: Address[];
   get: string[];
   out: string;
   dataDir?: string;
@@ -46,17 +50,27 @@ interface ShareCliOptions {
 
 /** How long `--peer`s are tried before the share gives up as unreachable. */
 const JOIN_TIMEOUT_MS = 10_000;
+/** Within that time, each `--peer` is retried from 250 ms, doubling to 2 s. */
+const JOIN_BACKOFF = { baseMs: 250, maxMs: 2000, jitter: 0 };
 /** With `--exit-when-done`: quiet time after the last announcement before "done" is believed. */
 const SETTLE_MS = 1000;
 
-/** Runs the share command with `args`; resolves with the exit code. */
+/**
+ * Runs the share command with `args`; resolves with the exit code.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./share.ts";
+ * console.log(await main(["--port", "70000"])); // 2: not a port
+ * ```
+ */
 export async function main(args: string[]): Promise<number> {
   const program = new Command("share")
     .description("meshtalk share: offer files, and fetch the ones peers announce, piece by piece")
     .option("--port <port>", "TCP port to listen on (0: any free port)", (v) => parsePort(v), 6881)
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--part <file>", "a file to offer (repeatable)", collectText, [])
-    .option("--peer <host:port>", "a peer to join through (repeatable)", collectPeer, [])
+    .option("--peer <host:port>", "a peer to join through (repeatable)", collectAddress, [])
     .option("--expect-peer <id>", "the peer id the first --peer must prove, or be refused")
     .option("--get <name|hash>", "fetch only this file (repeatable)", collectGet, [])
     .option("--out <dir>", "where fetched files are saved", "./downloads")
@@ -65,13 +79,9 @@ export async function main(args: string[]): Promise<number> {
     .option("--seed-only", "fetch nothing; only serve", false)
     .option("--max-upload <MiB/s>", "most MiB per second to send, to all peers together", rate)
     .option("--exit-when-done", "exit once every file fetched is saved", false)
-    .option("--json", "one JSON event per line on stdout; human text on stderr", false)
-    .exitOverride()
-    .configureOutput({ writeErr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)) });
-  let options: ShareCliOptions;
-  try {
-    program.parse(args, { from: "user" });
-    options = program.opts<ShareCliOptions>();
+    .option("--json", "one JSON event per line on stdout; human text on stderr", false);
+  return await runCommand(program, args, async () => {
+    const options = program.opts<ShareCliOptions>();
     // Paths are the user's, wherever `deno task` runs the command; messages show them as given.
     options.partPaths = options.part.map(userPath);
     options.outPath = userPath(options.out);
@@ -82,27 +92,16 @@ export async function main(args: string[]): Promise<number> {
         "--seed-only fetches nothing: it cannot be used with --get or --exit-when-done",
       );
     }
-    if (options.expectPeer !== undefined) {
-      if (!/^[0-9a-f]{32}$/.test(options.expectPeer)) {
-        throw new UsageError(
-          `--expect-peer needs a full peer id (32 lowercase hex characters), not "${options.expectPeer}"`,
-        );
-      }
-      if (options.peer.length === 0) throw new UsageError("--expect-peer needs a --peer to check");
-    }
+    checkExpectPeer(options.expectPeer, options.peer);
     await checkParts(options.part, options.partPaths);
     if (!options.seedOnly) await checkOut(options.out, options.outPath);
-  } catch (error) {
-    const code = (error as { exitCode?: number }).exitCode;
-    if (code === 0) return 0; // --help
-    if (error instanceof UsageError) console.error(`share: ${error.message}`);
-    return 2;
-  }
-  return await run(options);
+    return options;
+  }, run);
 }
 
 async function run(options: ShareCliOptions): Promise<number> {
   const out = new Output(options.json);
+  const log = (line: string) => out.line(out.paint("2", `* ${line}`));
   const dataDir = options.dataDir ?? defaultDataDir(options.port);
   let peer: Peer;
   try {
@@ -112,7 +111,7 @@ async function run(options: ShareCliOptions): Promise<number> {
       nick: options.nick,
       dataDir,
       apps: [filesApp],
-      log: (line) => out.line(out.paint("2", `* ${line}`)),
+      log,
     });
   } catch (error) {
     const message = error instanceof Deno.errors.AddrInUse
@@ -124,7 +123,7 @@ async function run(options: ShareCliOptions): Promise<number> {
   const wanted = (manifest: Manifest) =>
     !options.seedOnly &&
     (options.get.length === 0 ||
-      options.get.some((g) => g === manifest.name || manifest.root.startsWith(g)));
+      options.get.some((wanted) => names(wanted, manifest)));
   const share = createFileShare(peer, {
     out: options.outPath,
     cacheDir: `${dataDir}/manifests`,
@@ -142,12 +141,12 @@ async function run(options: ShareCliOptions): Promise<number> {
       name: manifest.name,
       size: manifest.size,
       hash: manifest.root,
-      pieces: manifest.pieces.length / 32,
+      pieces: pieceCount(manifest),
       from: { id: from.id, nick: from.nick },
       origin,
     });
     out.line(
-      out.paint("2", `* ${from.nick} announced ${manifest.name} (${mib(manifest.size)})`) +
+      out.paint("2", `* ${from.nick} announced ${manifest.name} (${formatBytes(manifest.size)})`) +
         (wanted(manifest) ? "" : out.paint("2", " - not fetching it")),
     );
   });
@@ -163,19 +162,19 @@ async function run(options: ShareCliOptions): Promise<number> {
       path: file.path,
       hash: file.root,
       bytes: file.bytes,
-      seconds: round(file.seconds),
+      seconds: roundSeconds(file.seconds),
       fetched: file.fetched,
       resumed: file.resumed,
     });
     out.line(
       file.fetched === 0 && file.resumed === file.bytes
         ? out.paint("32", `have ${file.name}`) +
-          ` already (${mib(file.bytes)}, every piece verified) at ${file.path}`
+          ` already (${formatBytes(file.bytes)}, every piece verified) at ${file.path}`
         : out.paint("32", `saved ${file.name}`) +
-          ` (${mib(file.bytes)}, every piece verified) to ${file.path} in ${
-            round(file.seconds)
+          ` (${formatBytes(file.bytes)}, every piece verified) to ${file.path} in ${
+            roundSeconds(file.seconds)
           } s` +
-          (file.resumed > 0 ? `, ${mib(file.resumed)} of it resumed from disk` : ""),
+          (file.resumed > 0 ? `, ${formatBytes(file.resumed)} of it resumed from disk` : ""),
     );
   });
   share.on("piece-rejected", (rejected) => {
@@ -208,12 +207,12 @@ async function run(options: ShareCliOptions): Promise<number> {
   let code: number;
   try {
     for (const [i, path] of options.partPaths.entries()) {
-      out.line(out.paint("2", `* hashing ${options.part[i]}`));
+      log(`hashing ${options.part[i]}`);
       const manifest = await share.offer(path);
       out.event("offer", { name: manifest.name, size: manifest.size, hash: manifest.root });
       out.line(
-        `offering ${manifest.name} (${mib(manifest.size)}, ${
-          manifest.pieces.length / 32
+        `offering ${manifest.name} (${formatBytes(manifest.size)}, ${
+          pieceCount(manifest)
         } pieces) as ${manifest.root.slice(0, 16)}`,
       );
     }
@@ -221,18 +220,22 @@ async function run(options: ShareCliOptions): Promise<number> {
     out.line(
       out.paint(
         "1",
-        `meshtalk share on port ${peer.port} as ${peer.nick} (${peer.id.slice(0, 8)})`,
+        `meshtalk share on port ${peer.port} as ${peer.nick} (${shortId(peer.id)})`,
       ) +
         (options.seedOnly ? ", seeding only" : `, saving to ${options.out}`),
     );
     if (options.peer.length > 0) {
-      joinAny(peer, options.peer, options.expectPeer).then((joined) => {
-        if (joined === true) return;
-        const tried = options.peer.map((p) => `${p.host}:${p.port}`).join(", ");
+      join(peer, options.peer, {
+        expectPeer: options.expectPeer,
+        backoff: JOIN_BACKOFF,
+        giveUpAfterMs: JOIN_TIMEOUT_MS,
+      }).then((outcome) => {
+        if (outcome === "joined") return;
+        const tried = options.peer.map(formatAddress);
         out.error(
-          joined === "wrong-peer"
-            ? `share: refused ${tried.split(", ")[0]}: it is not peer ${options.expectPeer}`
-            : `share: no peers reachable (tried ${tried})`,
+          outcome === "wrong-peer"
+            ? `share: refused ${tried[0]}: it is not peer ${options.expectPeer}`
+            : `share: no peers reachable (tried ${tried.join(", ")})`,
         );
         quit(1);
       });
@@ -282,112 +285,18 @@ function isDone(
   const files = share.files();
   if (files.some((f) => f.state === "downloading" || f.state === "checking")) return false;
   if (options.get.length > 0) {
-    return options.get.every((g) =>
-      files.some((f) => (f.name === g || f.root.startsWith(g)) && f.state === "seeding")
-    );
+    return options.get.every((g) => files.some((f) => names(g, f) && f.state === "seeding"));
   }
   return savedRoots.size > 0 && performance.now() - lastAnnounce > SETTLE_MS;
 }
 
-/**
- * Dials every peer given, retrying each for a while; resolves true once any answers. The first
- * must prove to be `expectPeer`, when given: if it is someone else, it is not retried, and when
- * no other answers either, this resolves "wrong-peer".
- */
-function joinAny(
-  peer: Peer,
-  peers: { host: string; port: number }[],
-  expectPeer?: string,
-): Promise<true | false | "wrong-peer"> {
-  const deadline = performance.now() + JOIN_TIMEOUT_MS;
-  return new Promise((resolve) => {
-    let failed = 0;
-    let wrongPeer = false;
-    for (const [i, { host, port }] of peers.entries()) {
-      const expected = i === 0 ? expectPeer : undefined;
-      // A pinned address is not handed to upkeep, which would dial it unpinned.
-      if (expected === undefined) peer.addAddress(host, port);
-      let delay = 250;
-      const attempt = () =>
-        peer.connect(host, port, { expectPeer: expected }).then(() => resolve(true), (
-          error: ConnectError,
-        ) => {
-          wrongPeer ||= error.reason === "wrong-peer";
-          if (
-            error.reason === "closed" || error.reason === "wrong-peer" ||
-            performance.now() + delay > deadline
-          ) {
-            if (++failed === peers.length) {
-              resolve(peer.peers().length > 0 ? true : wrongPeer ? "wrong-peer" : false);
-            }
-            return;
-          }
-          setTimeout(attempt, delay);
-          delay = Math.min(delay * 2, 2000);
-        });
-      attempt();
-    }
-  });
+/** True when `wanted`, a `--get`, names `file`: by its name, or by a prefix of its root hash. */
+function names(wanted: string, file: { name: string; root: string }): boolean {
+  return wanted === file.name || file.root.startsWith(wanted);
 }
 
-/** One line per file being fetched, redrawn in place on a terminal; log lines elsewhere. */
-class ProgressBars {
-  readonly #out: Output;
-  readonly #files = new Map<string, FileStatus>();
-  readonly #tty: boolean;
-  #drawn = 0;
-  #lastLog = 0;
-
-  constructor(out: Output) {
-    this.#out = out;
-    this.#tty = !out.json && Deno.stdout.isTerminal();
-    if (this.#tty) out.aroundWrites(() => this.#erase(), () => this.#draw());
-  }
-
-  update(status: FileStatus): void {
-    if (status.state !== "downloading") return;
-    this.#files.set(status.root, status);
-    if (this.#tty) {
-      this.#erase();
-      this.#draw();
-    } else if (!this.#out.json && performance.now() - this.#lastLog > 2000) {
-      this.#lastLog = performance.now();
-      for (const file of this.#files.values()) this.#out.line(describe(file));
-    }
-  }
-
-  remove(root: string): void {
-    this.#files.delete(root);
-  }
-
-  clear(): void {
-    this.#erase();
-    this.#files.clear();
-  }
-
-  #erase(): void {
-    if (this.#drawn === 0) return;
-    write(`\x1b[${this.#drawn}A\x1b[0J`);
-    this.#drawn = 0;
-  }
-
-  #draw(): void {
-    const width = 24;
-    let text = "";
-    for (const file of this.#files.values()) {
-      const filled = Math.round((file.bytes / Math.max(1, file.size)) * width);
-      text += `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${describe(file)}\n`;
-    }
-    write(text);
-    this.#drawn = this.#files.size;
-  }
-}
-
-function describe(file: FileStatus): string {
-  const percent = file.size === 0 ? 100 : Math.floor((file.bytes / file.size) * 100);
-  const eta = file.rate > 0 ? `${Math.ceil((file.size - file.bytes) / file.rate)} s` : "?";
-  return `${file.name}: ${percent}% (${mib(file.bytes)} of ${mib(file.size)}) ` +
-    `${mib(file.rate)}/s from ${file.sources} peer${file.sources === 1 ? "" : "s"}, ETA ${eta}`;
+function pieceCount(manifest: Manifest): number {
+  return manifest.pieces.length / HASH_BYTES;
 }
 
 function progressEvent(status: FileStatus): Record<string, unknown> {
@@ -443,10 +352,6 @@ function collectText(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function collectPeer(value: string, previous: { host: string; port: number }[]) {
-  return [...previous, parseHostPort(value)];
-}
-
 function collectGet(value: string, previous: string[]): string[] {
   if (!/^[0-9a-f]{8,64}$/.test(value)) {
     try {
@@ -458,22 +363,6 @@ function collectGet(value: string, previous: string[]): string[] {
     }
   }
   return [...previous, value];
-}
-
-function mib(bytes: number): string {
-  return bytes < 2 ** 20
-    ? `${(bytes / 1024).toFixed(1)} KiB`
-    : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-}
-
-function round(seconds: number): number {
-  return Math.round(seconds * 100) / 100;
-}
-
-function write(text: string): void {
-  const bytes = new TextEncoder().encode(text);
-  let at = 0;
-  while (at < bytes.length) at += Deno.stdout.writeSync(bytes.subarray(at));
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
