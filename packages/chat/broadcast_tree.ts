@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { type Numbered, type StreamLog, type StreamSummary } from "./stream_log.ts";
+import type { Numbered, StreamLog, StreamSummary } from "./stream_log.ts";
 
 /** What two ends of a link say to each other. */
 export type TreeMessage<I> =
