@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { BroadcastTree, type TreeMessage } from "./broadcast_tree.ts";
+import { StreamLog } from "./stream_log.ts";
+
+type Item = { stream: string; n: number; hops: number };
+
+/**
+ * Peers joined by links that carry messages in order, one hop a turn: enough to watch a tree
+ * form, break and heal without sockets or timers.
+ */
+class Mesh {
+  readonly trees: BroadcastTree<Item>[] = [];
+  readonly shown: Map<string, number>[] = [];
+  readonly links = new Set<string>();
+  #queue: [to: number, from: number, message: TreeMessage<Item>][] = [];
+  now = 0;
+  frames = 0;
+
+  constructor(count: number) {
+    for (let i = 0; i < count; i++) {
+      const shown = new Map<string, number>();
+      this.shown.push(shown);
+      this.trees.push(
+        new BroadcastTree<Item>({
+          log: new StreamLog(),
+          send: (peer, message) => {
+            this.frames++;
+            this.#queue.push([Number(peer), i, message]);
+          },
+          deliver: (item) => {
+            const key = `${item.stream}#${item.n}`;
+            shown.set(key, (shown.get(key) ?? 0) + 1);
+          },
+          forward: (item) => item.hops > 1 ? { ...item, hops: item.hops - 1 } : null,
+          now: () => this.now,
+          graftAfterMs: 100,
+        }),
+      );
+    }
+  }
+
+  link(a: number, b: number): void {
+    this.links.add(`${Math.min(a, b)}-${Math.max(a, b)}`);
+    this.trees[a].join(String(b));
+    this.trees[b].join(String(a));
+  }
+
+  cut(a: number, b: number): void {
+    this.links.delete(`${Math.min(a, b)}-${Math.max(a, b)}`);
+    this.trees[a].leave(String(b));
+    this.trees[b].leave(String(a));
+  }
+
+  /** Delivers everything in flight (and what it causes), ticking every 50 ms of model time. */
+  settle(rounds = 200): void {
+    for (let round = 0; round < rounds; round++) {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        for (const [to, from, message] of batch) {
+          if (!this.links.has(`${Math.min(to, from)}-${Math.max(to, from)}`)) continue;
+          this.trees[to].receive(String(from), message);
+        }
+      }
+      this.now += 50;
+      for (const tree of this.trees) tree.tick();
+      if (this.#queue.length === 0 && round > 40) return;
+    }
+  }
+
+  /** True when every peer can reach every other over the links. */
+  connected(): boolean {
+    const reached = new Set([0]);
+    for (const peer of reached) {
+      for (const link of this.links) {
+        const [a, b] = link.split("-").map(Number);
+        if (a === peer) reached.add(b);
+        if (b === peer) reached.add(a);
+      }
+    }
+    return reached.size === this.trees.length;
+  }
+
+  /** True when every peer but its author showed every message once. */
+  everyoneOnce(items: Item[], except: (item: Item, peer: number) => boolean): boolean {
+    return items.every((item) =>
+      this.shown.every((shown, peer) =>
+        except(item, peer) || shown.get(`${item.stream}#${item.n}`) === 1
+      )
+    );
+  }
+}
+
+function ring(count: number, chords: [number, number][]): Mesh {
+  const mesh = new Mesh(count);
+  for (let i = 0; i < count; i++) mesh.link(i, (i + 1) % count);
+  for (const [a, b] of chords) mesh.link(a, b);
+  mesh.settle();
+  return mesh;
+}
+
+const say = (author: number, n: number): Item => ({ stream: `p${author}.1`, n, hops: 32 });
+
+Deno.test("a broadcast tree delivers every message once, and settles to about one copy a peer", () => {
+  const mesh = ring(12, [[0, 6], [3, 9], [1, 7], [2, 10], [4, 8]]);
+  const items: Item[] = [];
+  for (let n = 1; n <= 30; n++) {
+    const author = n % 12;
+    const item = say(author, Math.ceil(n / 12));
+    items.push(item);
+    mesh.trees[author].publish(item);
+    mesh.settle();
+  }
+  assert.ok(mesh.everyoneOnce(items, (item, peer) => item.stream === `p${peer}.1`));
+  // Once settled, a message is pushed whole about once per peer.
+  const before = mesh.trees.reduce((n, t) => n + t.stats().pushed, 0);
+  mesh.trees[5].publish(say(5, 4));
+  mesh.settle();
+  const pushed = mesh.trees.reduce((n, t) => n + t.stats().pushed, 0) - before;
+  assert.ok(pushed <= 12, `${pushed} whole copies for 11 peers`);
+  const eagerLinks = mesh.trees.reduce((n, t) => n + t.eager.size, 0) / 2;
+  assert.ok(eagerLinks <= 13, `${eagerLinks} eager links of ${mesh.links.size}`);
+});
+
+Deno.test("when tree links die, announcements on lazy links repair it: nothing is lost", () => {
+  const mesh = ring(10, [[0, 5], [2, 7], [4, 9]]);
+  mesh.trees[0].publish(say(0, 1));
+  mesh.settle();
+  // Cut tree links (eager ones), as long as the mesh stays connected.
+  let cuts = 0;
+  for (const link of [...mesh.links]) {
+    const [a, b] = link.split("-").map(Number);
+    if (!mesh.trees[a].eager.has(String(b)) || cuts === 3) continue;
+    mesh.links.delete(link);
+    const connected = mesh.connected();
+    mesh.links.add(link);
+    if (!connected) continue;
+    mesh.cut(a, b);
+    cuts++;
+  }
+  assert.ok(cuts > 0);
+  const items = [2, 3, 4, 5].map((n) => say(0, n));
+  for (const item of items) mesh.trees[0].publish(item);
+  mesh.settle();
+  assert.ok(mesh.everyoneOnce(items, (_, peer) => peer === 0));
+  assert.ok(mesh.trees.some((t) => t.stats().grafts > 0), "repaired by grafts");
+});
+
+Deno.test("after a partition heals, summaries bring every peer what the other side said, once, late", () => {
+  const mesh = ring(8, [[0, 4]]);
+  // Split {0,1,2,3} from {4,5,6,7}: cut 3-4, 7-0 and the chord 0-4.
+  for (const [a, b] of [[3, 4], [7, 0], [0, 4]] as const) mesh.cut(a, b);
+  const items = [say(1, 1), say(1, 2), say(6, 1), say(5, 1), say(2, 1)];
+  for (const item of items) mesh.trees[Number(item.stream.slice(1, 2))].publish(item);
+  mesh.settle();
+  assert.equal(mesh.shown[4].size, 2, "the sides heard only their own side");
+  // One link back, between peers whose other links did not change.
+  mesh.link(3, 4);
+  mesh.settle();
+  assert.ok(mesh.everyoneOnce(items, (item, peer) => item.stream === `p${peer}.1`));
+  assert.ok(mesh.trees.reduce((n, t) => n + t.stats().late, 0) > 0);
+});
+
+Deno.test("a message stops at its hop limit", () => {
+  const mesh = new Mesh(5);
+  for (let i = 0; i < 4; i++) mesh.link(i, i + 1);
+  mesh.settle();
+  mesh.trees[0].publish({ stream: "p0.1", n: 1, hops: 2 });
+  mesh.settle();
+  assert.deepEqual(mesh.shown.map((s) => s.size), [0, 1, 1, 0, 0]);
+});

@@ -1,0 +1,152 @@
+// Several hosts on this machine: network namespaces that a test makes itself, each with one
+// address, joined by two bridges and a trunk between them, so that a test can cut one host off
+// (its bridge port down: packets to it vanish, as behind a dead link) or split the hosts in two
+// (the trunk down). Every address lives only inside these namespaces; nothing leaves them.
+// Needs root and iproute2: `Hosts.available()` says why not when it cannot run.
+
+const decoder = new TextDecoder();
+
+async function ip(...args: string[]): Promise<void> {
+  const { success, stderr } = await new Deno.Command("ip", { args, stderr: "piped" }).output();
+  if (!success) throw new Error(`ip ${args.join(" ")}: ${decoder.decode(stderr).trim()}`);
+}
+
+/** A set of hosts; hosts `0 .. split-1` hang off one bridge, the rest off the other. */
+export class Hosts {
+  readonly count: number;
+  readonly split: number;
+  readonly #prefix: string;
+  readonly #subnet: string;
+  #closed = false;
+
+  private constructor(count: number, split: number, prefix: string, subnet: string) {
+    this.count = count;
+    this.split = split;
+    this.#prefix = prefix;
+    this.#subnet = subnet;
+  }
+
+  /** Null when hosts can be made here, else why not (for the test's skip message). */
+  static async available(): Promise<string | null> {
+    if (Deno.build.os !== "linux") return "network namespaces need Linux";
+    if (Deno.uid() !== 0) return "making network namespaces needs root";
+    try {
+      await new Deno.Command("ip", { args: ["-V"], stdout: "null" }).output();
+    } catch {
+      return "iproute2 (the ip command) is not installed";
+    }
+    return null;
+  }
+
+  /**
+   * Makes `count` hosts. A namespace per host, named from the test's pid so that runs do not
+   * collide, with address 10.<a>.<b>.<host + 1>/24 on a subnet chosen from the pid.
+   */
+  static async create(count: number, split = Math.ceil(count / 2)): Promise<Hosts> {
+    const tag = (Deno.pid % 4096).toString(36) + Math.floor(Math.random() * 36 ** 2).toString(36);
+    const subnet = `10.${100 + (Deno.pid % 100)}.${Math.floor(Math.random() * 250)}`;
+    const hosts = new Hosts(count, split, `mt${tag}`, subnet);
+    try {
+      await hosts.#build();
+    } catch (error) {
+      await hosts.close();
+      throw error;
+    }
+    return hosts;
+  }
+
+  /** The address of host `i`. */
+  address(i: number): string {
+    return `${this.#subnet}.${i + 1}`;
+  }
+
+  /** The namespace of host `i`. */
+  namespace(i: number): string {
+    return `${this.#prefix}h${i}`;
+  }
+
+  /** A command run in host `i`'s namespace. */
+  command(i: number, program: string, args: string[], options: Deno.CommandOptions = {}) {
+    return new Deno.Command("ip", {
+      ...options,
+      args: ["netns", "exec", this.namespace(i), program, ...args],
+    });
+  }
+
+  /** Cuts host `i` off (true) or plugs it back in (false): its bridge port goes down or up. */
+  async unplug(i: number, unplugged: boolean): Promise<void> {
+    await ip("-n", this.#bridges, "link", "set", this.#port(i), unplugged ? "down" : "up");
+  }
+
+  /** Splits the hosts in two at `split` (true), or joins them again (false). */
+  async partition(split: boolean): Promise<void> {
+    await ip("-n", this.#bridges, "link", "set", `${this.#prefix}ta`, split ? "down" : "up");
+  }
+
+  /** Removes every namespace (and with them every link and address). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (
+      const ns of [
+        this.#bridges,
+        ...Array.from({ length: this.count }, (_, i) => this.namespace(i)),
+      ]
+    ) {
+      await ip("netns", "del", ns).catch(() => {});
+    }
+  }
+
+  get #bridges(): string {
+    return `${this.#prefix}br`;
+  }
+
+  #port(i: number): string {
+    return `${this.#prefix}p${i}`;
+  }
+
+  async #build(): Promise<void> {
+    const br = this.#bridges;
+    await ip("netns", "add", br);
+    for (const side of ["a", "b"]) {
+      await ip("-n", br, "link", "add", `br${side}`, "type", "bridge");
+      await ip("-n", br, "link", "set", `br${side}`, "up");
+    }
+    // The trunk between the two bridges: down, and the two halves cannot hear each other.
+    await ip(
+      "-n",
+      br,
+      "link",
+      "add",
+      `${this.#prefix}ta`,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      `${this.#prefix}tb`,
+    );
+    await ip("-n", br, "link", "set", `${this.#prefix}ta`, "master", "bra", "up");
+    await ip("-n", br, "link", "set", `${this.#prefix}tb`, "master", "brb", "up");
+    for (let i = 0; i < this.count; i++) {
+      const ns = this.namespace(i);
+      const inside = `${this.#prefix}e${i}`;
+      await ip("netns", "add", ns);
+      await ip("link", "add", inside, "type", "veth", "peer", "name", this.#port(i));
+      await ip("link", "set", inside, "netns", ns);
+      await ip("link", "set", this.#port(i), "netns", br);
+      await ip(
+        "-n",
+        br,
+        "link",
+        "set",
+        this.#port(i),
+        "master",
+        i < this.split ? "bra" : "brb",
+        "up",
+      );
+      await ip("-n", ns, "addr", "add", `${this.address(i)}/24`, "dev", inside);
+      await ip("-n", ns, "link", "set", inside, "up");
+      await ip("-n", ns, "link", "set", "lo", "up");
+    }
+  }
+}
