@@ -51,7 +51,7 @@ interface CipherBase {
 export interface SyncCipher extends CipherBase {
   /** Tells the two kinds apart. */
   readonly sync: true;
-  /** Starts sealing the next frame: takes its nonce; `header` (its 4 bytes) is the additional data. */
+  /** Starts sealing the next frame: takes its nonce; its 4-byte `header` is the additional data. */
   sealStart(header: Uint8Array): void;
   /**
    * Seals the frame's next `plaintext.length` bytes into `out`, which is as long and may be shared
@@ -158,7 +158,7 @@ export class FrameNonces {
     return this.#counter;
   }
 
-  /** The next frame's nonce; throws once {@linkcode MAX_FRAMES_PER_KEY} frames have used the key. */
+  /** The next frame's nonce; throws once {@linkcode MAX_FRAMES_PER_KEY} frames used the key. */
   next(): Uint8Array<ArrayBuffer> {
     if (this.#counter >= MAX_FRAMES_PER_KEY) {
       throw new ProtocolError(

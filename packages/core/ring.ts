@@ -44,7 +44,7 @@ let stage = new Uint8Array(0);
 /**
  * Copies `source` into `target` (as long or longer), fast whatever their alignments: a copy into
  * shared memory from a source at another address mod 8 is staged through an ordinary buffer
- * placed at the target's alignment (two fast copies beat one slow one; see {@linkcode copyAligned}).
+ * placed at the target's alignment: two fast copies beat a slow one (see {@linkcode copyAligned}).
  *
  * @example
  * ```ts

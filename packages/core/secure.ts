@@ -18,7 +18,8 @@ import { ProtocolError } from "./errors.ts";
  * @example
  * ```ts
  * import { FrameCipher } from "./secure.ts";
- * const key = await crypto.subtle.importKey("raw", new Uint8Array(32), "AES-GCM", false, ["encrypt"]);
+ * const raw = new Uint8Array(32);
+ * const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt"]);
  * const cipher = new FrameCipher(key);
  * ```
  */
@@ -112,7 +113,7 @@ export async function transcriptOf(
  * const transcript = await transcriptOf(new Uint8Array([1]), new Uint8Array([2]));
  * const ka = await deriveFrameKeys(a, b.publicKey, transcript);
  * const kb = await deriveFrameKeys(b, a.publicKey, transcript);
- * console.log(ka.dialerToAcceptor.length, ka.acceptorToDialer[0] === kb.acceptorToDialer[0]); // 32 true
+ * console.log(ka.dialerToAcceptor.length, ka.dialerToAcceptor[0] === kb.dialerToAcceptor[0]); // 32 true
  * ```
  */
 export async function deriveFrameKeys(

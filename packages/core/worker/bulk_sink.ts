@@ -38,6 +38,7 @@ export interface LiftedBytes {
  *
  * @example
  * ```ts
+ * import type { AppMessage } from "../messages.ts";
  * import { s } from "../schema.ts";
  * import { BulkSinks } from "./bulk_sink.ts";
  * import { PieceVerifier } from "./piece_verifier.ts";
@@ -46,10 +47,10 @@ export interface LiftedBytes {
  * const apps = { blob: s.map({ file: s.str(8), at: s.uint(), data: s.bin(100) }) };
  * const sinks = new BulkSinks(bulk, apps, new PieceVerifier());
  * sinks.set({ type: "sink", app: "blob", key: "f", path });
- * const message = { t: "app" as const, app: "blob", body: { file: "f", at: 2, data: new Uint8Array([7]) } };
- * const lifted = sinks.lift(message)!;
- * await sinks.store(message, lifted);
- * console.log(message.stored, await Deno.readFile(path)); // { path, offset: 2, length: 1, status: "written" } [0, 0, 7]
+ * const data = new Uint8Array([7]);
+ * const message: AppMessage = { t: "app", app: "blob", body: { file: "f", at: 2, data } };
+ * await sinks.store(message, sinks.lift(message)!);
+ * console.log(message.stored?.status, await Deno.readFile(path)); // "written" [0, 0, 7]
  * sinks.close();
  * ```
  */

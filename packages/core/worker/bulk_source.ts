@@ -21,10 +21,11 @@ const EMPTY = new Uint8Array(0);
  * import { BulkSource } from "./bulk_source.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeFile(path, new Uint8Array([1, 2, 3, 4]));
- * const source = new BulkSource({ blob: { data: "data", key: "file", offset: "at" } }, console.error);
+ * const bulk = { blob: { data: "data", key: "file", offset: "at" } };
+ * const source = new BulkSource(bulk, console.error);
  * const message = { t: "app" as const, app: "blob", body: { file: "f", at: 0 } };
  * const body = source.plaintext(message, { path, offset: 1, length: 2 })!;
- * console.log(decodeValue(body)); // { t: "app", app: "blob", body: { file: "f", at: 0, data: [2, 3] } }
+ * console.log(decodeValue(body)); // { t: "app", app: "blob", body: { file, at, data: [2, 3] } }
  * source.close();
  * ```
  */

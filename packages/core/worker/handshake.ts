@@ -195,7 +195,8 @@ export class Handshake {
  * @example
  * ```ts
  * import { unexpectedMessage } from "./handshake.ts";
- * console.log(unexpectedMessage("ping", "hello").message); // got "ping" where the protocol expects hello
+ * const error = unexpectedMessage("ping", "hello");
+ * console.log(error.message); // got "ping" where the protocol expects hello
  * ```
  */
 export function unexpectedMessage(got: string, expected: string): ProtocolError {

@@ -67,8 +67,6 @@ export class Inbound {
   readonly #decoder: FrameDecoder;
   readonly #options: InboundOptions;
   #cipher: Cipher | null = null;
-  /** A frame has opened: from now on every frame is sealed, even a bye. */
-  #openedAny = false;
   readonly #header = new Uint8Array(FRAME_HEADER_BYTES);
   #scratch = new Uint8Array(0);
 
@@ -114,7 +112,7 @@ export class Inbound {
         if (cipher && !cipher.sync) {
           // Opened concurrently (on other threads), handled in order below.
           const opened = this.#openLater(cipher, body);
-          opened.catch(() => {}); // awaited below, in order; an earlier failure must not leave it loose
+          opened.catch(() => {}); // awaited in order below: no failure is left unhandled meanwhile
           opening.push(opened);
           continue;
         }
@@ -155,36 +153,37 @@ export class Inbound {
     return view.length < frameBytes && waitable ? frameBytes : 0;
   }
 
-  /** Opens a frame on this thread, straight from the ring. */
+  /**
+   * Opens a frame on this thread, straight from the ring. The first frame after the remote's hello
+   * that fails to open may be a plaintext `bye` from a remote that gave up before it had our hello
+   * (it then had no keys, so it had sealed nothing); it is read as one, and nothing else is.
+   */
   #openNow(cipher: SyncCipher, body: Uint8Array): Uint8Array {
+    const first = cipher.counter === 0;
     writeFrameHeader(this.#header, body.length);
     try {
-      const plain = cipher.open(body, this.#header);
-      this.#openedAny = true;
-      return plain;
+      return cipher.open(body, this.#header);
     } catch (error) {
-      if (!this.#openedAny && isPlainBye(body)) return body;
+      if (first && isPlainBye(body)) return body;
       throw error;
     }
   }
 
   /**
    * Opens a frame on other threads, copied out of the ring first: Web Crypto refuses shared
-   * memory. A frame that fails to open before any has may be a plaintext `bye` from a remote that
-   * gave up before it had our hello; it is read as one, and nothing else is.
+   * memory. The first frame may be a plaintext `bye`, as in `#openNow`.
    */
   async #openLater(cipher: AsyncCipher, body: Uint8Array): Promise<Uint8Array> {
-    // Once a frame has opened, no frame is read in the clear again, so the copy can go into one
-    // reused buffer: Web Crypto takes its own copy when called. (A fresh buffer per frame left the
+    const first = cipher.counter === 0;
+    // Past the first frame, nothing is read in the clear, so the copy can go into one reused
+    // buffer: Web Crypto takes its own copy when called. (A fresh buffer per frame left the
     // garbage of every piece to the collector: a downloader from four seeders peaked at ~400 MiB.)
-    const copy = this.#openedAny ? this.#copyToScratch(body) : copyAligned(body);
+    const copy = first ? copyAligned(body) : this.#copyToScratch(body);
     writeFrameHeader(this.#header, body.length);
     try {
-      const plain = await cipher.open(copy, this.#header);
-      this.#openedAny = true;
-      return plain;
+      return await cipher.open(copy, this.#header);
     } catch (error) {
-      if (!this.#openedAny && isPlainBye(copy)) return copy;
+      if (first && isPlainBye(copy)) return copy;
       throw error;
     }
   }

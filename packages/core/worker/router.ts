@@ -21,9 +21,12 @@ export interface RouterOptions {
   apps: Record<string, Schema>;
   /** Charged for every message past the first of a frame. */
   limits: InboundLimits;
-  handshake: Handshake;
-  sinks: BulkSinks;
-  delivery: Delivery;
+  /** Takes the messages of the handshake until it is done. */
+  handshake: Pick<Handshake, "done" | "receive">;
+  /** Takes the bulk bytes of app messages bound for a file. */
+  sinks: Pick<BulkSinks, "lift" | "store">;
+  /** Takes every other message. */
+  delivery: Pick<Delivery, "push" | "after">;
   /** Answers a ping. */
   pong(n: number): void;
   /** The remote said bye (already handed to delivery): close. */
@@ -36,9 +39,25 @@ export interface RouterOptions {
  * Routes the messages of each frame, in order.
  *
  * @example
- * ```ts ignore
- * const router = new Router({ apps, limits, handshake, sinks, delivery, pong, bye, signal });
- * const inbound = new Inbound(ring, { ...options, frame: (body, opened) => router.frame(body, opened) });
+ * ```ts
+ * import { encodeShared } from "../codec.ts";
+ * import { s } from "../schema.ts";
+ * import { Router } from "./router.ts";
+ * import { InboundLimits } from "./token_bucket.ts";
+ * const delivered: unknown[] = [];
+ * const router = new Router({
+ *   apps: { chat: s.map({ text: s.str(100) }) },
+ *   limits: new InboundLimits({ framesPerSecond: 0, bytesPerSecond: 0 }),
+ *   handshake: { done: true, receive: () => Promise.resolve() },
+ *   sinks: { lift: () => undefined, store: () => Promise.resolve() },
+ *   delivery: { push: (message) => void delivered.push(message), after: () => {} },
+ *   pong: (n) => console.log("pong", n),
+ *   bye: () => {},
+ *   signal: new AbortController().signal,
+ * });
+ * router.frame(encodeShared({ t: "ping", n: 1 }), true); // pong 1
+ * router.frame(encodeShared({ t: "app", app: "chat", body: { text: "hi" } }), true);
+ * console.log(delivered.length); // 1
  * ```
  */
 export class Router {
