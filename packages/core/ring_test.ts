@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ByteRing, copyInto } from "./ring.ts";
+import { withLoopAlive } from "./_loop_alive.ts";
 
 Deno.test("bytes come out of the ring in order across many wrap-arounds", () => {
   fc.assert(
@@ -28,17 +29,6 @@ Deno.test("bytes come out of the ring in order across many wrap-arounds", () => 
     }),
   );
 });
-
-// Deno's event loop does not count a pending Atomics.waitAsync as work, so a wake from the same
-// thread would find the loop already ended: a timer keeps it running while these tests wait.
-async function withLoopAlive(body: () => Promise<void>): Promise<void> {
-  const keepAlive = setInterval(() => {}, 1000);
-  try {
-    await body();
-  } finally {
-    clearInterval(keepAlive);
-  }
-}
 
 Deno.test("a waiting consumer wakes on data and on close", () =>
   withLoopAlive(async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Message } from "../messages.ts";
 import { MAX_BATCHES_IN_FLIGHT, Slot } from "../worker_protocol.ts";
 import { Delivery } from "./delivery.ts";
+import { withLoopAlive } from "../_loop_alive.ts";
 
 function delivery() {
   const control = new Int32Array(new SharedArrayBuffer(16));
@@ -22,15 +23,6 @@ function delivery() {
 }
 
 const ping = (n: number): Message => ({ t: "ping", n });
-
-async function withLoopAlive<T>(body: () => Promise<T>): Promise<T> {
-  const keepAlive = setInterval(() => {}, 1000);
-  try {
-    return await body();
-  } finally {
-    clearInterval(keepAlive);
-  }
-}
 
 Deno.test("batches are posted in order, each once what it waits for is done", async () => {
   const { delivery: d, posted } = delivery();

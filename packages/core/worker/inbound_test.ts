@@ -5,21 +5,15 @@ import { concatBytes } from "../bytes.ts";
 import type { Cipher } from "../cipher.ts";
 import { encodeShared } from "../codec.ts";
 import { ProtocolError } from "../errors.ts";
-import { FRAME_HEADER_BYTES, writeFrameHeader } from "../frame.ts";
+import { writeFrameHeader } from "../frame.ts";
 import { NullCipher } from "../null_cipher.ts";
 import { ByteRing } from "../ring.ts";
-import { randomBytes } from "../testing.ts";
+import { frameOf, randomBytes } from "../testing.ts";
 import { Inbound, MAX_PLAIN_FRAME } from "./inbound.ts";
 import { InboundLimits } from "./token_bucket.ts";
+import { withLoopAlive } from "../_loop_alive.ts";
 
 const NO_LIMITS = { framesPerSecond: 0, bytesPerSecond: 0 };
-
-function frameOf(body: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(FRAME_HEADER_BYTES + body.length);
-  writeFrameHeader(frame, body.length);
-  frame.set(body, FRAME_HEADER_BYTES);
-  return frame;
-}
 
 /** Writes `bytes` into the ring in chunks cut at `cuts`, waiting for room, then closes it. */
 async function produce(ring: ByteRing, bytes: Uint8Array, cuts: number[] = []): Promise<void> {
@@ -61,16 +55,6 @@ function collect(
 function settled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
-}
-
-// A pending Atomics.waitAsync does not keep Deno's event loop alive: a timer does.
-async function withLoopAlive<T>(body: () => Promise<T>): Promise<T> {
-  const keepAlive = setInterval(() => {}, 1000);
-  try {
-    return await body();
-  } finally {
-    clearInterval(keepAlive);
-  }
 }
 
 Deno.test("frames pushed through a ring in arbitrary chunks come out whole and in order", () =>

@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { WebCryptoAesGcm } from "../aes_gcm_webcrypto.ts";
 import type { Cipher } from "../cipher.ts";
 import { decodeValues, encodeShared } from "../codec.ts";
-import { FrameDecoder } from "../frame.ts";
+import { FrameDecoder, writeFrameHeader } from "../frame.ts";
 import type { AppMessage, FileRange, Message } from "../messages.ts";
 import { NullCipher } from "../null_cipher.ts";
 import { ByteRing } from "../ring.ts";
 import { Outbox } from "./outbox.ts";
+import { withLoopAlive } from "../_loop_alive.ts";
 
 /** An outbox writing into a ring of `capacity`, with the credit it handed back. */
 function outboxOn(
@@ -42,7 +43,7 @@ async function messagesOf(frames: { body: Uint8Array }[], cipher: Cipher | null)
   const out: unknown[][] = [];
   for (const { body } of frames) {
     const header = new Uint8Array(4);
-    new DataView(header.buffer).setUint32(0, body.length);
+    writeFrameHeader(header, body.length);
     const plain = !cipher
       ? body
       : cipher.sync
@@ -51,15 +52,6 @@ async function messagesOf(frames: { body: Uint8Array }[], cipher: Cipher | null)
     out.push(decodeValues(plain));
   }
   return out;
-}
-
-async function withLoopAlive<T>(body: () => Promise<T>): Promise<T> {
-  const keepAlive = setInterval(() => {}, 1000);
-  try {
-    return await body();
-  } finally {
-    clearInterval(keepAlive);
-  }
 }
 
 const say = (i: number): Message => ({ t: "app", app: "chat", body: { text: `m${i}` } });
