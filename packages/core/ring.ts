@@ -39,6 +39,7 @@ export function copyAligned(source: Uint8Array): Uint8Array {
 const STAGE_MIN = 4096;
 /** Largest staging buffer: longer copies are staged in parts. */
 const STAGE_MAX = 1024 * 1024;
+/** One staging buffer per thread: a thread makes one copy at a time. */
 let stage = new Uint8Array(0);
 
 /**
