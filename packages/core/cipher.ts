@@ -51,7 +51,10 @@ interface CipherBase {
 export interface SyncCipher extends CipherBase {
   /** Tells the two kinds apart. */
   readonly sync: true;
-  /** Starts sealing the next frame: takes its nonce; its 4-byte `header` is the additional data. */
+  /**
+   * Starts sealing the next frame: takes its nonce; its 4-byte `header` is the additional data,
+   * read before this returns.
+   */
   sealStart(header: Uint8Array): void;
   /**
    * Seals the frame's next `plaintext.length` bytes into `out`, which is as long and may be shared
