@@ -12,8 +12,9 @@ import type { ByeCode, FileRange, Message } from "./messages.ts";
 import { ByteRing } from "./ring.ts";
 import {
   CONTROL_SLOTS,
+  type EphemeralKeys,
   type FromWorker,
-  type RemoteHello,
+  type ProvenAuth,
   RING_BYTES,
   type SinkRequest,
   Slot,
@@ -46,7 +47,8 @@ const SMALL_RING_BYTES = 128 * 1024;
 
 /** Callbacks through which a connection reports to its peer. */
 export interface ConnectionEvents {
-  ready(hello: RemoteHello, nonces: { mine: string; theirs: string }): void;
+  /** The remote proved who it is; `ephemeralKeys` name this connection on both sides. */
+  ready(remote: ProvenAuth, ephemeralKeys: EphemeralKeys): void;
   messages(messages: Message[]): void;
   closed(reason: string, error: ProtocolError | null): void;
   /** A message to be sent from a file was skipped: the file could not be read. */
@@ -227,7 +229,7 @@ export class Connection {
     switch (message.type) {
       case "ready":
         this.lastReceivedAt = performance.now();
-        if (!this.#closing) this.#events.ready(message.hello, message.nonces);
+        if (!this.#closing) this.#events.ready(message.remote, message.ephemeralKeys);
         break;
       case "messages":
         this.lastReceivedAt = performance.now();

@@ -26,9 +26,42 @@ export const DEFAULT_MAX_FRAME_SIZE: number = 2 * 1024 * 1024;
 export function encodeFrame(message: unknown): Uint8Array {
   const body = encodeShared(message);
   const frame = new Uint8Array(FRAME_HEADER_BYTES + body.length);
-  new DataView(frame.buffer).setUint32(0, body.length);
+  writeFrameHeader(frame, body.length);
   frame.set(body, FRAME_HEADER_BYTES);
   return frame;
+}
+
+/**
+ * Writes the header of a frame whose body is `bodyLength` bytes: 4 bytes, big-endian, at `at`.
+ * The one place a frame header is written.
+ *
+ * @example
+ * ```ts
+ * import { writeFrameHeader } from "./frame.ts";
+ * const header = new Uint8Array(4);
+ * writeFrameHeader(header, 300);
+ * console.log([...header]); // [0, 0, 1, 44]
+ * ```
+ */
+export function writeFrameHeader(target: Uint8Array, bodyLength: number, at = 0): void {
+  target[at] = bodyLength >>> 24;
+  target[at + 1] = bodyLength >>> 16;
+  target[at + 2] = bodyLength >>> 8;
+  target[at + 3] = bodyLength;
+}
+
+/**
+ * Reads the body length from the frame header at `at` of `bytes` (which must hold its 4 bytes).
+ * The one place a frame header is read.
+ *
+ * @example
+ * ```ts
+ * import { readFrameHeader } from "./frame.ts";
+ * console.log(readFrameHeader(new Uint8Array([0, 0, 1, 44]))); // 300
+ * ```
+ */
+export function readFrameHeader(bytes: Uint8Array, at = 0): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
 
 /** Options of a {@linkcode FrameDecoder}. */
@@ -106,7 +139,7 @@ export class FrameDecoder {
     while (at < chunk.length) {
       if (this.#body === null) {
         if (this.#headerFilled === 0 && chunk.length - at >= FRAME_HEADER_BYTES) {
-          const length = readLength(chunk, at);
+          const length = readFrameHeader(chunk, at);
           at += FRAME_HEADER_BYTES;
           this.#checkLength(length);
           if (chunk.length - at >= length) {
@@ -120,7 +153,7 @@ export class FrameDecoder {
         this.#header[this.#headerFilled++] = chunk[at++];
         if (this.#headerFilled === FRAME_HEADER_BYTES) {
           this.#headerFilled = 0;
-          const length = readLength(this.#header, 0);
+          const length = readFrameHeader(this.#header);
           this.#checkLength(length);
           this.#startBody(length, chunk.byteOffset + at);
         }
@@ -188,8 +221,4 @@ export class FrameDecoder {
     this.#failed = new ProtocolError(code, message);
     return this.#failed;
   }
-}
-
-function readLength(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { decodeValue } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
-import { encodeFrame, FrameDecoder } from "./frame.ts";
+import { encodeFrame, FrameDecoder, readFrameHeader, writeFrameHeader } from "./frame.ts";
 import { concatBytes as concat } from "./bytes.ts";
 
 function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
@@ -142,4 +142,21 @@ Deno.test("a map key __proto__ is refused by the decoder, not merged into a prot
 
 Deno.test("an empty frame is refused", () => {
   assert.throws(() => new FrameDecoder().push(new Uint8Array(4)), /empty frame/);
+});
+
+Deno.test("the frame header is 4 bytes of big-endian length, written and read at any offset", () => {
+  const buffer = new Uint8Array(9);
+  writeFrameHeader(buffer, 0x01020304, 3);
+  assert.deepEqual([...buffer], [0, 0, 0, 1, 2, 3, 4, 0, 0]);
+  assert.equal(readFrameHeader(buffer, 3), 0x01020304);
+  fc.assert(
+    fc.property(fc.nat({ max: 2 ** 32 - 1 }), fc.nat(4), (length, at) => {
+      const bytes = new Uint8Array(8);
+      writeFrameHeader(bytes, length, at);
+      assert.equal(readFrameHeader(bytes, at), length);
+      assert.equal(new DataView(bytes.buffer).getUint32(at), length, "as DataView reads it");
+    }),
+  );
+  const frame = encodeFrame({ t: "ping", n: 1 });
+  assert.equal(readFrameHeader(frame), frame.length - 4, "encodeFrame writes the same header");
 });

@@ -37,6 +37,43 @@ export function copyAligned(source: Uint8Array): Uint8Array {
 
 /** Bytes below which the alignment of a copy does not matter enough to stage it. */
 const STAGE_MIN = 4096;
+/** Largest staging buffer: longer copies are staged in parts. */
+const STAGE_MAX = 1024 * 1024;
+/** One staging buffer per thread: a thread makes one copy at a time. */
+let stage = new Uint8Array(0);
+
+/**
+ * Copies `source` into `target` (as long or longer), fast whatever their alignments: a copy into
+ * shared memory from a source at another address mod 8 is staged through an ordinary buffer
+ * placed at the target's alignment: two fast copies beat a slow one (see {@linkcode copyAligned}).
+ *
+ * @example
+ * ```ts
+ * import { copyInto } from "./ring.ts";
+ * const shared = new Uint8Array(new SharedArrayBuffer(8192));
+ * copyInto(shared.subarray(1), new Uint8Array(5000).fill(9));
+ * console.log(shared[1], shared[5000], shared[5001]); // 9 9 0
+ * ```
+ */
+export function copyInto(target: Uint8Array, source: Uint8Array): void {
+  const shift = target.byteOffset % 8;
+  if (
+    source.length < STAGE_MIN || source.byteOffset % 8 === shift ||
+    !(target.buffer instanceof SharedArrayBuffer)
+  ) {
+    target.set(source, 0);
+    return;
+  }
+  if (stage.length < Math.min(source.length, STAGE_MAX) + 8) {
+    stage = new Uint8Array(Math.min(source.length, STAGE_MAX) + 8);
+  }
+  for (let at = 0; at < source.length; at += stage.length - 8) {
+    const part = source.subarray(at, at + stage.length - 8);
+    const staged = stage.subarray(shift, shift + part.length);
+    staged.set(part); // ordinary to ordinary: fast at any alignment
+    target.set(staged, at); // now aligned with the target
+  }
+}
 
 /**
  * One direction of a connection's byte stream, shared between two threads.
@@ -57,7 +94,6 @@ export class ByteRing {
   readonly #control: Int32Array;
   readonly #data: Uint8Array;
   readonly #capacity: number;
-  #stage = new Uint8Array(0);
 
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
@@ -104,11 +140,14 @@ export class ByteRing {
     return this.#data.subarray(at, at + Math.min(free, this.#capacity - at));
   }
 
-  /** Publishes `count` bytes written into the view from {@linkcode writable}. */
-  commit(count: number): void {
+  /**
+   * Publishes `count` bytes written into the view from {@linkcode writable}, and wakes the
+   * consumer unless `wake` is false (then call {@linkcode wake} once after a batch of commits).
+   */
+  commit(count: number, { wake = true }: { wake?: boolean } = {}): void {
     if (count === 0) return;
     Atomics.add(this.#control, WRITE, count);
-    this.#signal();
+    if (wake) this.#signal();
   }
 
   /** Free bytes, contiguous or not. */
@@ -126,29 +165,11 @@ export class ByteRing {
       const space = this.writable();
       if (space.length === 0) break;
       const count = Math.min(space.length, bytes.length - taken);
-      this.#copyIn(space, bytes.subarray(taken, taken + count));
+      copyInto(space, bytes.subarray(taken, taken + count));
       taken += count;
       Atomics.add(this.#control, WRITE, count);
     }
     return taken;
-  }
-
-  /** Copies into shared memory, staged through an ordinary buffer when alignments differ. */
-  #copyIn(target: Uint8Array, source: Uint8Array): void {
-    const shift = target.byteOffset % 8;
-    if (source.length < STAGE_MIN || source.byteOffset % 8 === shift) {
-      target.set(source, 0);
-      return;
-    }
-    if (this.#stage.length < source.length + 8) {
-      this.#stage = new Uint8Array(Math.min(source.length + 8, this.#capacity + 8));
-    }
-    for (let at = 0; at < source.length; at += this.#stage.length - 8) {
-      const part = source.subarray(at, at + this.#stage.length - 8);
-      const staged = this.#stage.subarray(shift, shift + part.length);
-      staged.set(part); // ordinary to ordinary: fast at any alignment
-      target.set(staged, at); // now aligned with the target
-    }
   }
 
   /** Wakes a consumer waiting in {@linkcode waitReadable}. */

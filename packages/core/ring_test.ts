@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ByteRing } from "./ring.ts";
+import { ByteRing, copyInto } from "./ring.ts";
+import { withLoopAlive } from "./_loop_alive.ts";
 
 Deno.test("bytes come out of the ring in order across many wrap-arounds", () => {
   fc.assert(
@@ -28,17 +29,6 @@ Deno.test("bytes come out of the ring in order across many wrap-arounds", () => 
     }),
   );
 });
-
-// Deno's event loop does not count a pending Atomics.waitAsync as work, so a wake from the same
-// thread would find the loop already ended: a timer keeps it running while these tests wait.
-async function withLoopAlive(body: () => Promise<void>): Promise<void> {
-  const keepAlive = setInterval(() => {}, 1000);
-  try {
-    await body();
-  } finally {
-    clearInterval(keepAlive);
-  }
-}
 
 Deno.test("a waiting consumer wakes on data and on close", () =>
   withLoopAlive(async () => {
@@ -111,4 +101,30 @@ Deno.test("a close racing a waiter on another thread always wakes it", async () 
   } finally {
     worker.terminate();
   }
+});
+
+Deno.test("copyInto copies whole at any alignment, into shared or ordinary memory", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 20_000 }),
+      fc.nat(7),
+      fc.nat(7),
+      fc.boolean(),
+      (length, from, to, shared) => {
+        const source = new Uint8Array(length + 8).subarray(from, from + length);
+        for (let i = 0; i < length; i++) source[i] = i * 7;
+        const memory = shared ? new SharedArrayBuffer(length + 16) : new ArrayBuffer(length + 16);
+        const target = new Uint8Array(memory).subarray(to);
+        copyInto(target, source);
+        assert.deepEqual(new Uint8Array(target.subarray(0, length)), new Uint8Array(source));
+        assert.ok(target.subarray(length).every((b) => b === 0), "nothing past the end");
+      },
+    ),
+    { numRuns: 200 },
+  );
+  // Longer than the staging buffer: staged in parts.
+  const big = new Uint8Array(3 * 2 ** 20 + 5).map((_, i) => i % 251);
+  const target = new Uint8Array(new SharedArrayBuffer(big.length + 8)).subarray(3, 3 + big.length);
+  copyInto(target, big.subarray(0));
+  assert.ok(target.every((b, i) => b === i % 251));
 });

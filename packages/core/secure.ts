@@ -1,13 +1,29 @@
 /**
- * The cryptography of a connection: the ephemeral X25519 key agreement, the transcript both
- * signatures cover, the HKDF that turns them into one AES-256-GCM key per direction, and the
- * sealing and opening of frames with a counter nonce. Web Crypto only: every primitive used here
- * is in Deno's `crypto.subtle`. docs/PROTOCOL.md section 4 describes the same steps byte for byte.
+ * The key agreement of a connection: the ephemeral X25519 keys, the transcript both signatures
+ * cover, and the HKDF that turns them into one AES-256-GCM key per direction, from which a
+ * {@linkcode CipherSuite} makes the ciphers that seal and open frames (cipher.ts). Web Crypto
+ * only: every primitive used here is in Deno's `crypto.subtle`. docs/PROTOCOL.md section 4
+ * describes the same steps byte for byte.
  *
  * @module
  */
+import { WebCryptoAesGcm, webCryptoAesGcm } from "./aes_gcm_webcrypto.ts";
 import { concatBytes } from "./bytes.ts";
+import type { Cipher, CipherSuite } from "./cipher.ts";
 import { ProtocolError } from "./errors.ts";
+
+/**
+ * The Web Crypto AES-256-GCM cipher under the name it had when it was the only one.
+ *
+ * @example
+ * ```ts
+ * import { FrameCipher } from "./secure.ts";
+ * const raw = new Uint8Array(32);
+ * const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt"]);
+ * const cipher = new FrameCipher(key);
+ * ```
+ */
+export { WebCryptoAesGcm as FrameCipher };
 
 const encoder = new TextEncoder();
 /** Prefix of the transcript hash: names the protocol so no other protocol's hash can collide. */
@@ -16,17 +32,10 @@ export const TRANSCRIPT_DOMAIN: Uint8Array = encoder.encode("meshtalk/2 handshak
 export const AUTH_DOMAIN: Uint8Array = encoder.encode("meshtalk/2 auth");
 /** HKDF `info` for the two frame keys. */
 export const KEYS_INFO: Uint8Array = encoder.encode("meshtalk/2 frame keys");
-/** Bytes of the AES-GCM tag at the end of every sealed frame body. */
-export const TAG_BYTES = 16;
 /** Role bytes in the signed auth payload: which side of the connection signed. */
 export const ROLE_DIALER = 0x64; // "d"
 /** See {@linkcode ROLE_DIALER}. */
 export const ROLE_ACCEPTOR = 0x61; // "a"
-/**
- * Frames sealed under one key before the connection must be reopened. Far below the 2^64 the
- * nonce could count, and within the 2^53 a JavaScript number counts exactly.
- */
-export const MAX_FRAMES_PER_KEY = 2 ** 48;
 
 /** A fresh X25519 key pair for one connection; its private half never leaves the worker. */
 export interface Ephemeral {
@@ -55,11 +64,19 @@ export async function newEphemeral(): Promise<Ephemeral> {
 }
 
 /** What the key agreement yields: one cipher per direction. */
-export interface Session {
+export interface Session<C extends Cipher = WebCryptoAesGcm> {
   /** Seals the frames this side sends. */
-  send: FrameCipher;
+  send: C;
   /** Opens the frames this side receives. */
-  receive: FrameCipher;
+  receive: C;
+}
+
+/** The two 32-byte frame keys of a connection, named by the direction they protect. */
+export interface FrameKeys {
+  /** Seals what the dialer sends. */
+  dialerToAcceptor: Uint8Array;
+  /** Seals what the acceptor sends. */
+  acceptorToDialer: Uint8Array;
 }
 
 /**
@@ -87,26 +104,23 @@ export async function transcriptOf(
  * HKDF-SHA256 from the shared secret, salted with the transcript (see {@linkcode transcriptOf}),
  * to two AES-256-GCM keys, dialer to acceptor first. Throws `bad-handshake` for a public key
  * X25519 refuses (e.g. one of small order, which would make the shared secret all zeros and
- * known to anyone).
+ * known to anyone). Hand the keys to {@linkcode sessionFrom}, which wipes them.
  *
  * @example
  * ```ts
- * import { deriveSession, newEphemeral, transcriptOf } from "./secure.ts";
+ * import { deriveFrameKeys, newEphemeral, transcriptOf } from "./secure.ts";
  * const a = await newEphemeral(), b = await newEphemeral();
  * const transcript = await transcriptOf(new Uint8Array([1]), new Uint8Array([2]));
- * const sa = await deriveSession(a, b.publicKey, transcript, true);
- * const sb = await deriveSession(b, a.publicKey, transcript, false);
- * const header = new Uint8Array(4);
- * const sealed = await sa.send.seal(new Uint8Array([42]), header);
- * console.log((await sb.receive.open(sealed, header))[0]); // 42
+ * const ka = await deriveFrameKeys(a, b.publicKey, transcript);
+ * const kb = await deriveFrameKeys(b, a.publicKey, transcript);
+ * console.log(ka.dialerToAcceptor.length, ka.dialerToAcceptor[0] === kb.dialerToAcceptor[0]); // 32 true
  * ```
  */
-export async function deriveSession(
+export async function deriveFrameKeys(
   mine: Ephemeral,
   theirPublicKey: Uint8Array,
   transcript: Uint8Array,
-  dialer: boolean,
-): Promise<Session> {
+): Promise<FrameKeys> {
   let shared: ArrayBuffer;
   try {
     const theirs = await crypto.subtle.importKey(
@@ -143,15 +157,64 @@ export async function deriveSession(
       512,
     ),
   );
-  const [dialerToAcceptor, acceptorToDialer] = await Promise.all([
-    aesKey(okm.subarray(0, 32)),
-    aesKey(okm.subarray(32, 64)),
-  ]);
-  okm.fill(0);
-  return {
-    send: new FrameCipher(dialer ? dialerToAcceptor : acceptorToDialer),
-    receive: new FrameCipher(dialer ? acceptorToDialer : dialerToAcceptor),
-  };
+  return { dialerToAcceptor: okm.subarray(0, 32), acceptorToDialer: okm.subarray(32, 64) };
+}
+
+/**
+ * This side's ciphers from the frame keys, made by `suite`; the keys are wiped once made.
+ *
+ * @example
+ * ```ts
+ * import { sessionFrom } from "./secure.ts";
+ * import { nullCipherSuite } from "./null_cipher.ts";
+ * const keys = { dialerToAcceptor: new Uint8Array(32), acceptorToDialer: new Uint8Array(32) };
+ * const session = await sessionFrom(keys, true, nullCipherSuite);
+ * console.log(session.send.tagBytes); // 0
+ * ```
+ */
+export async function sessionFrom<C extends Cipher>(
+  keys: FrameKeys,
+  dialer: boolean,
+  suite: CipherSuite<C>,
+): Promise<Session<C>> {
+  try {
+    const [dialerToAcceptor, acceptorToDialer] = await Promise.all([
+      suite.create(keys.dialerToAcceptor),
+      suite.create(keys.acceptorToDialer),
+    ]);
+    return dialer
+      ? { send: dialerToAcceptor, receive: acceptorToDialer }
+      : { send: acceptorToDialer, receive: dialerToAcceptor };
+  } finally {
+    keys.dialerToAcceptor.fill(0);
+    keys.acceptorToDialer.fill(0);
+  }
+}
+
+/**
+ * The key agreement and this side's Web Crypto AES-256-GCM ciphers in one step:
+ * {@linkcode deriveFrameKeys}, then {@linkcode sessionFrom}.
+ *
+ * @example
+ * ```ts
+ * import { deriveSession, newEphemeral, transcriptOf } from "./secure.ts";
+ * const a = await newEphemeral(), b = await newEphemeral();
+ * const transcript = await transcriptOf(new Uint8Array([1]), new Uint8Array([2]));
+ * const sa = await deriveSession(a, b.publicKey, transcript, true);
+ * const sb = await deriveSession(b, a.publicKey, transcript, false);
+ * const header = new Uint8Array(4);
+ * const sealed = await sa.send.seal(new Uint8Array([42]), header);
+ * console.log((await sb.receive.open(sealed, header))[0]); // 42
+ * ```
+ */
+export async function deriveSession(
+  mine: Ephemeral,
+  theirPublicKey: Uint8Array,
+  transcript: Uint8Array,
+  dialer: boolean,
+): Promise<Session<WebCryptoAesGcm>> {
+  const keys = await deriveFrameKeys(mine, theirPublicKey, transcript);
+  return await sessionFrom(keys, dialer, webCryptoAesGcm);
 }
 
 /**
@@ -167,98 +230,6 @@ export async function deriveSession(
  */
 export function authPayload(role: number, transcript: Uint8Array): Uint8Array {
   return concatBytes(AUTH_DOMAIN, new Uint8Array([role]), transcript);
-}
-
-/**
- * AES-256-GCM over the frames of one direction. The nonce is 4 zero bytes and a 64-bit
- * big-endian count of the frames sealed before; the 4-byte length prefix is the additional data.
- * A frame altered, replayed, reordered, or following a dropped one fails to open, since its
- * position in the stream is part of its nonce.
- *
- * @example
- * ```ts
- * import { FrameCipher } from "./secure.ts";
- * const key = await crypto.subtle.importKey("raw", new Uint8Array(32), "AES-GCM", false, [
- *   "encrypt",
- *   "decrypt",
- * ]);
- * const header = new Uint8Array([0, 0, 0, 17]);
- * const sealed = await new FrameCipher(key).seal(new Uint8Array([1]), header);
- * const opened = await new FrameCipher(key).open(sealed, header); // [1]
- * ```
- */
-export class FrameCipher {
-  readonly #key: CryptoKey;
-  #counter = 0;
-
-  /** Wraps one direction's AES-GCM key; the counter starts at 0. */
-  constructor(key: CryptoKey) {
-    this.#key = key;
-  }
-
-  /** Frames sealed or opened so far: the counter of the next one. */
-  get counter(): number {
-    return this.#counter;
-  }
-
-  /**
-   * Seals the next frame's body. The nonce is taken now, so calls may overlap: their results
-   * belong on the wire in call order. `plaintext` and `header` are copied before this returns.
-   */
-  seal(plaintext: Uint8Array, header: Uint8Array): Promise<Uint8Array> {
-    const iv = this.#nextNonce();
-    return crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: header as BufferSource, tagLength: 128 },
-      this.#key,
-      plaintext as BufferSource,
-    ).then((sealed) => new Uint8Array(sealed));
-  }
-
-  /**
-   * Opens the next frame's body; rejects with a `decrypt-failed` {@linkcode ProtocolError}.
-   * Calls may overlap and are matched to counters in call order. `sealed` must not be a view
-   * of shared memory (Web Crypto refuses those).
-   */
-  open(sealed: Uint8Array, header: Uint8Array): Promise<Uint8Array> {
-    const n = this.#counter;
-    const iv = this.#nextNonce();
-    return crypto.subtle.decrypt(
-      { name: "AES-GCM", iv, additionalData: header as BufferSource, tagLength: 128 },
-      this.#key,
-      sealed as BufferSource,
-    ).then(
-      (plain) => new Uint8Array(plain),
-      () => {
-        throw new ProtocolError(
-          "decrypt-failed",
-          `frame ${n} failed authentication: it was altered, replayed or reordered, ` +
-            `or a frame before it was dropped`,
-        );
-      },
-    );
-  }
-
-  #nextNonce(): Uint8Array<ArrayBuffer> {
-    if (this.#counter >= MAX_FRAMES_PER_KEY) {
-      throw new ProtocolError(
-        "decrypt-failed",
-        `${MAX_FRAMES_PER_KEY} frames under one key: the connection must be reopened`,
-      );
-    }
-    const iv = new Uint8Array(12);
-    const view = new DataView(iv.buffer);
-    view.setUint32(4, Math.floor(this.#counter / 2 ** 32));
-    view.setUint32(8, this.#counter >>> 0);
-    this.#counter++;
-    return iv;
-  }
-}
-
-function aesKey(bytes: Uint8Array): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", bytes as BufferSource, "AES-GCM", false, [
-    "encrypt",
-    "decrypt",
-  ]);
 }
 
 /** SHA-256 of `bytes` (an ordinary buffer or a view of one). */

@@ -6,7 +6,15 @@ import { ConnectError, ProtocolError } from "./errors.ts";
 import { FrameDecoder } from "./frame.ts";
 import { peerIdFromKey, verifySignature } from "./identity.ts";
 import { parseMessage } from "./messages.ts";
-import { deriveSession, FrameCipher, newEphemeral, transcriptOf } from "./secure.ts";
+import { webCryptoAesGcm } from "./aes_gcm_webcrypto.ts";
+import {
+  deriveFrameKeys,
+  deriveSession,
+  FrameCipher,
+  newEphemeral,
+  sessionFrom,
+  transcriptOf,
+} from "./secure.ts";
 
 type Attack = "flip" | "replay" | "drop" | "swap" | "truncate";
 
@@ -462,4 +470,23 @@ Deno.test("small messages sent together are sealed together: fewer frames than m
     await raw.close();
     await a.close();
   }
+});
+
+Deno.test("sessionFrom pairs each side's ciphers by direction and wipes the frame keys", async () => {
+  const a = await newEphemeral();
+  const b = await newEphemeral();
+  const transcript = await transcriptOf(new Uint8Array([1]), new Uint8Array([2]));
+  const keysA = await deriveFrameKeys(a, b.publicKey, transcript);
+  const keysB = await deriveFrameKeys(b, a.publicKey, transcript);
+  assert.deepEqual(keysA, keysB, "both sides derive the same two keys");
+  const dialer = await sessionFrom(keysA, true, webCryptoAesGcm);
+  const acceptor = await sessionFrom(keysB, false, webCryptoAesGcm);
+  assert.ok(keysA.dialerToAcceptor.every((b) => b === 0), "wiped");
+  assert.ok(keysA.acceptorToDialer.every((b) => b === 0), "wiped");
+  const header = new Uint8Array([0, 0, 0, 17]);
+  const toAcceptor = await dialer.send.seal(new Uint8Array([1]), header);
+  assert.deepEqual(await acceptor.receive.open(toAcceptor, header), new Uint8Array([1]));
+  const toDialer = await acceptor.send.seal(new Uint8Array([2]), header);
+  assert.deepEqual(await dialer.receive.open(toDialer, header), new Uint8Array([2]));
+  await assert.rejects(acceptor.receive.open(toDialer, header), /failed authentication/);
 });

@@ -43,8 +43,9 @@ export interface WorkerSetup {
   /** Inbound rate limits of each connection; 0 turns one off. */
   limits: { framesPerSecond: number; bytesPerSecond: number };
   /**
-   * Internal, for the benchmark's baseline only: frames after the handshake are not sealed.
-   * Reachable only through `startPeerForBenchmark` (peer.ts), never from `mod.ts` or a CLI.
+   * Internal, for the benchmark's baseline only: frames after the handshake are sealed by the
+   * null cipher (not encrypted). Reachable only through `startUnencryptedPeerForBenchmark`
+   * (peer.ts), never from `mod.ts` or a CLI.
    */
   plaintext?: boolean;
 }
@@ -89,12 +90,29 @@ export type ToWorker =
   | { type: "hashers"; ports: MessagePort[] }
   | { type: "close"; reason: string; code?: ByeCode };
 
-/** The remote peer as proven by its handshake: its `auth` and the id derived from its key. */
-export type RemoteHello = Omit<Auth, "t" | "sig"> & { id: string };
+/**
+ * The remote peer as its handshake proved it: its `auth` (without the signature, checked) and
+ * the id derived from its key.
+ */
+export type ProvenAuth = Omit<Auth, "t" | "sig"> & { id: string };
+
+/** The old name of {@linkcode ProvenAuth}: it was never the remote's hello. */
+export type RemoteHello = ProvenAuth;
+
+/**
+ * The two ephemeral X25519 public keys of a connection's hellos, in hex. Both sides see the same
+ * pair (swapped), so a connection has the same name on both.
+ */
+export interface EphemeralKeys {
+  /** Ours. */
+  mine: string;
+  /** The remote's. */
+  theirs: string;
+}
 
 /** Worker to main. */
 export type FromWorker =
-  | { type: "ready"; hello: RemoteHello; nonces: { mine: string; theirs: string } }
+  | { type: "ready"; remote: ProvenAuth; ephemeralKeys: EphemeralKeys }
   | { type: "messages"; messages: Message[] }
   | { type: "error"; code: string; message: string }
   | { type: "send-failed"; message: string }
