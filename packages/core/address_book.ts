@@ -6,6 +6,7 @@
  * @module
  */
 import { type Address, formatAddress } from "./address.ts";
+import type { StoredAddress } from "./address_book_file.ts";
 import { delayAfter } from "./backoff.ts";
 
 /** A place a peer was seen listening. */
@@ -22,6 +23,8 @@ export interface KnownAddress extends Address {
   blocked: boolean;
   /** It turned out to be this peer itself. */
   self: boolean;
+  /** The peer there said goodbye (it shut down): dialing it again and failing is no news. */
+  left?: boolean;
 }
 
 /** The first wait after a failed dial, in ms; it doubles with each failure after. */
@@ -45,6 +48,7 @@ const DIAL_BACKOFF_MAX_MS = 60_000;
 export class AddressBook {
   readonly #entries = new Map<string, KnownAddress>();
   readonly #max: number;
+  #changes = 0;
 
   /** An empty book of at most `max` addresses. */
   constructor(max = 256) {
@@ -70,7 +74,32 @@ export class AddressBook {
     }
     entry.lastSeenAt = now;
     if (id) entry.id = id;
+    this.#changes++;
     return entry;
+  }
+
+  /** Changes since the book was made: whoever saves it compares this with what it saved last. */
+  get changes(): number {
+    return this.#changes;
+  }
+
+  /** What is worth keeping across a restart: every address but this peer's own. */
+  stored(): StoredAddress[] {
+    return this.list().filter((entry) => !entry.self);
+  }
+
+  /**
+   * Puts back addresses kept by {@linkcode stored} (most recently seen first kept, up to the
+   * book's bound), each dialable at once: a restarted peer tries again what it knew.
+   */
+  restore(addresses: StoredAddress[]): void {
+    const newestFirst = [...addresses].sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+    for (const stored of newestFirst.slice(0, this.#max).reverse()) {
+      const entry = this.add(stored, stored.id, stored.lastSeenAt);
+      entry.failures = stored.failures;
+      entry.blocked = stored.blocked;
+      entry.nextDialAt = 0;
+    }
   }
 
   /** The entry for `address`, if known. */
@@ -88,6 +117,19 @@ export class AddressBook {
     const entry = this.add(address, id);
     entry.failures = 0;
     entry.nextDialAt = 0;
+    entry.left = false;
+  }
+
+  /** The peer at `address` said goodbye: redialed with backoff like any, but quietly. */
+  left(address: Address): void {
+    const entry = this.get(address);
+    if (entry) entry.left = true;
+  }
+
+  /** Not dialed before `until` (ms since epoch), with no failure counted: it dropped us on purpose. */
+  rest(address: Address, until: number): void {
+    const entry = this.get(address);
+    if (entry) entry.nextDialAt = Math.max(entry.nextDialAt, until);
   }
 
   /** A dial failed: back off exponentially, with jitter so peers do not retry in lockstep. */
@@ -96,6 +138,7 @@ export class AddressBook {
     const entry = this.add(address, undefined, this.get(address)?.lastSeenAt ?? now);
     entry.failures++;
     entry.nextDialAt = now + delayAfter(entry.failures, DIAL_BACKOFF_BASE_MS, DIAL_BACKOFF_MAX_MS);
+    this.#changes++;
   }
 
   /** Addresses upkeep may dial now, fewest failures first, then most recently seen. */
@@ -114,6 +157,7 @@ export class AddressBook {
       if (byId || byAddress) {
         entry.blocked = blocked;
         if (!blocked) entry.nextDialAt = 0;
+        this.#changes++;
       }
     }
   }

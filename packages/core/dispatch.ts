@@ -131,6 +131,11 @@ export class Dispatcher {
           book.setBlocked({ id: record.remote.id }, true);
         }
         if (message.code === "duplicate") record.replaced = true;
+        const listening = registry.listenAddress(record);
+        if (listening && message.code === "shutdown") book.left(listening);
+        // It has more connections than it keeps and reaches us another way: do not dial it
+        // straight back.
+        if (listening && message.code === "rebalance") book.rest(listening, Date.now() + 60_000);
         if (!record.remote && (message.code === "full" || message.code === "shutdown")) {
           exchange.learn(record.refusalPeers ?? []); // where else to go
         }
@@ -152,7 +157,7 @@ export class Dispatcher {
         continue;
       }
       if (message.t === "pong") heartbeat.pong(record, message.n);
-      else if (message.t === "peers") exchange.learn(message.peers);
+      else if (message.t === "peers") exchange.learn(message.peers, record);
       else if (message.t === "app" && registry.byId.get(record.remote.id) === record) {
         // (A connection not its peer's chosen one is a duplicate on its way out.)
         record.lastAppAt = performance.now();

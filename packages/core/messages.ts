@@ -30,6 +30,7 @@ export const BYE_CODES = [
   "protocol",
   "self",
   "limit",
+  "rebalance",
 ] as const;
 
 /** Most addresses in one `peers` message. */
@@ -87,8 +88,11 @@ export interface Pong {
 export interface Peers {
   /** Tag. */
   t: "peers";
-  /** At most {@linkcode MAX_PEERS_PER_MESSAGE} addresses, with the peer id when known. */
-  peers: { id?: string; host: string; port: number }[];
+  /**
+   * At most {@linkcode MAX_PEERS_PER_MESSAGE} addresses, with the peer id when known; `linked`
+   * marks the sender's own neighbours.
+   */
+  peers: { id?: string; host: string; port: number; linked?: boolean }[];
 }
 
 /** The sender is closing the connection. */
@@ -120,7 +124,12 @@ export const coreMessage: Schema = s.oneOf("t", {
   pong: s.map({ n: s.uint() }),
   peers: s.map({
     peers: s.array(
-      s.map({ id: s.optional(s.str(64)), host: s.str(255), port: s.uint(65535) }),
+      s.map({
+        id: s.optional(s.str(64)),
+        host: s.str(255),
+        port: s.uint(65535),
+        linked: s.optional(s.bool()),
+      }),
       MAX_PEERS_PER_MESSAGE,
     ),
   }),

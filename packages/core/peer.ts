@@ -9,6 +9,7 @@
  * @module
  */
 import { AddressBook, type KnownAddress } from "./address_book.ts";
+import { ADDRESS_BOOK_FILE, SavedAddressBook } from "./address_book_file.ts";
 import { Admission } from "./admission.ts";
 import { type AppChannel, appChannel, type AppDefinition } from "./app_channel.ts";
 import { BulkFiles } from "./bulk_files.ts";
@@ -130,8 +131,17 @@ export interface ConnectOptions {
 export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
   const identity = options.identity ??
     (options.dataDir ? await loadOrCreateIdentity(options.dataDir) : await generateIdentity());
+  const book = new AddressBook();
+  // A restarted peer redials the peers it knew: its book is kept in its data dir.
+  const saved = options.dataDir
+    ? await SavedAddressBook.open(
+      `${options.dataDir}/${ADDRESS_BOOK_FILE}`,
+      book,
+      options.log ?? console.error,
+    )
+    : null;
   const listener = Deno.listen({ hostname: options.host ?? "0.0.0.0", port: options.port ?? 0 });
-  return new MeshPeer(identity, listener, options, false);
+  return new MeshPeer(identity, listener, options, { book, saved }, false);
 }
 
 /**
@@ -150,7 +160,7 @@ export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
 export async function startUnencryptedPeerForBenchmark(options: PeerOptions = {}): Promise<Peer> {
   const identity = options.identity ?? await generateIdentity();
   const listener = Deno.listen({ hostname: options.host ?? "0.0.0.0", port: options.port ?? 0 });
-  return new MeshPeer(identity, listener, options, true);
+  return new MeshPeer(identity, listener, options, { book: new AddressBook(), saved: null }, true);
 }
 
 class MeshPeer implements Peer {
@@ -165,7 +175,8 @@ class MeshPeer implements Peer {
   readonly #setup: ConnectionSetup;
   readonly #events: Emitter<PeerEvents>;
   readonly #registry: Registry;
-  readonly #book = new AddressBook();
+  readonly #book: AddressBook;
+  readonly #savedBook: SavedAddressBook | null;
   readonly #files: BulkFiles;
   readonly #heartbeat: Heartbeat;
   readonly #dialer: Dialer;
@@ -178,8 +189,11 @@ class MeshPeer implements Peer {
     identity: Identity,
     listener: Deno.TcpListener,
     options: PeerOptions,
+    books: { book: AddressBook; saved: SavedAddressBook | null },
     plaintext: boolean,
   ) {
+    this.#book = books.book;
+    this.#savedBook = books.saved;
     this.id = identity.id;
     this.publicKey = identity.publicKey;
     this.#identity = identity;
@@ -248,7 +262,7 @@ class MeshPeer implements Peer {
       );
     }
     this.#book.setBlocked({ host, port }, false);
-    return this.#dialer.dial({ host, port }, expectPeer);
+    return this.#dialer.dial({ host, port }, expectPeer, true);
   }
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
@@ -333,6 +347,7 @@ class MeshPeer implements Peer {
       [...this.#registry.records].map((r) => r.connection.close("peer shutting down", "shutdown")),
     );
     await this.#dialer.settled();
+    await this.#savedBook?.close();
     this.#files.close();
     for (const { peer } of this.#registry.expireDeparting()) {
       this.#events.emit("peer:disconnected", { peer, reason: "peer shutting down" });
@@ -346,5 +361,6 @@ class MeshPeer implements Peer {
       this.#events.emit("peer:disconnected", gone);
     }
     this.#upkeep.run(now);
+    this.#savedBook?.tick(now);
   }
 }

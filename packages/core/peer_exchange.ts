@@ -43,8 +43,8 @@ export class PeerExchange {
 
   /**
    * Addresses worth telling a neighbour (not `exclude`, the id of the one told): where our
-   * connected peers listen, then the most recently seen of the book that never failed since
-   * they last answered; at most {@linkcode MAX_PEERS_PER_MESSAGE}.
+   * connected peers listen (marked `linked`), then the most recently seen of the book that never
+   * failed since they last answered; at most {@linkcode MAX_PEERS_PER_MESSAGE}.
    */
   list(exclude?: string): PeerAddress[] {
     const out: PeerAddress[] = [];
@@ -53,12 +53,13 @@ export class PeerExchange {
       const address = this.#registry.listenAddress(record);
       if (!address || record.remote!.id === exclude) continue;
       seen.add(formatAddress(address));
-      out.push({ id: record.remote!.id, ...address });
+      out.push({ id: record.remote!.id, ...address, linked: true });
     }
     for (const entry of this.#book.list()) {
       if (out.length >= MAX_PEERS_PER_MESSAGE) break;
       const key = formatAddress(entry);
-      if (entry.self || entry.failures > 0 || seen.has(key) || entry.id === exclude) continue;
+      if (entry.self || entry.failures > 0 || seen.has(key)) continue;
+      if (exclude !== undefined && entry.id === exclude) continue;
       seen.add(key);
       out.push(
         entry.id
@@ -69,9 +70,14 @@ export class PeerExchange {
     return out.slice(0, MAX_PEERS_PER_MESSAGE);
   }
 
-  /** Adds what a neighbour told us to the address book; never ourselves nor a hollow address. */
-  learn(peers: PeerAddress[]): void {
-    for (const { id, host, port } of peers) {
+  /**
+   * Adds what a neighbour (`from`) told us to the address book, never ourselves nor a hollow
+   * address, and remembers which peers it named as its own neighbours.
+   */
+  learn(peers: PeerAddress[], from?: ConnectionRecord): void {
+    if (from) from.theirNeighbours.clear();
+    for (const { id, host, port, linked } of peers) {
+      if (from && linked && id) from.theirNeighbours.add(id);
       if (id === this.#myId || port === 0 || host === "") continue;
       this.#book.add({ host, port }, id);
     }

@@ -56,18 +56,30 @@ Deno.test("the exchange list names connected peers first and not the one it is f
     registry.open(record, 60_000);
   }
   assert.deepEqual(exchange.list(idOf(2)), [
-    { id: idOf(3), host: "127.0.0.1", port: 7003 },
+    { id: idOf(3), host: "127.0.0.1", port: 7003, linked: true },
     { id: idOf(9), host: "10.0.0.9", port: 7000 },
   ]);
   exchange.send(told);
   assert.deepEqual(told.fake.sent.map((s) => s.message), [{
     t: "peers",
-    peers: [{ id: idOf(3), host: "127.0.0.1", port: 7003 }, {
+    peers: [{ id: idOf(3), host: "127.0.0.1", port: 7003, linked: true }, {
       id: idOf(9),
       host: "10.0.0.9",
       port: 7000,
     }],
   }]);
+});
+
+Deno.test("what a neighbour names as its own neighbours is remembered on its record", () => {
+  const { exchange } = exchangeOf();
+  const from = fakeRecord({ id: idOf(2), listenPort: 7002 });
+  exchange.learn([
+    { id: idOf(3), host: "10.0.0.3", port: 7000, linked: true },
+    { id: idOf(4), host: "10.0.0.4", port: 7000 },
+  ], from);
+  assert.deepEqual([...from.theirNeighbours], [idOf(3)]);
+  exchange.learn([{ id: idOf(5), host: "10.0.0.5", port: 7000, linked: true }], from);
+  assert.deepEqual([...from.theirNeighbours], [idOf(5)], "the latest list replaces the last");
 });
 
 Deno.test("hollow addresses are not learned", () => {

@@ -17,7 +17,7 @@ export interface PeerOptions {
   host?: string;
   /** The identity to use. Default: loaded from (or created in) `dataDir`, else a fresh one in memory. */
   identity?: Identity;
-  /** Directory holding the peer's key pair. */
+  /** Directory holding the peer's key pair and its address book (`peers.json`), kept across restarts. */
   dataDir?: string;
   /** Nickname announced in `hello`. */
   nick?: string;

@@ -87,6 +87,10 @@ export interface ConnectionRecord {
   lastAppAt: number;
   /** `peers` received before the handshake on a connection we dialed: used if it refuses us. */
   refusalPeers?: PeerAddress[];
+  /** The peer's own neighbours, as its last `peers` message named them. */
+  theirNeighbours: Set<string>;
+  /** The user asked for this connection (`Peer.connect`): upkeep never drops it to rebalance. */
+  pinned: boolean;
 }
 
 /**
@@ -117,6 +121,8 @@ export function newRecord(
     pings: new Map(),
     ready: Promise.withResolvers<PeerInfo>(),
     lastAppAt: now,
+    theirNeighbours: new Set(),
+    pinned: false,
   };
   record.ready.promise.catch(() => {});
   record.connection = connect(record);

@@ -13,8 +13,16 @@ import type { PeerExchange } from "./peer_exchange.ts";
 import type { ResolvedPeerOptions } from "./peer_options.ts";
 import type { Registry } from "./registry.ts";
 
-/** Most dials upkeep keeps in flight at once. */
+/** Most recent dials upkeep keeps in flight at once (see `SLOW_DIAL_MS`). */
 export const MAX_UPKEEP_DIALS = 2;
+/** Most dials in flight at all, slow ones included. */
+export const MAX_DIALS = 8;
+/** About how often a peer at its target tries one more, random, known peer (±50%). */
+export const EXPLORE_EVERY_MS = 10_000;
+/** Connections past the target a peer keeps before it drops a redundant one. */
+export const REBALANCE_SLACK = 2;
+/** A connection younger than this is never dropped to rebalance. */
+export const REBALANCE_MIN_AGE_MS = 30_000;
 
 /** What upkeep decides from. */
 export interface UpkeepState {
@@ -24,20 +32,29 @@ export interface UpkeepState {
   maxConnections: number;
   /** Connections now, handshaking ones included. */
   connections: number;
-  /** Dials in flight now. */
+  /** Dials in flight now that are not slow. */
   dialsInFlight: number;
+  /** Dials in flight now, slow ones included (default: `dialsInFlight`). */
+  allDials?: number;
   /** Addresses that may be dialed now, best first (see `AddressBook.dialable`). */
   candidates: KnownAddress[];
   /** Ids of the connected peers. */
   connectedIds: ReadonlySet<string>;
   /** `host:port` of where connected peers listen and of the dials in flight. */
   busyAddresses: ReadonlySet<string>;
+  /**
+   * A number in [0, 1) when it is time to explore: then, at the target, one more candidate is
+   * dialed, the one at that fraction of the list. Undefined: no exploring this round.
+   */
+  explore?: number;
 }
 
 /**
  * The addresses to dial now: the first candidates that are neither connected nor being dialed,
  * as many as bring the connections up to the target (and never past `maxConnections`), with at
- * most {@linkcode MAX_UPKEEP_DIALS} dials in flight.
+ * most {@linkcode MAX_UPKEEP_DIALS} recent dials and {@linkcode MAX_DIALS} dials in all in
+ * flight. At the target, when `explore` says so, one candidate at random: two parts of a mesh
+ * that each look whole find each other this way.
  *
  * @example
  * ```ts
@@ -60,17 +77,65 @@ export interface UpkeepState {
 export function planDials(state: UpkeepState): KnownAddress[] {
   const limit = Math.min(state.targetConnections, state.maxConnections);
   let connections = state.connections;
-  let inFlight = state.dialsInFlight;
+  let recent = state.dialsInFlight;
+  let all = state.allDials ?? state.dialsInFlight;
+  const open = state.candidates.filter((entry) =>
+    !(entry.id && state.connectedIds.has(entry.id)) &&
+    !state.busyAddresses.has(formatAddress(entry))
+  );
   const plan: KnownAddress[] = [];
-  for (const entry of state.candidates) {
-    if (connections >= limit || inFlight >= MAX_UPKEEP_DIALS) break;
-    if (entry.id && state.connectedIds.has(entry.id)) continue;
-    if (state.busyAddresses.has(formatAddress(entry))) continue;
+  for (const entry of open) {
+    if (connections >= limit || recent >= MAX_UPKEEP_DIALS || all >= MAX_DIALS) break;
     plan.push(entry);
     connections++;
-    inFlight++;
+    recent++;
+    all++;
   }
+  const exploring = state.explore !== undefined && plan.length === 0 && open.length > 0 &&
+    state.targetConnections > 0 && connections >= limit &&
+    connections < state.maxConnections && recent < MAX_UPKEEP_DIALS && all < MAX_DIALS;
+  if (exploring) plan.push(open[Math.floor(state.explore! * open.length)]);
   return plan;
+}
+
+/** A neighbour as rebalancing sees it. */
+export interface Neighbour {
+  /** Its id. */
+  id: string;
+  /** How long it has been connected, in ms. */
+  age: number;
+  /** The user asked for it: never dropped. */
+  pinned: boolean;
+  /** Its own neighbours, as its peer exchange names them. */
+  neighbours: ReadonlySet<string>;
+}
+
+/**
+ * The neighbour to drop when a peer holds more than {@linkcode REBALANCE_SLACK} connections past
+ * its target (exploring adds them), or null. Only a redundant one goes: one that is also a
+ * neighbour of another of ours, so that it stays two hops away and no part of the mesh is cut
+ * off; of those, the one we share the most neighbours with. Never a pinned or young connection.
+ *
+ * @example
+ * ```ts
+ * import { pickRedundant } from "./upkeep.ts";
+ * const n = (id: string, neighbours: string[]) =>
+ *   ({ id, age: 60_000, pinned: false, neighbours: new Set(neighbours) });
+ * const all = [n("a", ["b"]), n("b", ["a", "c"]), n("c", ["b"]), n("d", [])];
+ * console.log(pickRedundant(all, 1)); // "b": a and c still reach it
+ * ```
+ */
+export function pickRedundant(neighbours: Neighbour[], targetConnections: number): string | null {
+  if (neighbours.length <= targetConnections + REBALANCE_SLACK) return null;
+  const ids = new Set(neighbours.map((n) => n.id));
+  let best: { id: string; shared: number } | null = null;
+  for (const neighbour of neighbours) {
+    if (neighbour.pinned || neighbour.age < REBALANCE_MIN_AGE_MS) continue;
+    let shared = 0;
+    for (const id of neighbour.neighbours) if (ids.has(id)) shared++;
+    if (shared > 0 && (!best || shared > best.shared)) best = { id: neighbour.id, shared };
+  }
+  return best?.id ?? null;
 }
 
 /** What upkeep needs of its peer. */
@@ -116,20 +181,31 @@ export interface UpkeepHost {
  */
 export class Upkeep {
   readonly #host: UpkeepHost;
+  #exploreAt = 0;
 
   /** Upkeep of the peer `host` describes. */
   constructor(host: UpkeepHost) {
     this.#host = host;
   }
 
-  /** One round: retell the neighbours if due, and dial what {@linkcode planDials} picks. */
+  /**
+   * One round: retell the neighbours if due, drop a redundant connection if there are too many,
+   * and dial what {@linkcode planDials} picks (exploring, now and then, at the target).
+   */
   run(now: number): void {
     const { options, registry, book, dialer, exchange } = this.#host;
     if (this.#host.closing() || options.targetConnections === 0) return;
     exchange.gossip(now);
-    // At the target or the dial limit, as most ticks are: nothing to plan.
+    this.#rebalance(now);
     const limit = Math.min(options.targetConnections, options.maxConnections);
-    if (registry.records.size >= limit || dialer.inFlight >= MAX_UPKEEP_DIALS) return;
+    const explore = now >= this.#exploreAt;
+    // At the target or the dial limit, as most ticks are: nothing to plan.
+    if (
+      (registry.records.size >= limit && !explore) || dialer.recentDials(now) >= MAX_UPKEEP_DIALS
+    ) {
+      return;
+    }
+    if (explore) this.#exploreAt = now + EXPLORE_EVERY_MS * (0.5 + Math.random());
     const busyAddresses = dialer.dialing();
     for (const record of registry.byId.values()) {
       const address = registry.listenAddress(record);
@@ -139,18 +215,37 @@ export class Upkeep {
       targetConnections: options.targetConnections,
       maxConnections: options.maxConnections,
       connections: registry.records.size,
-      dialsInFlight: dialer.inFlight,
+      dialsInFlight: dialer.recentDials(now),
+      allDials: dialer.inFlight,
       candidates: book.dialable(),
       connectedIds: new Set(registry.byId.keys()),
       busyAddresses,
+      explore: explore ? Math.random() : undefined,
     });
     for (const entry of plan) {
       dialer.dial(entry).catch((error) => {
-        // Report an address going bad once, not on every retry of the backoff.
-        if (entry.failures === 1) {
+        // Report an address going bad once, not on every retry of the backoff, and not at all
+        // for a peer that said goodbye: it left, it did not fail.
+        if (entry.failures === 1 && !entry.left) {
           options.log(`${(error as Error).message}; will retry with backoff`);
         }
       });
     }
+  }
+
+  #rebalance(now: number): void {
+    const { options, registry } = this.#host;
+    const neighbours = [...registry.byId.values()].map((record) => ({
+      id: record.remote!.id,
+      age: now - record.startedAt,
+      pinned: record.pinned,
+      neighbours: record.theirNeighbours,
+    }));
+    const redundant = pickRedundant(neighbours, options.targetConnections);
+    if (redundant === null) return;
+    registry.byId.get(redundant)?.connection.close(
+      "rebalancing: this peer has more connections than it keeps, and reaches you through another",
+      "rebalance",
+    );
   }
 }

@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { formatAddress } from "./address.ts";
 import { AddressBook, type KnownAddress } from "./address_book.ts";
 import { closeAll, peers, waitFor } from "./testing.ts";
-import { MAX_UPKEEP_DIALS, planDials, type UpkeepState } from "./upkeep.ts";
+import {
+  MAX_DIALS,
+  MAX_UPKEEP_DIALS,
+  type Neighbour,
+  pickRedundant,
+  planDials,
+  REBALANCE_MIN_AGE_MS,
+  REBALANCE_SLACK,
+  type UpkeepState,
+} from "./upkeep.ts";
 
 const fast = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 400 };
 
@@ -113,4 +122,49 @@ Deno.test("upkeep dials an address added to the book until it reaches the peer t
   } finally {
     await closeAll(list);
   }
+});
+
+Deno.test("at its target a peer explores: one random candidate, and only when told to", () => {
+  const book = bookOf(6);
+  const full = { targetConnections: 4, connections: 4 };
+  assert.deepEqual(planDials(state(book, full)), [], "no exploring unless it is time");
+  assert.deepEqual(ports(planDials(state(book, { ...full, explore: 0 }))), [7000]);
+  assert.deepEqual(ports(planDials(state(book, { ...full, explore: 0.99 }))), [7005]);
+  const busy = new Set([0, 1, 2, 3, 4].map((i) => `10.0.0.7:${7000 + i}`));
+  assert.deepEqual(
+    ports(planDials(state(book, { ...full, explore: 0, busyAddresses: busy }))),
+    [7005],
+    "never a connected or dialing address",
+  );
+  assert.deepEqual(planDials(state(book, { ...full, explore: 0, maxConnections: 4 })), []);
+  assert.deepEqual(planDials(state(book, { ...full, explore: 0, dialsInFlight: 2 })), []);
+  assert.deepEqual(planDials(state(book, { ...full, explore: 0, targetConnections: 0 })), []);
+});
+
+Deno.test("slow dials do not hold upkeep back, but dials in all are capped", () => {
+  const book = bookOf(20);
+  assert.equal(planDials(state(book, { dialsInFlight: 0, allDials: 6 })).length, 2);
+  assert.equal(planDials(state(book, { dialsInFlight: 0, allDials: MAX_DIALS - 1 })).length, 1);
+  assert.equal(planDials(state(book, { dialsInFlight: 0, allDials: MAX_DIALS })).length, 0);
+});
+
+Deno.test("past its target and slack, a peer drops a redundant neighbour, never a needed one", () => {
+  const old = REBALANCE_MIN_AGE_MS;
+  const n = (id: string, neighbours: string[], extra: Partial<Neighbour> = {}): Neighbour => ({
+    id,
+    age: old,
+    pinned: false,
+    neighbours: new Set(neighbours),
+    ...extra,
+  });
+  const within = [n("a", ["b"]), n("b", ["a"]), n("c", [])];
+  assert.equal(pickRedundant(within, 1), null, `${within.length} is within target + slack`);
+  // b is also reached through a and c; d is reached only directly.
+  const many = [n("a", ["b"]), n("b", ["a", "c"]), n("c", ["b"]), n("d", ["x"]), n("e", [])];
+  assert.equal(pickRedundant(many, 2), "b");
+  assert.equal(pickRedundant(many.map((x) => x.id === "b" ? { ...x, pinned: true } : x), 2), "a");
+  assert.equal(pickRedundant(many.map((x) => ({ ...x, age: old - 1 })), 2), null, "young");
+  const lonely = [n("a", []), n("b", []), n("c", []), n("d", []), n("e", [])];
+  assert.equal(pickRedundant(lonely, 2), null, "nobody is redundant: keep them all");
+  assert.equal(REBALANCE_SLACK, 2);
 });
