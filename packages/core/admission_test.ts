@@ -5,7 +5,8 @@ import { Admission } from "./admission.ts";
 import { ConnectError } from "./errors.ts";
 import { resolvePeerOptions } from "./peer_options.ts";
 import { Registry } from "./registry.ts";
-import { closeAll, peers, RawPeer, record, waitFor } from "./testing.ts";
+import { decodeValue } from "./codec.ts";
+import { closeAll, type Frame, peers, RawPeer, record, waitFor } from "./testing.ts";
 
 Deno.test("connections over the limit are refused with a reason", async () => {
   const list = await peers(4, { maxConnections: 2 });
@@ -104,7 +105,6 @@ Deno.test("each offence doubles the penalty; an address we dialed is backed off 
     registry: new Registry("11".repeat(16)),
     book,
     options: resolvePeerOptions({ penaltyMs: 1000, log: (line) => logs.push(line) }),
-    exchangeList: () => [],
     adopt: (conn) => conn.close(),
     closing: () => false,
   });
@@ -125,20 +125,28 @@ Deno.test("each offence doubles the penalty; an address we dialed is backed off 
   await accepting;
 });
 
-Deno.test("silent sockets cannot take every slot: past the handshake cap they are refused", async () => {
+Deno.test("silent sockets cannot take every slot: past the handshake cap they wait, then are refused", async () => {
   const [a, b] = await peers(2, { maxPendingHandshakes: 4, handshakeTimeoutMs: 60_000 });
   const silent = await Promise.all(Array.from({ length: 4 }, () => RawPeer.dial(a.port)));
+  const waiting: RawPeer[] = [];
   try {
     await waitFor(
       () => silent.every((r) => r.raw.length >= 1),
       "the silent sockets to get a hello",
     );
-    const fifth = await RawPeer.dial(a.port);
-    const bye = await fifth.next("bye");
+    // Sixteen more from the same host wait their turn without a worker; the next is refused.
+    for (let i = 0; i < 16; i++) waiting.push(await RawPeer.dial(a.port));
+    const refused = await RawPeer.dial(a.port);
+    const bye = await refused.next("bye");
     assert.equal(bye?.code, "full");
-    await fifth.close();
+    assert.equal(bye?.reason, "too many connections in handshake");
+    assert.deepEqual(refused.raw.length, 1, "a bye and nothing else: no hello, no peers");
+    await refused.close();
+    assert.equal(waiting.some((r) => r.raw.length > 0), false, "the waiting get nothing yet");
     await Promise.all(silent.map((r) => r.close()));
-    // The slots free up once a's workers see the silent sockets end.
+    await waitFor(() => waiting.filter((r) => r.raw.length > 0).length >= 4, "4 waiting to start");
+    await Promise.all(waiting.map((r) => r.close()));
+    // The slots free up once a's workers see the sockets end.
     let joined = false;
     for (let attempt = 0; attempt < 50 && !joined; attempt++) {
       joined = await b.connect("127.0.0.1", a.port).then(() => true, async () => {
@@ -148,7 +156,58 @@ Deno.test("silent sockets cannot take every slot: past the handshake cap they ar
     }
     assert.ok(joined, "a real peer gets in once the silent sockets are gone");
   } finally {
-    await Promise.all(silent.map((r) => r.close()));
+    await Promise.all([...silent, ...waiting].map((r) => r.close()));
     await closeAll([a, b]);
+  }
+});
+
+Deno.test("a flood of silent sockets from one address locks nobody else out and learns nothing of the mesh", async () => {
+  // a listens on both IPv4 and IPv6: the flood comes from 127.0.0.1, the newcomer from ::1.
+  const [a] = await peers(1, { host: "::" });
+  const [c, newcomer] = await peers(2);
+  const flood = new Set<RawPeer>();
+  const received: Frame[] = [];
+  let flooding = true;
+  const keepFlooding = (async () => {
+    while (flooding) {
+      for (const raw of flood) {
+        if (!raw.ended) continue;
+        flood.delete(raw);
+        received.push(...raw.raw.map((body) => decodeValue(body) as Frame));
+      }
+      while (flooding && flood.size < 200) {
+        const raw = await RawPeer.dial(a.port, true, "127.0.0.1").catch(() => null);
+        if (!raw) break;
+        flood.add(raw);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    await c.connect("127.0.0.1", a.port); // the mesh has a peer to give away
+    await waitFor(() => flood.size >= 200, "the flood to be in place", 30_000);
+    const info = await newcomer.connect("::1", a.port);
+    assert.equal(info.id, a.id, "the newcomer got in during the flood");
+    flooding = false;
+    await keepFlooding;
+    for (const raw of flood) {
+      await raw.close();
+      received.push(...raw.raw.map((body) => decodeValue(body) as Frame));
+    }
+    // What any socket of the flood was sent before a handshake: hellos and byes, never a peer.
+    assert.ok(received.length >= 200);
+    for (const frame of received) {
+      assert.ok(frame.t === "hello" || frame.t === "bye", `sent ${JSON.stringify(frame.t)}`);
+    }
+    for (const frame of received.filter((f) => f.t === "bye")) {
+      for (const secret of [a.id, c.id, newcomer.id, String(c.port)]) {
+        assert.equal(String(frame.reason).includes(secret), false, String(frame.reason));
+      }
+    }
+  } finally {
+    flooding = false;
+    await keepFlooding;
+    await Promise.all([...flood].map((r) => r.close()));
+    await closeAll([a, c, newcomer]);
   }
 });

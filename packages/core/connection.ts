@@ -87,7 +87,7 @@ export class Connection {
     conn: Deno.TcpConn,
     setup: ConnectionSetup,
     events: ConnectionEvents,
-    role: { dialer: boolean; expectPeer?: string },
+    role: { dialer: boolean; expectPeer?: string; full?: boolean },
   ) {
     this.#conn = conn;
     this.remoteAddr = conn.remoteAddr;
@@ -122,6 +122,7 @@ export class Connection {
       ...(setup.plaintext ? { plaintext: true } : {}),
       dialer: role.dialer,
       ...(role.expectPeer !== undefined ? { expectPeer: role.expectPeer } : {}),
+      ...(role.full ? { full: true } : {}),
     });
     this.#reading = this.#readLoop();
     this.#writing = this.#writeLoop();

@@ -46,6 +46,8 @@ export interface DispatchHost {
   events: Emitter<PeerEvents>;
   /** Backs off a remote that broke a rate limit (see `Admission.penalize`). */
   penalize(record: ConnectionRecord): void;
+  /** A handshake slot came free: a stranger waiting for one may start (see `Admission`). */
+  slotFreed(): void;
   /** True once the peer is closing. */
   closing(): boolean;
 }
@@ -75,6 +77,7 @@ export class Dispatcher {
     direction: "inbound" | "outbound",
     dialed?: Address,
     expectPeer?: string,
+    full = false,
   ): ConnectionRecord {
     const { registry, events, files, options } = this.#host;
     const setup = { ...this.#host.setup, sinks: files.sinks() };
@@ -88,7 +91,8 @@ export class Dispatcher {
           const address = registry.remoteKey(record);
           events.emit("error", { address, error: new Error(message) });
         },
-      }, { dialer: direction === "outbound", expectPeer }));
+      }, { dialer: direction === "outbound", expectPeer, full }));
+    record.full = full;
     files.link(record.connection);
     registry.add(record);
     return record;
@@ -98,6 +102,7 @@ export class Dispatcher {
     const { registry, book, events, exchange, options } = this.#host;
     record.remote = proven;
     record.ephemeralKeys = keys;
+    this.#host.slotFreed();
     if (proven.id === this.#host.myId) {
       if (record.dialed) book.add(record.dialed, proven.id).self = true;
       const address = registry.remoteKey(record);
@@ -105,6 +110,18 @@ export class Dispatcher {
         new ConnectError("self", `refusing to connect to ourselves at ${address}`),
       );
       record.connection.close("refusing to connect to itself", "self");
+      return;
+    }
+    if (record.full || proven.full) {
+      // No room here, or there: the handshake only serves to tell a proven peer where else to go.
+      record.full = true;
+      if (record.direction === "inbound") {
+        exchange.send(record);
+        record.connection.close(
+          "too many connections: no room for another; try the peers named",
+          "full",
+        );
+      }
       return;
     }
     const opened = registry.open(record, 2 * options.heartbeatIntervalMs);
@@ -136,11 +153,8 @@ export class Dispatcher {
         // It has more connections than it keeps and reaches us another way: do not dial it
         // straight back.
         if (listening && message.code === "rebalance") book.rest(listening, Date.now() + 60_000);
-        if (!record.remote && (message.code === "full" || message.code === "shutdown")) {
-          exchange.learn(record.refusalPeers ?? []); // where else to go
-        }
         record.connection.close(`peer said bye: ${message.reason}`);
-        if (!record.remote) {
+        if (!record.remote || record.full) {
           const address = registry.remoteKey(record);
           record.ready.reject(
             new ConnectError("refused", `${address} refused: ${message.reason}`),
@@ -148,14 +162,8 @@ export class Dispatcher {
         }
         return;
       }
-      if (!record.remote) {
-        // A peer refusing our dial sends `peers` before its `bye`; kept until that bye, and never
-        // taken from a stranger who dialed us: it must not fill our address book unauthenticated.
-        if (message.t === "peers" && record.direction === "outbound") {
-          record.refusalPeers = message.peers;
-        }
-        continue;
-      }
+      // Nothing said before the handshake is taken: it is unauthenticated.
+      if (!record.remote) continue;
       if (message.t === "pong") heartbeat.pong(record, message.n);
       else if (message.t === "peers") exchange.learn(message.peers, record);
       else if (message.t === "app" && registry.byId.get(record.remote.id) === record) {
@@ -174,10 +182,15 @@ export class Dispatcher {
   #onClosed(record: ConnectionRecord, reason: string, error: ProtocolError | null): void {
     const { registry, events, heartbeat, options } = this.#host;
     registry.remove(record);
+    this.#host.slotFreed();
     const address = registry.remoteKey(record);
     heartbeat.abandon(record, reason);
-    if (!record.remote) {
-      const why = error?.code === "wrong-peer" ? "wrong-peer" : error ? "refused" : "closed";
+    if (!record.remote || record.full) {
+      const why = error?.code === "wrong-peer"
+        ? "wrong-peer"
+        : error || record.full
+        ? "refused"
+        : "closed";
       record.ready.reject(new ConnectError(why, `${address}: ${reason}`));
     }
     if (error?.code === "rate-limited") this.#host.penalize(record);

@@ -66,6 +66,11 @@ export interface Auth {
   nick: string;
   /** Names of the apps the sender runs. */
   apps: string[];
+  /**
+   * The acceptor has no room: once the dialer's auth checks out it sends `peers` (where else to
+   * go) and `bye` with code `full`, and the connection ends.
+   */
+  full?: boolean;
 }
 
 /** Asks for a `pong` with the same `n`. */
@@ -119,6 +124,7 @@ export const coreMessage: Schema = s.oneOf("t", {
     listen: s.optional(address),
     nick: s.str(MAX_NICK_LENGTH),
     apps: s.array(s.str(32), 16),
+    full: s.optional(s.bool()),
   }),
   ping: s.map({ n: s.uint() }),
   pong: s.map({ n: s.uint() }),

@@ -180,6 +180,7 @@ class MeshPeer implements Peer {
   readonly #files: BulkFiles;
   readonly #heartbeat: Heartbeat;
   readonly #dialer: Dialer;
+  readonly #admission: Admission;
   readonly #upkeep: Upkeep;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #accepting: Promise<void>;
@@ -229,14 +230,14 @@ class MeshPeer implements Peer {
       heartbeat,
       events: this.#events,
       penalize: (record) => admission.penalize(record),
+      slotFreed: () => admission.admitWaiting(),
       closing,
     });
-    const admission = new Admission(listener, {
+    const admission = this.#admission = new Admission(listener, {
       registry,
       book,
       options: o,
-      exchangeList: () => exchange.list(),
-      adopt: (conn) => dispatcher.adopt(conn, "inbound"),
+      adopt: (conn, full) => dispatcher.adopt(conn, "inbound", undefined, undefined, full),
       closing,
     });
     const dialer = this.#dialer = new Dialer({
@@ -357,6 +358,7 @@ class MeshPeer implements Peer {
   #tick(): void {
     const now = performance.now();
     this.#heartbeat.tick(now);
+    this.#admission.admitWaiting(now);
     for (const gone of this.#registry.expireDeparting(now)) {
       this.#events.emit("peer:disconnected", gone);
     }

@@ -45,6 +45,11 @@ export interface PeerOptions {
   penaltyMs?: number;
   /** Most inbound connections still in their handshake (default 16); more are refused at once. */
   maxPendingHandshakes?: number;
+  /**
+   * Most inbound connections in their handshake from one remote IP address (default 4): silent
+   * sockets from one host cannot take every handshake slot.
+   */
+  maxPendingPerAddress?: number;
   /** Connections upkeep tries to keep by dialing known addresses (default 8; 0 disables). */
   targetConnections?: number;
   /** Largest frame body accepted (default 2 MiB). */
@@ -86,6 +91,7 @@ export function resolvePeerOptions(options: PeerOptions): ResolvedPeerOptions {
     maxBytesPerSecond: options.maxBytesPerSecond ?? 2 ** 30,
     penaltyMs: options.penaltyMs ?? 10_000,
     maxPendingHandshakes: options.maxPendingHandshakes ?? 16,
+    maxPendingPerAddress: options.maxPendingPerAddress ?? 4,
     targetConnections: options.targetConnections ?? 8,
     maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
     maxQueuedBytes: options.maxQueuedBytes ?? 16 * 2 ** 20,

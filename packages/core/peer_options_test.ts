@@ -15,6 +15,7 @@ Deno.test("unset options take their documented defaults; set ones are kept", () 
     maxBytesPerSecond: 2 ** 30,
     penaltyMs: 10_000,
     maxPendingHandshakes: 16,
+    maxPendingPerAddress: 4,
     targetConnections: 8,
     maxFrameSize: 2 * 2 ** 20,
     maxQueuedBytes: 16 * 2 ** 20,

@@ -69,9 +69,9 @@ export class RawPeer {
     this.#reading = read ? this.#readLoop() : null;
   }
 
-  /** Dials a peer; with `read: false` it never reads (a stalled peer). */
-  static async dial(port: number, read = true): Promise<RawPeer> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  /** Dials a peer (on loopback unless `hostname`); with `read: false` it never reads (a stalled peer). */
+  static async dial(port: number, read = true, hostname = "127.0.0.1"): Promise<RawPeer> {
+    const conn = await Deno.connect({ hostname, port });
     conn.setNoDelay(true); // as peers do: small handshake frames go out at once
     return new RawPeer(conn, read);
   }

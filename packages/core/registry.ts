@@ -85,8 +85,11 @@ export interface ConnectionRecord {
   replaced?: boolean;
   /** `performance.now()` of the last app message received. */
   lastAppAt: number;
-  /** `peers` received before the handshake on a connection we dialed: used if it refuses us. */
-  refusalPeers?: PeerAddress[];
+  /**
+   * The connection ends once its handshake is done: we had no room (inbound), or the peer we
+   * dialed said it has none (outbound; it sends where else to go, then `bye`).
+   */
+  full?: boolean;
   /** The peer's own neighbours, as its last `peers` message named them. */
   theirNeighbours: Set<string>;
   /** The user asked for this connection (`Peer.connect`): upkeep never drops it to rebalance. */

@@ -62,6 +62,8 @@ export interface InitRequest extends WorkerSetup {
   dialer: boolean;
   /** The peer id the dialer expects; any other is refused (`wrong-peer`). */
   expectPeer?: string;
+  /** We have no room: the handshake says so, then we send `peers` and `bye` (code `full`). */
+  full?: boolean;
 }
 
 /** Bulk bytes of `app` messages whose key field is `key` go into `path` (null: stop). */

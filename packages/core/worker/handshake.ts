@@ -39,6 +39,8 @@ export interface HandshakeSetup {
   dialer: boolean;
   /** The peer id the dialer expects; any other is refused (`wrong-peer`). */
   expectPeer?: string;
+  /** We have no room: our auth says so, and the connection ends after the handshake. */
+  full?: boolean;
 }
 
 /** What a {@linkcode Handshake} asks of the layers around it. */
@@ -143,7 +145,7 @@ export class Handshake {
     // Everything after our hello is sealed: our hello went out first, and the auth below is
     // sealed when its turn comes.
     this.#events.keys(session);
-    const { publicKey, nick, apps, listen } = this.#setup;
+    const { publicKey, nick, apps, listen, full } = this.#setup;
     const auth: Auth = {
       t: "auth",
       key: publicKey,
@@ -151,6 +153,7 @@ export class Handshake {
       nick,
       apps,
       ...(listen ? { listen } : {}),
+      ...(full ? { full } : {}),
     };
     this.#expect = "auth";
     // A dialer that pins the peer's id proves its own only to that peer: it answers the remote's
