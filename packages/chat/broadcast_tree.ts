@@ -36,8 +36,8 @@ export type TreeMessage<I> =
 export interface TreeOptions<I extends Numbered> {
   /** The log of what this peer has, and the messages it keeps to give to others. */
   log: StreamLog<I>;
-  /** Sends `message` to a neighbour. */
-  send(peer: string, message: TreeMessage<I>): void;
+  /** Sends `message` to each of `peers` (one or more neighbours). */
+  send(peers: readonly string[], message: TreeMessage<I>): void;
   /** A message new to this peer, from a neighbour, to show. */
   deliver(item: I, from: string, late: boolean): void;
   /**
@@ -97,7 +97,7 @@ interface Wanted {
  * const sent: string[] = [];
  * const tree = new BroadcastTree<{ stream: string; n: number }>({
  *   log: new StreamLog(),
- *   send: (peer, message) => sent.push(`${peer} ${message.t}`),
+ *   send: (peers, message) => sent.push(`${peers} ${message.t}`),
  *   deliver: () => {},
  *   forward: (item) => item,
  *   now: () => 0,
@@ -132,7 +132,7 @@ export class BroadcastTree<I extends Numbered> {
   join(peer: string): void {
     this.#eager.add(peer);
     this.#lazy.delete(peer);
-    this.#o.send(peer, { t: "summary", streams: this.#o.log.summary(this.#o.maxSummary) });
+    this.#o.send([peer], { t: "summary", streams: this.#o.log.summary(this.#o.maxSummary) });
   }
 
   /** A neighbour gone. */
@@ -189,7 +189,7 @@ export class BroadcastTree<I extends Numbered> {
     for (const [peer, streams] of this.#toAnnounce) {
       if (streams.size === 0) continue;
       const have = [...streams].map((stream) => this.#o.log.summaryOf(stream));
-      this.#o.send(peer, { t: "ihave", have });
+      this.#o.send([peer], { t: "ihave", have });
       this.#stats.announced++;
       streams.clear();
     }
@@ -216,7 +216,7 @@ export class BroadcastTree<I extends Numbered> {
     }
     for (const [peer, streams] of grafts) {
       this.#setEager(peer);
-      this.#o.send(peer, { t: "graft", want: [...streams] });
+      this.#o.send([peer], { t: "graft", want: [...streams] });
       this.#stats.grafts++;
     }
   }
@@ -243,7 +243,7 @@ export class BroadcastTree<I extends Numbered> {
       if (this.#eager.has(from)) {
         this.#eager.delete(from);
         this.#lazy.add(from);
-        this.#o.send(from, { t: "prune" });
+        this.#o.send([from], { t: "prune" });
         this.#stats.prunes++;
       }
       return;
@@ -258,10 +258,10 @@ export class BroadcastTree<I extends Numbered> {
   }
 
   #push(item: I, from: string | null, late: boolean): void {
-    for (const peer of this.#eager) {
-      if (peer === from) continue;
-      this.#o.send(peer, { t: "item", item, late });
-      this.#stats.pushed++;
+    const to = [...this.#eager].filter((peer) => peer !== from);
+    if (to.length > 0) {
+      this.#o.send(to, { t: "item", item, late });
+      this.#stats.pushed += to.length;
     }
     for (const peer of this.#lazy) {
       if (peer === from) continue;
@@ -299,7 +299,7 @@ export class BroadcastTree<I extends Numbered> {
       for (const n of numbers) {
         const item = this.#o.log.get(stream, n);
         if (!item) continue;
-        this.#o.send(from, { t: "item", item, late: false });
+        this.#o.send([from], { t: "item", item, late: false });
         this.#stats.pushed++;
       }
     }
@@ -307,7 +307,7 @@ export class BroadcastTree<I extends Numbered> {
 
   #onSummary(from: string, streams: StreamSummary[]): void {
     for (const item of this.#o.log.lacking(streams, this.#o.maxAnswer)) {
-      this.#o.send(from, { t: "item", item, late: true });
+      this.#o.send([from], { t: "item", item, late: true });
       this.#stats.pushed++;
     }
   }

@@ -23,9 +23,11 @@ class Mesh {
       this.trees.push(
         new BroadcastTree<Item>({
           log: new StreamLog(),
-          send: (peer, message) => {
-            this.frames++;
-            this.#queue.push([Number(peer), i, message]);
+          send: (peers, message) => {
+            for (const peer of peers) {
+              this.frames++;
+              this.#queue.push([Number(peer), i, message]);
+            }
           },
           deliver: (item) => {
             const key = `${item.stream}#${item.n}`;
