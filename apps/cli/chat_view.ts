@@ -18,7 +18,7 @@ import type { Output } from "./output.ts";
  * import { Output } from "./output.ts";
  * const line = formatMessage(new Output(true), {
  *   id: "m1", from: { id: "4f1c0a9be27d4c1f8a6b3e5d7c9f0a12", nick: "ada" }, text: "hi",
- *   hops: 0, sentAt: Date.now(), clock: 1, direct: true, history: false,
+ *   hops: 0, sentAt: Date.now(), clock: 1, direct: true, late: false,
  * });
  * console.log(line.endsWith("[direct] ada (4f1c0a9b): hi")); // true
  * ```
@@ -28,7 +28,7 @@ export function formatMessage(out: Output, message: ChatMessage): string {
   const hue = 31 + (parseInt(message.from.id.slice(0, 2), 16) % 6);
   const who = out.paint(`1;${hue}`, message.from.nick) +
     out.paint("2", ` (${shortId(message.from.id)})`);
-  const tags = (message.history ? out.paint("2", "[history] ") : "") +
+  const tags = (message.late ? out.paint("2", "[late] ") : "") +
     (message.direct ? out.paint("35", "[direct] ") : "");
   return `${out.paint("2", time)} ${tags}${who}: ${message.text}`;
 }
@@ -41,9 +41,9 @@ export function formatMessage(out: Output, message: ChatMessage): string {
  * import { messageEvent } from "./chat_view.ts";
  * const event = messageEvent({
  *   id: "m1", from: { id: "4f1c0a9be27d4c1f8a6b3e5d7c9f0a12", nick: "ada" }, text: "hi",
- *   hops: 0, sentAt: 0, clock: 1, direct: false, history: false,
+ *   hops: 0, sentAt: 0, clock: 1, direct: false, late: false,
  * });
- * console.log(Object.keys(event)); // ["id", "from", "text", "hops", "sentAt", "history"]
+ * console.log(Object.keys(event)); // ["id", "from", "text", "hops", "sentAt", "late"]
  * ```
  */
 export function messageEvent(message: ChatMessage): Record<string, unknown> {
@@ -53,7 +53,7 @@ export function messageEvent(message: ChatMessage): Record<string, unknown> {
     text: message.text,
     hops: message.hops,
     sentAt: message.sentAt,
-    history: message.history,
+    late: message.late,
   };
 }
 

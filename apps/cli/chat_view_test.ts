@@ -15,7 +15,7 @@ function message(fields: Partial<ChatMessage> = {}): ChatMessage {
     sentAt: new Date(2025, 0, 2, 13, 4, 5).getTime(),
     clock: 3,
     direct: false,
-    history: false,
+    late: false,
     ...fields,
   };
 }
@@ -26,10 +26,10 @@ Deno.test("a message line: local time, author with short id, text", () => {
   assert.equal(formatMessage(plain, message()), "13:04:05 ada (4f1c0a9b): hello there");
 });
 
-Deno.test("a message line is tagged [history] and [direct], in that order", () => {
+Deno.test("a message line is tagged [late] and [direct], in that order", () => {
   assert.equal(
-    formatMessage(plain, message({ history: true, direct: true })),
-    "13:04:05 [history] [direct] ada (4f1c0a9b): hello there",
+    formatMessage(plain, message({ late: true, direct: true })),
+    "13:04:05 [late] [direct] ada (4f1c0a9b): hello there",
   );
   assert.equal(
     formatMessage(plain, message({ direct: true })),
@@ -51,15 +51,15 @@ Deno.test("in colour, the author's name takes a colour of its id", () => {
   }
 });
 
-Deno.test("a message event carries id, author, text, hops, time and the history flag", () => {
-  const m = message({ history: true });
+Deno.test("a message event carries id, author, text, hops, time and the late flag", () => {
+  const m = message({ late: true });
   assert.deepEqual(messageEvent(m), {
     id: "m1",
     from: ada,
     text: "hello there",
     hops: 1,
     sentAt: m.sentAt,
-    history: true,
+    late: true,
   });
 });
 

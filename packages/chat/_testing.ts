@@ -46,9 +46,12 @@ export async function testAuthor(nick = "ada"): Promise<TestAuthor> {
   };
 }
 
+/** Says made by hand so far: each gets its own number in its author's stream (epoch 1). */
+let handMade = 0;
+
 /**
  * A say made by hand in `author`'s name and signed with its key; `fields` replace the defaults
- * (one line, clock 1, 32 hops left of a limit of 32).
+ * (one line, clock 1, 32 hops left of a limit of 32, epoch 1, the next number of the stream).
  *
  * @example
  * ```ts
@@ -72,6 +75,8 @@ export async function signedSay(
     sentAt: Date.now(),
     key: author.publicKey,
     sig: new Uint8Array(64),
+    epoch: 1,
+    n: ++handMade,
     ...fields,
   };
   say.sig = await author.sign(signedBytes(say));

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { BoundedMap } from "@meshtalk/core";
 import type { Numbered, StreamLog, StreamSummary } from "./stream_log.ts";
 
 /** What two ends of a link say to each other. */
@@ -51,7 +52,7 @@ export interface TreeOptions<I extends Numbered> {
   graftAfterMs?: number;
   /** Most messages sent in answer to one summary (the latest of those lacking; default 1,000). */
   maxAnswer?: number;
-  /** Most streams in a summary (default 512: the most recently heard of). */
+  /** Most streams in a summary (default and most {@linkcode MAX_SUMMARY}). */
   maxSummary?: number;
 }
 
@@ -71,12 +72,21 @@ export interface TreeStats {
   late: number;
 }
 
-/** How far back of an announced number a peer looks for holes (older holes wait for a summary). */
-const ANNOUNCED_WINDOW = 64;
-/** How long a hole is asked for before it is left (it is still taken if it comes). */
+/** Holes of one stream taken from one announcement, the lowest first (the rest come later). */
+const HOLES_PER_ANNOUNCEMENT = 256;
+/**
+ * How long a hole is asked for before it is given up as lost: no neighbour that announced it
+ * could send it. The log then counts it as had, so that it is not asked for again and again.
+ */
 const GIVE_UP_MS = 30_000;
 /** Holes asked for at once: announcements cannot grow this without end. */
 const MAX_WANTED = 4096;
+/** Most numbers of one stream, and most streams, one graft asks for (the wire's bound). */
+export const MAX_GRAFT = 64;
+/** Most streams in a summary, the most recently heard of (the wire's bound). */
+export const MAX_SUMMARY = 512;
+/** Streams whose last arrival is remembered. */
+const MAX_FLOWING = 4096;
 
 interface Wanted {
   stream: string;
@@ -114,6 +124,8 @@ export class BroadcastTree<I extends Numbered> {
   /** Per lazy neighbour: the streams that moved on since it was last told. */
   readonly #toAnnounce = new Map<string, Set<string>>();
   readonly #wanted = new Map<string, Wanted>();
+  /** When a message of each stream last arrived: a stream still flowing is not grafted. */
+  readonly #lastArrival = new BoundedMap<string, number>(MAX_FLOWING);
   readonly #stats: TreeStats = {
     pushed: 0,
     announced: 0,
@@ -125,7 +137,7 @@ export class BroadcastTree<I extends Numbered> {
 
   /** A tree with no neighbours yet. */
   constructor(options: TreeOptions<I>) {
-    this.#o = { graftAfterMs: 500, maxAnswer: 1000, maxSummary: 512, ...options };
+    this.#o = { graftAfterMs: 500, maxAnswer: 1000, maxSummary: MAX_SUMMARY, ...options };
   }
 
   /** A new neighbour: eager at first, and sent a summary so it can send what this peer lacks. */
@@ -188,10 +200,14 @@ export class BroadcastTree<I extends Numbered> {
   tick(): void {
     for (const [peer, streams] of this.#toAnnounce) {
       if (streams.size === 0) continue;
-      const have = [...streams].map((stream) => this.#o.log.summaryOf(stream));
+      const have: StreamSummary[] = [];
+      for (const stream of streams) {
+        if (have.length === MAX_SUMMARY) break; // the rest at the next tick
+        have.push(this.#o.log.summaryOf(stream));
+        streams.delete(stream);
+      }
       this.#o.send([peer], { t: "ihave", have });
       this.#stats.announced++;
-      streams.clear();
     }
     const now = this.#o.now();
     const grafts = new Map<string, Map<string, number[]>>();
@@ -200,19 +216,33 @@ export class BroadcastTree<I extends Numbered> {
         this.#wanted.delete(key);
         continue;
       }
-      if (now - wanted.since > GIVE_UP_MS || wanted.from.length === 0) {
+      if (now - wanted.since > GIVE_UP_MS) {
         this.#wanted.delete(key);
+        this.#o.log.add(wanted); // lost: asking again would only bring the same answer
+        continue;
+      }
+      if (wanted.from.length === 0) {
+        this.#wanted.delete(key); // everyone who had it left; a new link's summary may bring it
         continue;
       }
       if (now - wanted.since < this.#o.graftAfterMs * (wanted.tries + 1)) continue;
+      // A stream that is still arriving is only queued somewhere on its way (its messages travel
+      // one path, in order): a graft now would only bring duplicates. One that stalled lost its
+      // way, and is grafted.
+      const last = this.#lastArrival.get(wanted.stream) ?? -Infinity;
+      if (now - last < this.#o.graftAfterMs) continue;
       // Each try asks the next neighbour that announced it.
       const peer = wanted.from[wanted.tries % wanted.from.length];
-      wanted.tries++;
       let streams = grafts.get(peer);
       if (!streams) grafts.set(peer, streams = new Map());
       let numbers = streams.get(wanted.stream);
-      if (!numbers) streams.set(wanted.stream, numbers = []);
+      if (!numbers) {
+        if (streams.size >= MAX_GRAFT) continue; // asked at the next tick
+        streams.set(wanted.stream, numbers = []);
+      }
+      if (numbers.length >= MAX_GRAFT) continue;
       numbers.push(wanted.n);
+      wanted.tries++;
     }
     for (const [peer, streams] of grafts) {
       this.#setEager(peer);
@@ -239,8 +269,9 @@ export class BroadcastTree<I extends Numbered> {
   #onItem(from: string, item: I, late: boolean): void {
     if (!this.#o.log.add(item)) {
       this.#stats.duplicates++;
-      // It came another way first: this link need not carry whole messages.
-      if (this.#eager.has(from)) {
+      // It came another way first: this link need not carry whole messages. (Not when it answers
+      // a summary: answers do not travel the tree.)
+      if (!late && this.#eager.has(from)) {
         this.#eager.delete(from);
         this.#lazy.add(from);
         this.#o.send([from], { t: "prune" });
@@ -249,6 +280,8 @@ export class BroadcastTree<I extends Numbered> {
       return;
     }
     this.#wanted.delete(`${item.stream}#${item.n}`);
+    this.#lastArrival.set(item.stream, this.#o.now());
+    this.#lastArrival.touch(item.stream);
     if (late) this.#stats.late++;
     const onward = this.#o.forward(item);
     // Kept as it goes on, so that answers and grafts send what a relay would.
@@ -273,13 +306,14 @@ export class BroadcastTree<I extends Numbered> {
 
   /**
    * Notes what a lazy neighbour has and this peer lacks: the holes up to its base (it has all of
-   * those) near the top, and its highest. Not the numbers between: it may lack them too, and an
-   * author that skips numbers must not set off grafts for messages nobody has.
+   * those), the lowest first, and its highest. Not the numbers between: it may lack them too, and
+   * an author that skips numbers must not set off grafts for messages nobody has.
    */
   #onIHave(from: string, have: StreamSummary[]): void {
     const now = this.#o.now();
     for (const [stream, base, max] of have) {
-      const holes = this.#o.log.missing(stream, base - ANNOUNCED_WINDOW + 1, base);
+      const [, myBase] = this.#o.log.summaryOf(stream);
+      const holes = this.#o.log.missing(stream, myBase + 1, base, HOLES_PER_ANNOUNCEMENT);
       if (!this.#o.log.has(stream, max)) holes.push(max);
       for (const n of holes) {
         const key = `${stream}#${n}`;

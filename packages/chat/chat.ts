@@ -1,31 +1,32 @@
 /**
- * Gossip chat over the meshtalk core: every message is flooded to every peer exactly once.
- * Each carries a unique id, its origin, a Lamport clock and a hop limit; a peer relays a new
- * message to every neighbour but the one it came from and drops ids it has seen. Every message
- * is signed by its origin's identity key, and every peer checks the signature before it shows or
- * relays a message, so a relay can neither alter a message nor forge one.
+ * Chat over the meshtalk core: a line written at any peer reaches every peer exactly once. Each
+ * say carries a unique id, its origin, a Lamport clock, a hop limit and its place in its author's
+ * stream, and is signed by its origin's identity key; every peer checks the signature before it
+ * shows or passes on a say, so a relay can neither alter a message nor forge one. Says travel a
+ * broadcast tree with anti-entropy on every new link (`relay.ts`, `broadcast_tree.ts`), so that
+ * after a partition heals, or a peer comes back, every peer gets what it missed, once, marked late.
  *
- * This file puts the parts together: the outbox (lines into signed says), the flood (receiving,
- * checking and relaying says), history (for late joiners), and what the user sees.
+ * This file puts the parts together: the outbox (lines into signed says), the relay (receiving,
+ * checking and passing says on), and what the user sees.
  *
  * @module
  */
 import { type AppChannel, Emitter, type Peer } from "@meshtalk/core";
 import { SayChecks } from "./checks.ts";
 import { LamportClock } from "./clock.ts";
-import { Flood } from "./flood.ts";
-import { History } from "./history.ts";
 import { Outbox } from "./outbox.ts";
 import { resolveRecipient } from "./recipients.ts";
-import { SeenCache } from "./seen_cache.ts";
+import { Relay, type RelayCounts } from "./relay.ts";
 import { SayVerifier } from "./signing.ts";
 import {
   chatApp,
   type ChatSchema,
   type ChatWireMessage,
   DEFAULT_HOPS,
+  HISTORY_LIMIT,
   hopLimitOf,
   lineId,
+  streamOfSay,
 } from "./wire.ts";
 
 /** A message as the chat shows it. */
@@ -42,20 +43,23 @@ export interface ChatMessage {
   sentAt: number;
   /** Lamport clock of the message. */
   clock: number;
-  /** True for a direct message to this peer. */
+  /** True for a direct message (to this peer, or from it). */
   direct: boolean;
-  /** True when it came from a neighbour's history rather than live. */
-  history: boolean;
+  /** The peer id a direct message is for. */
+  to?: string;
+  /**
+   * True when it came later than it was said: in answer to what this peer lacked when a link
+   * opened (after a partition, a restart, or on joining), rather than as it travelled.
+   */
+  late: boolean;
 }
 
 /** Options of {@linkcode createChat}. */
 export interface ChatOptions {
   /** Hop limit of messages sent from here (default {@linkcode DEFAULT_HOPS}). */
   hops?: number;
-  /** How long a message id is remembered to drop its duplicates (default 10 minutes). */
-  seenForMs?: number;
-  /** Most ids remembered (default 100,000). */
-  maxSeen?: number;
+  /** Says kept to give to neighbours that lack them (default 1,000). */
+  keep?: number;
   /** Where the chat reports forged messages, once (default `console.error`). */
   log?: (line: string) => void;
 }
@@ -70,7 +74,7 @@ export interface Chat {
   direct(target: string, text: string): ChatMessage;
   /** Changes this peer's nickname. */
   setNick(nick: string): void;
-  /** The recent messages, oldest first. */
+  /** The recent messages, this peer's own included, oldest first (at most 100 lines). */
   history(): ChatMessage[];
   /** Peers known by the messages seen: id to nickname. */
   knownPeers(): Map<string, string>;
@@ -90,19 +94,11 @@ export interface Chat {
 }
 
 /** What a chat has done since it started. */
-export interface ChatStats {
+export interface ChatStats extends RelayCounts {
   /** Messages (lines) written here. */
   sent: number;
-  /** Messages from others shown here (live or from history), each once. */
+  /** Messages from others shown here (live or late), each once. */
   delivered: number;
-  /** Says (each one or more lines written together) taken from neighbours live: first copies. */
-  received: number;
-  /** Copies of says already seen, dropped. */
-  duplicates: number;
-  /** Says passed on to neighbours (one per say, however many neighbours). */
-  relayed: number;
-  /** Says sent to neighbours by sending and relaying (one per neighbour per say). */
-  framesSent: number;
   /**
    * Messages dropped because their signature did not verify against their origin's key: altered
    * or forged on the way. They are neither shown nor relayed.
@@ -114,6 +110,9 @@ export interface ChatStats {
    */
   overloaded: number;
 }
+
+/** How often the broadcast tree sends its announcements and repairs itself. */
+const TICK_MS = 100;
 
 /**
  * Runs the chat on `peer`, which must have been started with {@linkcode chatApp} in its apps.
@@ -134,7 +133,6 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   const channel: AppChannel<ChatSchema> = peer.app(chatApp);
   const hopLimit = options.hops ?? DEFAULT_HOPS;
   const log = options.log ?? ((line: string) => console.error(line));
-  const seen = new SeenCache(options.seenForMs ?? 10 * 60_000, options.maxSeen ?? 100_000);
   const clock = new LamportClock();
   const checks = new SayChecks(new SayVerifier(hopLimit), log);
   const shown = new Emitter<{ message: ChatMessage }>((_, error) =>
@@ -145,7 +143,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   let delivered = 0;
 
   /** Line `i` of `say` as the chat shows it. */
-  const asShown = (say: ChatWireMessage, i: number, fromHistory: boolean): ChatMessage => {
+  const asShown = (say: ChatWireMessage, i: number, late: boolean): ChatMessage => {
     const hopsLeft = say.hops;
     const hopsTravelled = hopLimitOf(say, hopLimit) - hopsLeft;
     return {
@@ -156,64 +154,54 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       sentAt: say.sentAt,
       clock: say.clock + i,
       direct: say.to !== undefined,
-      history: fromHistory,
+      ...(say.to ? { to: say.to } : {}),
+      late,
     };
   };
 
-  /** A new say from another peer, live or from history: counted, kept, shown. */
-  const arrived = (say: ChatWireMessage, fromHistory: boolean) => {
+  /** True if this peer shows `say`: not a direct say between two others. */
+  const forMe = (say: ChatWireMessage) => !say.to || say.to === peer.id || say.origin === peer.id;
+
+  /** A new say from a neighbour, live or late: counted and shown. */
+  const arrived = (say: ChatWireMessage, late: boolean) => {
     clock.witness(say);
-    history.remember(say);
     nicks.set(say.origin, say.nick);
-    if (say.to && say.to !== peer.id && say.origin !== peer.id) return;
+    if (!forMe(say)) return;
     delivered += say.lines.length;
-    for (let i = 0; i < say.lines.length; i++) shown.emit("message", asShown(say, i, fromHistory));
+    for (let i = 0; i < say.lines.length; i++) shown.emit("message", asShown(say, i, late));
   };
 
-  const flood = new Flood({
+  const epoch = Date.now();
+  const relay = new Relay({
     selfId: peer.id,
+    ownStream: streamOfSay({ origin: peer.id, epoch }),
     channel,
-    seen,
     checks,
     log,
-    onSay: (say) => arrived(say, false),
-  });
-  const history = new History({
-    selfId: peer.id,
-    channel,
-    seen,
-    checks,
-    onSay: (say) => arrived(say, true),
+    onSay: arrived,
+    keep: options.keep,
   });
   const outbox = new Outbox({
     author: peer,
     hopLimit,
+    epoch,
     clock,
     log,
-    onSigned: (say) => {
-      history.remember(say); // signed: history answers carry it
-      flood.send(say);
-    },
+    onSigned: (say) => relay.publish(say),
   });
 
   const write = (text: string, to?: string): ChatMessage => {
     const { say, line } = outbox.write(text, to);
-    // Seen like any say here: the cache's bound counts this peer's own says too (copies of them
-    // are dropped by their origin anyway).
-    if (line === 0) seen.add(say.id);
     return asShown(say, line, false);
   };
 
-  const unsubscribeMessages = channel.onMessage((body, from) => {
-    if (body.type === "say") flood.receive(body, from);
-    else if (body.type === "history") history.receiveAnswer(body.messages, from);
-    else history.receiveRequest(body.limit, from);
-  });
-  // Late joiners catch up: each new neighbour is asked for what it has seen recently.
+  const unsubscribeMessages = channel.onMessage((body, from) => relay.receive(body, from));
   const unsubscribePeers = channel.onPeer((event) => {
-    if (event.type === "joined") history.request(event.peer.id);
-    else history.forget(event.peer.id);
+    if (event.type === "joined") relay.join(event.peer.id);
+    else relay.leave(event.peer.id);
   });
+  for (const info of channel.peers()) relay.join(info.id);
+  const timer = setInterval(() => relay.tick(), TICK_MS);
 
   return {
     get nick() {
@@ -225,12 +213,17 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       return write(text, resolveRecipient(target, known));
     },
     setNick: (nick) => peer.setNick(nick),
-    history: () => history.says().flatMap((say) => say.lines.map((_, i) => asShown(say, i, true))),
+    history: () => {
+      const lines = relay.recent().filter(forMe).flatMap((say) =>
+        say.lines.map((_, i) => asShown(say, i, false))
+      );
+      return lines.slice(-HISTORY_LIMIT);
+    },
     knownPeers: () => new Map(nicks),
     stats: () => ({
       sent: outbox.sent,
       delivered,
-      ...flood.counts,
+      ...relay.counts,
       forged: checks.forged,
       overloaded: checks.overloaded,
     }),
@@ -240,6 +233,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     },
     onMessage: (handler) => shown.on("message", handler),
     close: () => {
+      clearInterval(timer);
       unsubscribeMessages();
       unsubscribePeers();
       shown.clear();

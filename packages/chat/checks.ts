@@ -6,19 +6,8 @@
  * @module
  */
 import type { PeerInfo } from "@meshtalk/core";
-import type { SeenCache } from "./seen_cache.ts";
 import { type SayVerifier, wellFormed } from "./signing.ts";
 import type { ChatWireMessage } from "./wire.ts";
-
-/** What the flood and history share about the says they receive. */
-export interface Receiving {
-  /** This peer's id: says from it are its own, and direct says to it are for it alone. */
-  selfId: string;
-  /** Ids of says seen, live or from history. */
-  seen: SeenCache;
-  /** Signature checks, handled in arrival order. */
-  checks: SayChecks;
-}
 
 /** Checks that may wait at once (each for its signature, or behind another that does). */
 export const MAX_PENDING_CHECKS = 16_384;

@@ -21,6 +21,8 @@ export interface OutboxOptions {
   author: Pick<Peer, "id" | "nick" | "publicKey" | "sign">;
   /** Hop limit of the says written. */
   hopLimit: number;
+  /** When this run of the author's started (ms since epoch): its stream. */
+  epoch: number;
   /** The chat's clock, which lines written here move on. */
   clock: LamportClock;
   /** Called with each say once it is signed, in the order written. */
@@ -47,6 +49,7 @@ export interface OutboxOptions {
  * const outbox = new Outbox({
  *   author: { id: me.id, nick: "ada", publicKey: me.publicKey, sign },
  *   hopLimit: 32,
+ *   epoch: Date.now(),
  *   clock: new LamportClock(),
  *   onSigned: (say) => console.log(say.lines), // ["one", "two"], then ["psst"]
  *   log: console.error,
@@ -67,6 +70,8 @@ export class Outbox {
   /** Says are signed, then handed on, in the order they were written. */
   #signing: Promise<void> = Promise.resolve();
   #sent = 0;
+  /** Says numbered so far in this run's stream. */
+  #says = 0;
 
   /** An outbox writing as `options.author`. */
   constructor(options: OutboxOptions) {
@@ -116,6 +121,8 @@ export class Outbox {
       ...(to ? { to } : {}),
       key: author.publicKey,
       sig: EMPTY_SIG,
+      epoch: this.#options.epoch,
+      n: ++this.#says,
     };
     this.#unsigned.push(say);
     if (this.#unsigned.length === 1) {

@@ -22,6 +22,7 @@ async function heldOutbox() {
   const outbox = new Outbox({
     author,
     hopLimit: 32,
+    epoch: 1_700_000_000_000,
     clock,
     onSigned: (say) => signed.push(say),
     log: (line) => logs.push(line),
@@ -49,6 +50,11 @@ Deno.test("lines written while a say waits for its signature join it, clocks lin
   await outbox.drained();
   assert.deepEqual(signed.map((say) => say.lines), [["a0"], ["a1", "a2", "a3"]]);
   assert.deepEqual(signed.map((say) => say.clock), [1, 2]); // a3 has clock 2 + 2
+  // Each say is the next of this run's stream: lines joined share their say's number.
+  assert.deepEqual(signed.map((say) => [say.epoch, say.n]), [[1_700_000_000_000, 1], [
+    1_700_000_000_000,
+    2,
+  ]]);
   for (const say of signed) {
     assert.equal(say.origin, author.id);
     assert.equal(say.nick, "ada");

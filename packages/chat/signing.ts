@@ -17,22 +17,23 @@ import { type ChatWireMessage, hopLimitOf, MAX_TEXT_LENGTH, textLength } from ".
 export const MAX_CLOCK = 2 ** 52;
 /** Authors whose keys are kept ready to verify with; past it the first learned goes. */
 const MAX_AUTHORS = 4096;
-const SAY_DOMAIN = new TextEncoder().encode("meshtalk/2 chat lines\0");
+const SAY_DOMAIN = new TextEncoder().encode("meshtalk/3 chat lines\0");
 
 /**
  * The bytes the author of a `say` signs: a domain, then every field but `hops` (the hops left,
- * which relays lower) in a fixed order, strings as a 4-byte big-endian UTF-8 length and the
- * bytes, the lines as a 4-byte count and each line as a string, numbers as 8-byte big-endian
- * integers. docs/PROTOCOL.md section 7 gives the layout.
+ * which relays lower) and `late` (which the peer answering a summary sets) in a fixed order,
+ * strings as a 4-byte big-endian UTF-8 length and the bytes, the lines as a 4-byte count and each
+ * line as a string, numbers as 8-byte big-endian integers. docs/PROTOCOL.md section 7 gives the
+ * layout.
  *
  * @example
  * ```ts
  * import { signedBytes } from "@meshtalk/chat";
  * const bytes = signedBytes({
  *   id: "00", origin: "11", nick: "ada", lines: ["hi"], clock: 1, hops: 32, sentAt: 0,
- *   key: new Uint8Array(32), sig: new Uint8Array(64),
+ *   key: new Uint8Array(32), sig: new Uint8Array(64), epoch: 1, n: 1,
  * });
- * console.log(bytes.length); // 111
+ * console.log(bytes.length); // 127
  * ```
  */
 export function signedBytes(say: ChatWireMessage): Uint8Array {
@@ -44,7 +45,7 @@ export function signedBytes(say: ChatWireMessage): Uint8Array {
   const size = SAY_DOMAIN.length + [id, origin, nick, to, ...lines].reduce(
     (n, b) => n + 4 + b.length,
     0,
-  ) + 4 + 3 * 8 + 32;
+  ) + 4 + 3 * 8 + 32 + 2 * 8;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out.set(SAY_DOMAIN);
@@ -69,28 +70,33 @@ export function signedBytes(say: ChatWireMessage): Uint8Array {
   putNumber(say.limit ?? 0);
   putString(to);
   out.set(say.key, at);
+  at += 32;
+  putNumber(say.epoch);
+  putNumber(say.n);
   return out;
 }
 
 /**
  * True if `say` is what an honest author writes: at least one line, at most
- * {@linkcode MAX_TEXT_LENGTH} characters in all, and clocks below {@linkcode MAX_CLOCK} (past it
+ * {@linkcode MAX_TEXT_LENGTH} characters in all, clocks below {@linkcode MAX_CLOCK} (past it
  * a receiver's own clock, which follows the largest it saw, would stop being an exact integer and
- * its messages would fail their schema). The schema alone allows 64 lines of 4,000 characters.
+ * its messages would fail their schema), and a place in a stream (`epoch` and `n` from 1, below
+ * that bound too). The schema alone allows 64 lines of 4,000 characters.
  *
  * @example
  * ```ts
  * import { wellFormed } from "./signing.ts";
  * const say = {
  *   id: "00", origin: "11", nick: "ada", lines: ["hi"], clock: 1, hops: 32, sentAt: 0,
- *   key: new Uint8Array(32), sig: new Uint8Array(64),
+ *   key: new Uint8Array(32), sig: new Uint8Array(64), epoch: 1, n: 1,
  * };
  * console.log(wellFormed(say), wellFormed({ ...say, lines: [] })); // true false
  * ```
  */
 export function wellFormed(say: ChatWireMessage): boolean {
   return say.lines.length > 0 && textLength(say.lines) <= MAX_TEXT_LENGTH &&
-    say.clock + say.lines.length <= MAX_CLOCK;
+    say.clock + say.lines.length <= MAX_CLOCK && say.n >= 1 && say.n <= MAX_CLOCK &&
+    say.epoch >= 1 && say.epoch <= MAX_CLOCK;
 }
 
 /** A say's author as far as checking goes: the id its key gives, and the key's verifier. */
@@ -111,7 +117,7 @@ interface Author {
  * const me = await generateIdentity();
  * const say = {
  *   id: "00", origin: me.id, nick: "ada", lines: ["hi"], clock: 1, hops: 32, limit: 32,
- *   sentAt: 0, key: me.publicKey, sig: new Uint8Array(64),
+ *   sentAt: 0, key: me.publicKey, sig: new Uint8Array(64), epoch: 1, n: 1,
  * };
  * const data = signedBytes(say) as Uint8Array<ArrayBuffer>;
  * say.sig = new Uint8Array(await crypto.subtle.sign("Ed25519", me.privateKey, data));

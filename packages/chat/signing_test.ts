@@ -23,13 +23,15 @@ const say = (fields: Partial<ChatWireMessage> = {}): ChatWireMessage => ({
   sentAt: 1_700_000_000_123,
   key: Uint8Array.from({ length: 32 }, (_, i) => i),
   sig: new Uint8Array(64).fill(9),
+  epoch: 1_700_000_000_000,
+  n: 2 ** 33 + 5,
   ...fields,
 });
 
 Deno.test("signed bytes are PROTOCOL.md section 7 byte for byte", () => {
   const direct = say({ to: "00112233445566778899aabbccddeeff" });
   const expected = concatBytes(
-    new TextEncoder().encode("meshtalk/2 chat lines"),
+    new TextEncoder().encode("meshtalk/3 chat lines"),
     new Uint8Array([0]),
     str(direct.id),
     str(direct.origin),
@@ -42,21 +44,23 @@ Deno.test("signed bytes are PROTOCOL.md section 7 byte for byte", () => {
     u64(32),
     str("00112233445566778899aabbccddeeff"),
     direct.key,
+    u64(1_700_000_000_000),
+    u64(2 ** 33 + 5),
   );
   assert.deepEqual(signedBytes(direct), expected);
-  assert.equal(new TextEncoder().encode("meshtalk/2 chat lines\0").length, 22, "the domain");
+  assert.equal(new TextEncoder().encode("meshtalk/3 chat lines\0").length, 22, "the domain");
 });
 
 Deno.test("signed bytes read an absent limit as 0 and an absent recipient as the empty string", () => {
   const { limit: _limit, ...broadcast } = say();
   const bytes = signedBytes(broadcast);
-  const tail = concatBytes(u64(0), u32(0), broadcast.key);
+  const tail = concatBytes(u64(0), u32(0), broadcast.key, u64(broadcast.epoch), u64(broadcast.n));
   assert.deepEqual(bytes.subarray(bytes.length - tail.length), tail);
 });
 
-Deno.test("signed bytes cover every field but the hops left and the signature", () => {
+Deno.test("signed bytes cover every field but the hops left, the late mark and the signature", () => {
   const base = signedBytes(say());
-  assert.deepEqual(signedBytes(say({ hops: 3, sig: new Uint8Array(64) })), base);
+  assert.deepEqual(signedBytes(say({ hops: 3, sig: new Uint8Array(64), late: true })), base);
   const changes: Partial<ChatWireMessage>[] = [
     { id: "1123456789abcdef0123456789abcdef" },
     { origin: "eedcba9876543210fedcba9876543210" },
@@ -69,6 +73,8 @@ Deno.test("signed bytes cover every field but the hops left and the signature", 
     { limit: 31 },
     { to: "00112233445566778899aabbccddeeff" },
     { key: new Uint8Array(32) },
+    { epoch: 1_700_000_000_001 },
+    { n: 2 ** 33 + 6 },
   ];
   for (const change of changes) {
     assert.notDeepEqual(signedBytes(say(change)), base, JSON.stringify(Object.keys(change)));
@@ -77,6 +83,9 @@ Deno.test("signed bytes cover every field but the hops left and the signature", 
 
 Deno.test("well formed: 1 to 64 lines, at most 4,000 characters in all, clocks up to 2^52", () => {
   assert.equal(wellFormed(say({ lines: [] })), false, "no lines");
+  assert.equal(wellFormed(say({ n: 0 })), false, "no place in a stream");
+  assert.equal(wellFormed(say({ epoch: 0 })), false, "no stream");
+  assert.equal(wellFormed(say({ n: MAX_CLOCK + 1 })), false, "a number past 2^52");
   assert.equal(wellFormed(say({ lines: [""] })), true, "one empty line");
   assert.equal(wellFormed(say({ lines: ["x".repeat(4000)] })), true);
   assert.equal(wellFormed(say({ lines: ["x".repeat(2000), "y".repeat(2000)] })), true);

@@ -142,15 +142,24 @@ export class StreamLog<I extends Numbered> {
     return out.length > limit ? out.slice(out.length - limit) : out;
   }
 
+  /** The messages kept, oldest first. */
+  keptItems(): I[] {
+    return [...this.#items.values()];
+  }
+
   /** Kept message `n` of `stream`, if it is still kept. */
   get(stream: string, n: number): I | undefined {
     return this.#items.get(`${stream}#${n}`);
   }
 
-  /** Numbers of `stream` from `from` to `to` (inclusive) not had, in order. */
-  missing(stream: string, from: number, to: number): number[] {
+  /** Numbers of `stream` from `from` to `to` (inclusive) not had, in order, at most `limit`. */
+  missing(stream: string, from: number, to: number, limit = Infinity): number[] {
     const out: number[] = [];
-    for (let n = Math.max(1, from); n <= to; n++) if (!this.has(stream, n)) out.push(n);
+    const state = this.#streams.get(stream);
+    // Everything up to the base is had: start past it.
+    for (let n = Math.max(1, from, (state?.base ?? 0) + 1); n <= to && out.length < limit; n++) {
+      if (!state?.above.has(n)) out.push(n);
+    }
     return out;
   }
 

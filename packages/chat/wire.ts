@@ -12,6 +12,7 @@ import {
   type AppDefinition,
   type ArraySchema,
   type BinSchema,
+  type BoolSchema,
   defineApp,
   type Infer,
   type MapSchema,
@@ -21,6 +22,7 @@ import {
   type StrSchema,
   type UintSchema,
 } from "@meshtalk/core";
+import { MAX_GRAFT, MAX_SUMMARY } from "./broadcast_tree.ts";
 
 /** Longest message text, in characters; also the most text one `say` carries in all its lines. */
 export const MAX_TEXT_LENGTH = 4000;
@@ -28,8 +30,11 @@ export const MAX_TEXT_LENGTH = 4000;
 export const MAX_LINES = 64;
 /** Hop limit given to new messages: more than the diameter of any mesh this is meant for. */
 export const DEFAULT_HOPS = 32;
-/** Most lines a `history` answer carries, and the most a peer keeps to answer with. */
+/** Most lines `Chat.history` shows. */
 export const HISTORY_LIMIT = 100;
+/** Most streams in a summary or an announcement. */
+export const MAX_STREAMS = MAX_SUMMARY;
+export { MAX_GRAFT };
 
 /** Schema of a chat message on the wire. */
 export type ChatMessageSchema = MapSchema<{
@@ -44,13 +49,25 @@ export type ChatMessageSchema = MapSchema<{
   limit: OptionalSchema<UintSchema>;
   key: BinSchema;
   sig: BinSchema;
+  epoch: UintSchema;
+  n: UintSchema;
+  late: OptionalSchema<BoolSchema>;
 }>;
+
+/** Schema of what a peer has of one stream: all of 1..base, some up to max. */
+export type StreamSummarySchema = MapSchema<
+  { stream: StrSchema; base: UintSchema; max: UintSchema }
+>;
 
 /** Schema of every chat app message. */
 export type ChatSchema = OneOfSchema<"type", {
   say: ChatMessageSchema;
-  "history-request": MapSchema<{ limit: UintSchema }>;
-  history: MapSchema<{ messages: ArraySchema<ChatMessageSchema> }>;
+  ihave: MapSchema<{ have: ArraySchema<StreamSummarySchema> }>;
+  graft: MapSchema<{
+    want: ArraySchema<MapSchema<{ stream: StrSchema; n: ArraySchema<UintSchema> }>>;
+  }>;
+  prune: MapSchema<Record<never, never>>;
+  summary: MapSchema<{ streams: ArraySchema<StreamSummarySchema> }>;
 }>;
 
 const chatMessage: ChatMessageSchema = s.map({
@@ -65,6 +82,15 @@ const chatMessage: ChatMessageSchema = s.map({
   limit: s.optional(s.uint(255)),
   key: s.bin(32, 32),
   sig: s.bin(64, 64),
+  epoch: s.uint(),
+  n: s.uint(),
+  late: s.optional(s.bool()),
+});
+
+const streamSummary: StreamSummarySchema = s.map({
+  stream: s.str(64),
+  base: s.uint(),
+  max: s.uint(),
 });
 
 /**
@@ -83,17 +109,35 @@ export const chatApp: AppDefinition<ChatSchema> = defineApp(
   "chat",
   s.oneOf("type", {
     say: chatMessage,
-    "history-request": s.map({ limit: s.uint(HISTORY_LIMIT) }),
-    history: s.map({ messages: s.array(chatMessage, HISTORY_LIMIT) }),
+    ihave: s.map({ have: s.array(streamSummary, MAX_STREAMS) }),
+    graft: s.map({
+      want: s.array(s.map({ stream: s.str(64), n: s.array(s.uint(), MAX_GRAFT) }), MAX_GRAFT),
+    }),
+    prune: s.map({}),
+    summary: s.map({ streams: s.array(streamSummary, MAX_STREAMS) }),
   }),
 );
 
 /**
  * A `say` as it travels: one or more lines written together at its origin, sharing an id, a
- * Lamport clock (line `i` has `clock + i`), a hop limit and one signature. `hops` is the hops it
- * may still travel.
+ * Lamport clock (line `i` has `clock + i`), a hop limit, a place in its author's stream (`epoch`,
+ * `n`) and one signature. `hops` is the hops it may still travel; `late` marks a say sent in
+ * answer to a summary rather than as it was said.
  */
 export type ChatWireMessage = Infer<ChatMessageSchema>;
+
+/**
+ * The stream a say belongs to: its author's, in the run that started at `epoch`.
+ *
+ * @example
+ * ```ts
+ * import { streamOfSay } from "./wire.ts";
+ * console.log(streamOfSay({ origin: "ab", epoch: 1700000000000 })); // "ab.1700000000000"
+ * ```
+ */
+export function streamOfSay(say: Pick<ChatWireMessage, "origin" | "epoch">): string {
+  return `${say.origin}.${say.epoch}`;
+}
 
 /**
  * The hop limit `say`'s author gave it: its `limit`, or `ownLimit` (the receiver's) when absent.

@@ -5,7 +5,9 @@ import {
   type ChatWireMessage,
   hopLimitOf,
   lineId,
+  MAX_GRAFT,
   MAX_LINES,
+  MAX_STREAMS,
   MAX_TEXT_LENGTH,
   textLength,
 } from "./wire.ts";
@@ -22,6 +24,8 @@ const say = (fields: Record<string, unknown> = {}) => ({
   sentAt: 0,
   key: new Uint8Array(32),
   sig: new Uint8Array(64),
+  epoch: 1_700_000_000_000,
+  n: 1,
   ...fields,
 });
 
@@ -37,6 +41,7 @@ Deno.test("a say's schema takes what PROTOCOL.md section 7 allows, at its limits
   assert.ok(accepts(say({ lines: Array(MAX_LINES).fill("x".repeat(MAX_TEXT_LENGTH)) })));
   assert.ok(accepts(say({ lines: [] })), "the form (1 to 4,000 characters) is checked later");
   assert.ok(accepts(say({ hops: 255, limit: 255, clock: Number.MAX_SAFE_INTEGER })));
+  assert.ok(accepts(say({ late: true })));
 });
 
 Deno.test("a say's schema refuses what is past its limits", () => {
@@ -49,16 +54,25 @@ Deno.test("a say's schema refuses what is past its limits", () => {
   refuses(say({ key: new Uint8Array(31) }));
   refuses(say({ sig: new Uint8Array(65) }));
   refuses(say({ clock: -1 }));
+  refuses(say({ epoch: undefined }));
+  refuses(say({ n: undefined }));
+  refuses(say({ late: "yes" }));
   refuses({ ...say(), type: "shout" });
 });
 
-Deno.test("history requests ask for at most 100 lines, and answers carry at most 100 says", () => {
-  assert.ok(accepts({ type: "history-request", limit: 100 }));
-  refuses({ type: "history-request", limit: 101 });
-  const { type: _type, ...body } = say();
-  assert.ok(accepts({ type: "history", messages: Array(100).fill(body) }));
-  refuses({ type: "history", messages: Array(101).fill(body) });
-  refuses({ type: "history", messages: [{ ...body, sig: new Uint8Array(1) }] });
+Deno.test("summaries, announcements and grafts are bounded", () => {
+  const entry = { stream: `${"1".repeat(32)}.1700000000000`, base: 3, max: 9 };
+  assert.ok(accepts({ type: "summary", streams: Array(MAX_STREAMS).fill(entry) }));
+  refuses({ type: "summary", streams: Array(MAX_STREAMS + 1).fill(entry) });
+  assert.ok(accepts({ type: "ihave", have: [entry] }));
+  refuses({ type: "ihave", have: [{ ...entry, stream: "s".repeat(65) }] });
+  refuses({ type: "ihave", have: [{ ...entry, max: -1 }] });
+  const want = { stream: entry.stream, n: Array(MAX_GRAFT).fill(1) };
+  assert.ok(accepts({ type: "graft", want: Array(MAX_GRAFT).fill(want) }));
+  refuses({ type: "graft", want: [{ ...want, n: Array(MAX_GRAFT + 1).fill(1) }] });
+  refuses({ type: "graft", want: Array(MAX_GRAFT + 1).fill(want) });
+  assert.ok(accepts({ type: "prune" }));
+  refuses({ type: "history-request", limit: 100 });
 });
 
 Deno.test("line ids, text length and the hop limit a say is read with", () => {

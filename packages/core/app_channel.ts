@@ -68,6 +68,11 @@ export interface AppChannel<S extends AppSchema> {
    */
   broadcast(body: Infer<S>, except?: string): number;
   /**
+   * Sends to each of `peerIds` that is a connected neighbour running the app; returns how many it
+   * went to. The body is checked once; it never waits (see {@linkcode drained}).
+   */
+  multicast(peerIds: Iterable<string>, body: Infer<S>): number;
+  /**
    * Resolves once no neighbour running the app has more than `bytes` (default a quarter of
    * `maxQueuedBytes`) queued for it: how a fast sender keeps pace with the network.
    */
@@ -192,6 +197,15 @@ export function appChannel<S extends AppSchema>(
       let count = 0;
       for (const record of neighbours()) {
         if (record.remote!.id !== except && record.connection.send(app, credit)) count++;
+      }
+      return count;
+    },
+    multicast: (peerIds: Iterable<string>, body: Record<string, unknown>) => {
+      const [app, credit] = message(body);
+      let count = 0;
+      for (const peerId of peerIds) {
+        const record = registry.byId.get(peerId);
+        if (record && runsApp(record.remote!) && record.connection.send(app, credit)) count++;
       }
       return count;
     },
