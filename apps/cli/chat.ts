@@ -6,7 +6,7 @@
 import { Command, Option } from "commander";
 import * as readline from "node:readline";
 import process from "node:process";
-import { type Address, formatAddress, type Peer, startPeer } from "@meshtalk/core";
+import { type Address, aeadPath, formatAddress, type Peer, startPeer } from "@meshtalk/core";
 import { type Chat, chatApp, createChat } from "@meshtalk/chat";
 import { CHAT_HELP, type ChatCommand, parseChatCommand } from "./chat_commands.ts";
 import { formatMessage, formatPeer, messageEvent, neighbourLines, statsLine } from "./chat_view.ts";
@@ -117,9 +117,11 @@ async function run(options: ChatCliOptions): Promise<number> {
   const session: Session = { out, peer, chat, quit: () => done.resolve() };
   let prompt: readline.Interface | null = null;
 
-  out.event("ready", { port: peer.port, id: peer.id, nick: peer.nick });
+  const crypto = aeadPath();
+  out.event("ready", { port: peer.port, id: peer.id, nick: peer.nick, crypto });
   out.line(
     out.paint("1", `meshtalk chat on port ${peer.port} as ${peer.nick} (${shortId(peer.id)})`) +
+      out.paint("2", `  crypto: ${crypto}`) +
       (options.input ? "  /help for commands" : ""),
   );
 

@@ -6,7 +6,15 @@
  * @module
  */
 import { Command, InvalidArgumentError } from "commander";
-import { type Address, formatAddress, HASH_BYTES, type Peer, startPeer } from "@meshtalk/core";
+import {
+  type Address,
+  aeadPath,
+  blake3Path,
+  formatAddress,
+  HASH_BYTES,
+  type Peer,
+  startPeer,
+} from "@meshtalk/core";
 import {
   checkFileName,
   createFileShare,
@@ -216,13 +224,15 @@ async function run(options: ShareCliOptions): Promise<number> {
         } pieces) as ${manifest.root.slice(0, 16)}`,
       );
     }
-    out.event("ready", { port: peer.port, id: peer.id });
+    const [crypto, blake3] = [aeadPath(), await blake3Path()];
+    out.event("ready", { port: peer.port, id: peer.id, crypto, blake3 });
     out.line(
       out.paint(
         "1",
         `meshtalk share on port ${peer.port} as ${peer.nick} (${shortId(peer.id)})`,
       ) +
-        (options.seedOnly ? ", seeding only" : `, saving to ${options.out}`),
+        (options.seedOnly ? ", seeding only" : `, saving to ${options.out}`) +
+        out.paint("2", `  crypto: ${crypto}, blake3: ${blake3}`),
     );
     if (options.peer.length > 0) {
       join(peer, options.peer, {

@@ -33,20 +33,24 @@ export class WebCryptoAesGcm implements AsyncCipher {
   /** The 16-byte GCM tag. */
   readonly tagBytes: number = TAG_BYTES;
   readonly #key: CryptoKey;
-  readonly #nonces = new FrameNonces();
+  readonly #nonces: FrameNonces;
 
-  /** Wraps one direction's AES-GCM key; the counter starts at 0. */
-  constructor(key: CryptoKey) {
+  /** Wraps one direction's AES-GCM key; the counter starts at `first` (0 for a fresh key). */
+  constructor(key: CryptoKey, first = 0) {
     this.#key = key;
+    this.#nonces = new FrameNonces(first);
   }
 
-  /** A cipher from a raw 32-byte key, which it does not keep (Web Crypto copies it). */
-  static async fromKey(key: Uint8Array): Promise<WebCryptoAesGcm> {
+  /**
+   * A cipher from a raw 32-byte key, which it does not keep (Web Crypto copies it), counting
+   * frames from `first`.
+   */
+  static async fromKey(key: Uint8Array, first = 0): Promise<WebCryptoAesGcm> {
     const imported = await crypto.subtle.importKey("raw", key as BufferSource, "AES-GCM", false, [
       "encrypt",
       "decrypt",
     ]);
-    return new WebCryptoAesGcm(imported);
+    return new WebCryptoAesGcm(imported, first);
   }
 
   /** Frames sealed or opened so far: the counter of the next one. */

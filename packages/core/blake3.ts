@@ -1,6 +1,6 @@
 /**
  * BLAKE3-256, from the fastest implementation that loads here: a native addon
- * (`@napi-rs/blake-hash`, SIMD, ~8x the WebAssembly one on these machines), else hash-wasm's
+ * (`@napi-rs/blake-hash` 1.3.4, SIMD, ~8x the WebAssembly one on these machines), else hash-wasm's
  * WebAssembly build, which runs everywhere. Both give the same digests; which one runs is reported
  * (`native` or `wasm`), and the native one needs `--allow-ffi`.
  *
@@ -34,23 +34,71 @@ export function loadBlake3(prefer?: "wasm"): Promise<Blake3> {
   return loading ??= nativeBlake3().then((native) => native ?? wasmBlake3());
 }
 
+/**
+ * The addon's package for each platform it is built for, fetched on first use (only this
+ * platform's). Its main package's entry point tells the platforms apart with calls that need
+ * `--allow-sys` (a full system report, for glibc against musl); this platform's binary is loaded
+ * directly instead, which needs only `--allow-ffi`.
+ */
+const ADDONS: Record<string, { fetch: () => Promise<unknown>; manifest: string; file: string }> = {
+  "x86_64-unknown-linux-gnu": {
+    fetch: () => import("@napi-rs/blake-hash-linux-x64-gnu/package.json", JSON_MODULE),
+    manifest: "@napi-rs/blake-hash-linux-x64-gnu/package.json",
+    file: "blake.linux-x64-gnu.node",
+  },
+  "aarch64-unknown-linux-gnu": {
+    fetch: () => import("@napi-rs/blake-hash-linux-arm64-gnu/package.json", JSON_MODULE),
+    manifest: "@napi-rs/blake-hash-linux-arm64-gnu/package.json",
+    file: "blake.linux-arm64-gnu.node",
+  },
+  "x86_64-apple-darwin": {
+    fetch: () => import("@napi-rs/blake-hash-darwin-x64/package.json", JSON_MODULE),
+    manifest: "@napi-rs/blake-hash-darwin-x64/package.json",
+    file: "blake.darwin-x64.node",
+  },
+  "aarch64-apple-darwin": {
+    fetch: () => import("@napi-rs/blake-hash-darwin-arm64/package.json", JSON_MODULE),
+    manifest: "@napi-rs/blake-hash-darwin-arm64/package.json",
+    file: "blake.darwin-arm64.node",
+  },
+  "x86_64-pc-windows-msvc": {
+    fetch: () => import("@napi-rs/blake-hash-win32-x64-msvc/package.json", JSON_MODULE),
+    manifest: "@napi-rs/blake-hash-win32-x64-msvc/package.json",
+    file: "blake.win32-x64-msvc.node",
+  },
+};
+
+const JSON_MODULE = { with: { type: "json" } } as const;
+
+interface Blake3Hasher {
+  reset(): void;
+  update(input: Uint8Array): void;
+  digestBuffer(): Uint8Array;
+}
+
 async function nativeBlake3(): Promise<Blake3 | null> {
+  const addon = ADDONS[Deno.build.target];
   // Asked first: without the permission, loading an addon would prompt on a terminal.
-  if (Deno.permissions.querySync?.({ name: "ffi" }).state !== "granted") return null;
+  if (!addon || Deno.permissions.querySync?.({ name: "ffi" }).state !== "granted") return null;
   try {
-    const addon = await import("@napi-rs/blake-hash");
-    const hasher = new addon.Blake3Hasher();
+    await addon.fetch();
+    const { createRequire } = await import("node:module");
+    const binary = new URL(addon.file, import.meta.resolve(addon.manifest));
+    const { Blake3Hasher } = createRequire(binary)(binary.pathname) as {
+      Blake3Hasher: new () => Blake3Hasher;
+    };
+    const hasher = new Blake3Hasher();
     return {
       kind: "native",
       digest(bytes) {
         hasher.reset();
-        hasher.update(bytes as Parameters<typeof hasher.update>[0]);
+        hasher.update(bytes);
         const digest = hasher.digestBuffer();
         return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
       },
     };
   } catch {
-    return null; // no addon for this platform, or a compiled binary without it
+    return null; // not fetched (offline), or a compiled binary without it: WebAssembly then
   }
 }
 

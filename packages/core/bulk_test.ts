@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { blake3 as blake3Hex } from "hash-wasm";
 import { randomBytes, waitFor } from "./testing.ts";
 import type { StoredData } from "./messages.ts";
-import { defineApp, type PeerEvents, startPeer } from "./peer.ts";
+import { defineApp, type Peer, type PeerEvents, startPeer } from "./peer.ts";
 import { s } from "./schema.ts";
 
 const blob = defineApp(
@@ -29,6 +29,14 @@ async function pair() {
   return [a, b] as const;
 }
 
+/**
+ * Resolves once `b`'s workers hold the sink just set: a sink is posted to each worker, and a ping
+ * sent after it is answered only once the worker took the sink (a worker takes its posts in order).
+ */
+async function sinkInPlace(b: Peer, a: Peer): Promise<void> {
+  await b.ping(a.id);
+}
+
 Deno.test("file ranges go from disk to disk through the workers, in any order", async () => {
   const dir = await Deno.makeTempDir();
   const [a, b] = await pair();
@@ -38,6 +46,7 @@ Deno.test("file ranges go from disk to disk through the workers, in any order", 
     const stored: [Record<string, unknown>, StoredData][] = [];
     b.app(blob).onMessage((body, _from, where) => stored.push([body, where!]));
     b.app(blob).receiveIntoFile("f1", `${dir}/copy`);
+    await sinkInPlace(b, a);
     const offsets = [3, 0, 5, 1, 4, 2].map((i) => i * PIECE);
     for (const offset of offsets) {
       const length = Math.min(PIECE, source.length - offset);
@@ -74,6 +83,7 @@ Deno.test("without a sink for its key, a message sent from a file arrives with i
     const source = randomBytes(100_000);
     await Deno.writeFile(`${dir}/source`, source);
     b.app(blob).receiveIntoFile("other", `${dir}/never`);
+    await sinkInPlace(b, a);
     const got = Promise.withResolvers<[Record<string, unknown>, StoredData | undefined]>();
     b.app(blob).onMessage((body, _from, where) => got.resolve([body, where]));
     await a.app(blob).sendFromFile(b.id, { file: "f2", offset: 7 }, {
@@ -131,6 +141,7 @@ Deno.test("bytes past the size given to a sink are refused; other binary fields 
     const got: [Record<string, unknown>, StoredData | undefined][] = [];
     b.app(blob).onMessage((body, _from, where) => got.push([body, where]));
     b.app(blob).receiveIntoFile("f", `${dir}/copy`, { size: 1000 });
+    await sinkInPlace(b, a);
     a.app(blob).broadcast({
       file: "f",
       offset: 0,
@@ -202,6 +213,7 @@ Deno.test("a verifying sink writes only whole pieces that match their hash", asy
       size: source.length,
       verify: { pieceSize: PIECE, hashes },
     });
+    await sinkInPlace(b, a);
     const send = (path: string, offset: number, length: number) =>
       a.app(blob).sendFromFile(b.id, { file: "v", offset }, { path, offset, length });
     await send(`${dir}/bad`, PIECE, PIECE); // corrupt
@@ -245,6 +257,7 @@ Deno.test("a corrupt piece is never written, not even over a hole", async () => 
       size: source.length,
       verify: { pieceSize: PIECE, hashes },
     });
+    await sinkInPlace(b, a);
     await a.app(blob).sendFromFile(b.id, { file: "w", offset: 0 }, {
       path: `${dir}/bad`,
       offset: 0,

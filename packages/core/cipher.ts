@@ -27,6 +27,8 @@ interface CipherBase {
   readonly tagBytes: number;
   /** Frames sealed (or opened) so far: the counter of the next one. */
   readonly counter: number;
+  /** Frees what the cipher holds outside the JavaScript heap (a native key); calls after throw. */
+  close?(): void;
 }
 
 /**

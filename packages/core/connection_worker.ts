@@ -15,7 +15,9 @@
  * @module
  */
 /// <reference lib="deno.worker" />
+import { openSslAesGcm } from "./aes_gcm_openssl.ts";
 import { webCryptoAesGcm } from "./aes_gcm_webcrypto.ts";
+import type { Cipher } from "./cipher.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Bye, ByeCode } from "./messages.ts";
 import { nullCipherSuite } from "./null_cipher.ts";
@@ -44,8 +46,10 @@ function start(init: InitRequest): (request: ToWorker) => void {
   const inboundRing = ByteRing.from(init.inbound);
   const outboundRing = ByteRing.from(init.outbound);
   const control = new Int32Array(init.control);
-  // The unencrypted baseline of the benchmark takes the same path, with a cipher that copies.
-  const suite = init.plaintext ? nullCipherSuite : webCryptoAesGcm;
+  // OpenSSL where it loads (synchronous, on this thread), else Web Crypto: the same bytes. The
+  // unencrypted baseline of the benchmark takes the same path, with a cipher that copies.
+  const suite = init.plaintext ? nullCipherSuite : openSslAesGcm() ?? webCryptoAesGcm;
+  const ciphers: Cipher[] = [];
   const stopping = new AbortController();
   const limits = new InboundLimits(init.limits);
   const verifier = new PieceVerifier();
@@ -69,6 +73,7 @@ function start(init: InitRequest): (request: ToWorker) => void {
     {
       hello: (body) => outbox.sendUnsealed(body),
       keys: (session) => {
+        ciphers.push(session.send, session.receive);
         outbox.useCipher(session.send);
         inbound.useCipher(session.receive);
       },
@@ -105,7 +110,10 @@ function start(init: InitRequest): (request: ToWorker) => void {
   /** Stops reading; sends what is queued, then `bye` if given, then ends the outbound stream. */
   function close(bye?: Bye): void {
     stopping.abort();
-    outbox.close(bye);
+    // Once the last frame is sealed nothing uses the keys: native ones are freed.
+    outbox.close(bye).finally(() => {
+      for (const cipher of ciphers.splice(0)) cipher.close?.();
+    });
   }
 
   function fail(error: unknown): void {

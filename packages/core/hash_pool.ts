@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createBLAKE3, type IHasher } from "hash-wasm";
+import { loadBlake3 } from "./blake3.ts";
 import { HASH_BYTES, type HashReply, type ToHashWorker } from "./hash_protocol.ts";
 
 /** Pieces per `hash` task: large enough to keep posts rare, small enough to spread the work. */
@@ -136,8 +136,6 @@ export class HashPool {
   }
 }
 
-let mainHasher: Promise<IHasher> | null = null;
-
 /**
  * BLAKE3-256 of a few bytes, on the calling thread: for small things like manifests. Use
  * {@linkcode HashPool.hashPieces} (an app's `hashPieces`) for files.
@@ -150,8 +148,5 @@ let mainHasher: Promise<IHasher> | null = null;
  * ```
  */
 export async function blake3(bytes: Uint8Array): Promise<Uint8Array> {
-  const hasher = await (mainHasher ??= createBLAKE3());
-  hasher.init();
-  hasher.update(bytes);
-  return hasher.digest("binary");
+  return (await loadBlake3()).digest(bytes).slice();
 }

@@ -10,7 +10,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { createBLAKE3 } from "hash-wasm";
+import { type Blake3, loadBlake3 } from "./blake3.ts";
 import { bytesEqual } from "./bytes.ts";
 import type {
   HashReply,
@@ -23,8 +23,8 @@ import { HASH_BYTES } from "./hash_protocol.ts";
 
 // Handlers are installed before the hasher is ready, and each waits for it: with a top-level
 // await instead, pieces sent over ports linked during start-up were never answered (seen here).
-const ready = createBLAKE3();
-let hasher: Awaited<typeof ready>;
+const ready = loadBlake3();
+let hasher: Blake3;
 const ports = new Map<number, MessagePort>();
 let readBuffer = new Uint8Array(0);
 
@@ -50,9 +50,7 @@ self.onmessage = async (event: MessageEvent<ToHashWorker>) => {
 };
 
 function digest(bytes: Uint8Array): Uint8Array {
-  hasher.init();
-  hasher.update(bytes);
-  return hasher.digest("binary");
+  return hasher.digest(bytes);
 }
 
 function hashPieces(task: HashTask): HashReply {

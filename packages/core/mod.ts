@@ -31,6 +31,7 @@ export {
 export { type Address, formatAddress, parseAddress, sameAddress } from "./address.ts";
 export { Backoff, type BackoffOptions, delayAfter } from "./backoff.ts";
 export { BoundedMap, BoundedSet } from "./bounded.ts";
+export { aeadPath, blake3Path } from "./crypto_paths.ts";
 export { bytesEqual, concatBytes, fromHex, startsWithBytes, toHex } from "./bytes.ts";
 export { createVerifier, type Ed25519Verifier } from "./ed25519.ts";
 export { Emitter } from "./emitter.ts";
