@@ -12,7 +12,7 @@ export class MeshProcess {
   readonly #pumps: Promise<void>[];
   #waiters = new Set<() => void>();
 
-  constructor(script: string, args: string[], options: { cwd?: string } = {}) {
+  constructor(script: string, args: string[], options: RunOptions = {}) {
     this.#child = denoRun(script, args, { ...options, stdin: "piped" }).spawn();
     this.#stdin = this.#child.stdin.getWriter();
     this.#pumps = [
@@ -144,14 +144,22 @@ export async function runToEnd(
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
 }
 
+/** How a command runs: where, and with which permissions (default all, `-A`). */
+export interface RunOptions {
+  /** Working directory. */
+  cwd?: string;
+  /** Deno's permission flags, instead of `-A`. */
+  permissions?: string[];
+}
+
 /** `deno run -A <script> ...args`, the script under the project's root, output piped, no colour. */
 function denoRun(
   script: string,
   args: string[],
-  options: { cwd?: string; stdin: "piped" | "null" },
+  options: RunOptions & { stdin: "piped" | "null" },
 ): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}${script}`, ...args],
+    args: ["run", ...(options.permissions ?? ["-A"]), `${root}${script}`, ...args],
     cwd: options.cwd,
     stdin: options.stdin,
     stdout: "piped",
