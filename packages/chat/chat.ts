@@ -26,6 +26,7 @@ import {
   HISTORY_LIMIT,
   hopLimitOf,
   lineId,
+  NICK_EVENT,
   streamOfSay,
 } from "./wire.ts";
 
@@ -54,6 +55,18 @@ export interface ChatMessage {
   late: boolean;
 }
 
+/** A peer that took a new nickname. */
+export interface NickChange {
+  /** Its id. */
+  id: string;
+  /** Its new nickname. */
+  nick: string;
+  /** The one it had, as far as this peer knew. */
+  before: string | null;
+  /** True when it came in answer to a summary (it was said a while ago). */
+  late: boolean;
+}
+
 /** Options of {@linkcode createChat}. */
 export interface ChatOptions {
   /** Hop limit of messages sent from here (default {@linkcode DEFAULT_HOPS}). */
@@ -72,8 +85,10 @@ export interface Chat {
   say(text: string): ChatMessage;
   /** Sends `text` to one peer, by id, id prefix or nickname. */
   direct(target: string, text: string): ChatMessage;
-  /** Changes this peer's nickname. */
+  /** Changes this peer's nickname, and tells every peer. */
   setNick(nick: string): void;
+  /** Calls `handler` when a peer takes a new nickname; returns an unsubscribe. */
+  onNick(handler: (change: NickChange) => void): () => void;
   /** The recent messages, this peer's own included, oldest first (at most 100 lines). */
   history(): ChatMessage[];
   /** Peers known by the messages seen: id to nickname. */
@@ -135,7 +150,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   const log = options.log ?? ((line: string) => console.error(line));
   const clock = new LamportClock();
   const checks = new SayChecks(new SayVerifier(hopLimit), log);
-  const shown = new Emitter<{ message: ChatMessage }>((_, error) =>
+  const shown = new Emitter<{ message: ChatMessage; nick: NickChange }>((_, error) =>
     log(`a chat message handler failed: ${(error as Error).message}`)
   );
   /** Nicknames seen on says: newer than those neighbours announced when they connected. */
@@ -165,7 +180,15 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
   /** A new say from a neighbour, live or late: counted and shown. */
   const arrived = (say: ChatWireMessage, late: boolean) => {
     clock.witness(say);
+    const before = nicks.get(say.origin) ??
+      peer.peers().find((info) => info.id === say.origin)?.nick ?? null;
     nicks.set(say.origin, say.nick);
+    if (say.event === NICK_EVENT) {
+      if (say.origin !== peer.id) {
+        shown.emit("nick", { id: say.origin, nick: say.nick, before, late });
+      }
+      return;
+    }
     if (!forMe(say)) return;
     delivered += say.lines.length;
     for (let i = 0; i < say.lines.length; i++) shown.emit("message", asShown(say, i, late));
@@ -212,7 +235,11 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
       const known = [...peer.peers().map((info) => [info.id, info.nick] as const), ...nicks];
       return write(text, resolveRecipient(target, known));
     },
-    setNick: (nick) => peer.setNick(nick),
+    setNick: (nick) => {
+      peer.setNick(nick);
+      outbox.renamed();
+    },
+    onNick: (handler) => shown.on("nick", handler),
     history: () => {
       const lines = relay.recent().filter(forMe).flatMap((say) =>
         say.lines.map((_, i) => asShown(say, i, false))

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { startPeer } from "@meshtalk/core";
 import { waitFor } from "@meshtalk/core/testing";
-import { type Chat, chatApp, ChatError, type ChatWireMessage, createChat } from "./mod.ts";
+import {
+  type Chat,
+  chatApp,
+  ChatError,
+  type ChatWireMessage,
+  createChat,
+  type NickChange,
+} from "./mod.ts";
 import { signedSay } from "./_testing.ts";
 import {
   assertTopology,
@@ -384,16 +391,32 @@ Deno.test("a late joiner gets the recent messages once, in order, marked late", 
   }
 });
 
-Deno.test("after setNick, later messages carry the new nickname", async () => {
-  const nodes = await startNodes(2);
-  const [a, b] = nodes;
+Deno.test("a new nickname reaches every peer at once, before its owner says anything", async () => {
+  const nodes = await startNodes(3);
+  const [a, b, c] = nodes;
   try {
-    await link(nodes, [[0, 1]]);
+    await link(nodes, [[0, 1], [1, 2]]);
     a.chat.say("before");
-    await waitFor(() => b.shown.length === 1, "the first message", LONG);
+    await waitFor(() => c.shown.length === 1, "the first message", LONG);
+    const changes = [b, c].map((node) => {
+      const seen: NickChange[] = [];
+      node.chat.onNick((change) => seen.push(change));
+      return seen;
+    });
     a.chat.setNick("zed");
     assert.equal(a.chat.nick, "zed");
     assert.equal(a.peer.nick, "zed");
+    await waitFor(() => changes.every((seen) => seen.length === 1), "the rename everywhere", LONG);
+    for (const seen of changes) {
+      assert.deepEqual(seen, [{ id: a.peer.id, nick: "zed", before: "p0", late: false }]);
+    }
+    assert.equal(c.chat.knownPeers().get(a.peer.id), "zed");
+    assert.equal(c.shown.length, 1, "a rename is not a message");
+    // c resolves a, two hops away, by the new nickname, though a has said nothing since.
+    const toZed = c.chat.direct("zed", "hi zed");
+    await waitFor(() => a.shown.length === 1, "the direct message to zed", LONG);
+    assert.equal(a.shown[0].id, toZed.id);
+    assert.equal(a.shown[0].direct, true);
     const after = a.chat.say("after");
     assert.equal(after.from.nick, "zed");
     await waitFor(() => b.shown.length === 2, "the second message", LONG);
@@ -401,12 +424,7 @@ Deno.test("after setNick, later messages carry the new nickname", async () => {
       "after",
       "zed",
     ]]);
-    assert.equal(b.chat.knownPeers().get(a.peer.id), "zed");
-    // b resolves its neighbour by the nickname on its messages, not the one of its handshake.
-    const toZed = b.chat.direct("zed", "hi zed");
-    await waitFor(() => a.shown.length === 1, "the direct message to zed", LONG);
-    assert.equal(a.shown[0].id, toZed.id);
-    assert.equal(a.shown[0].direct, true);
+    assert.equal(b.chat.stats().delivered, 2);
   } finally {
     await stopNodes(nodes);
   }

@@ -20,6 +20,7 @@ export {
   type ChatOptions,
   type ChatStats,
   createChat,
+  type NickChange,
 } from "./chat.ts";
 export { ChatError } from "./errors.ts";
 export { signedBytes } from "./signing.ts";

@@ -9,7 +9,13 @@ import type { Peer } from "@meshtalk/core";
 import type { LamportClock } from "./clock.ts";
 import { ChatError } from "./errors.ts";
 import { signedBytes } from "./signing.ts";
-import { type ChatWireMessage, MAX_LINES, MAX_TEXT_LENGTH, textLength } from "./wire.ts";
+import {
+  type ChatWireMessage,
+  MAX_LINES,
+  MAX_TEXT_LENGTH,
+  NICK_EVENT,
+  textLength,
+} from "./wire.ts";
 
 /** Lines waiting for their signatures past which {@linkcode Outbox.drained} holds a writer. */
 const MAX_UNSIGNED_LINES = 1024;
@@ -98,7 +104,8 @@ export class Outbox {
     const last = this.#unsigned.at(-1);
     // Joining keeps clocks exact: line i of a say has clock + i, so a line may join only if no
     // say seen since the say's last line moved the clock on. Direct messages are never joined.
-    const joins = !to && last !== undefined && !last.to && last.nick === author.nick &&
+    const joins = !to && last !== undefined && !last.to && !last.event &&
+      last.nick === author.nick &&
       last.lines.length < MAX_LINES && last.clock + last.lines.length - 1 === clock.now &&
       textLength(last.lines) + text.length <= MAX_TEXT_LENGTH;
     const lineClock = clock.tick();
@@ -109,28 +116,47 @@ export class Outbox {
       last.lines.push(text);
       return { say: last, line: last.lines.length - 1 };
     }
-    const say: ChatWireMessage = {
+    const say = this.#newSay([text], lineClock, to);
+    this.#queue(say);
+    return { say, line: 0 };
+  }
+
+  /**
+   * Tells everyone that the author now goes by its current nickname: a say with no lines and the
+   * `nick` event, signed and sent in order with the lines written before it.
+   */
+  renamed(): ChatWireMessage {
+    const say = { ...this.#newSay([], this.#options.clock.tick()), event: NICK_EVENT };
+    this.#queue(say);
+    return say;
+  }
+
+  #newSay(lines: string[], clock: number, to?: string): ChatWireMessage {
+    const { author, hopLimit, epoch } = this.#options;
+    return {
       id: crypto.randomUUID().replaceAll("-", ""),
       origin: author.id,
       nick: author.nick,
-      lines: [text],
-      clock: lineClock,
-      hops: this.#options.hopLimit, // hops left: all of them
-      limit: this.#options.hopLimit,
+      lines,
+      clock,
+      hops: hopLimit, // hops left: all of them
+      limit: hopLimit,
       sentAt: Date.now(),
       ...(to ? { to } : {}),
       key: author.publicKey,
       sig: EMPTY_SIG,
-      epoch: this.#options.epoch,
+      epoch,
       n: ++this.#says,
     };
+  }
+
+  #queue(say: ChatWireMessage): void {
     this.#unsigned.push(say);
     if (this.#unsigned.length === 1) {
       this.#signing = this.#signing.then(() => this.#signAll()).catch((error) =>
         this.#options.log(`could not sign a chat message: ${(error as Error).message}`)
       );
     }
-    return { say, line: 0 };
   }
 
   /**

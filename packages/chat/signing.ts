@@ -11,7 +11,13 @@ import {
   peerIdFromKey,
   toHex,
 } from "@meshtalk/core";
-import { type ChatWireMessage, hopLimitOf, MAX_TEXT_LENGTH, textLength } from "./wire.ts";
+import {
+  type ChatWireMessage,
+  hopLimitOf,
+  MAX_TEXT_LENGTH,
+  NICK_EVENT,
+  textLength,
+} from "./wire.ts";
 
 /** Largest clock a say may carry (2^52): far beyond any real count, well within exact integers. */
 export const MAX_CLOCK = 2 ** 52;
@@ -33,19 +39,24 @@ const SAY_DOMAIN = new TextEncoder().encode("meshtalk/3 chat lines\0");
  *   id: "00", origin: "11", nick: "ada", lines: ["hi"], clock: 1, hops: 32, sentAt: 0,
  *   key: new Uint8Array(32), sig: new Uint8Array(64), epoch: 1, n: 1,
  * });
- * console.log(bytes.length); // 127
+ * console.log(bytes.length); // 131
  * ```
  */
 export function signedBytes(say: ChatWireMessage): Uint8Array {
   const encoder = new TextEncoder();
-  const [id, origin, nick, to] = [say.id, say.origin, say.nick, say.to ?? ""].map((x) =>
-    encoder.encode(x)
-  );
+  const [id, origin, nick, to, event] = [
+    say.id,
+    say.origin,
+    say.nick,
+    say.to ?? "",
+    say.event ?? "",
+  ]
+    .map((x) => encoder.encode(x));
   const lines = say.lines.map((line) => encoder.encode(line));
   const size = SAY_DOMAIN.length + [id, origin, nick, to, ...lines].reduce(
     (n, b) => n + 4 + b.length,
     0,
-  ) + 4 + 3 * 8 + 32 + 2 * 8;
+  ) + 4 + 3 * 8 + 32 + 2 * 8 + 4 + event.length;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out.set(SAY_DOMAIN);
@@ -73,6 +84,7 @@ export function signedBytes(say: ChatWireMessage): Uint8Array {
   at += 32;
   putNumber(say.epoch);
   putNumber(say.n);
+  putString(event);
   return out;
 }
 
@@ -94,9 +106,24 @@ export function signedBytes(say: ChatWireMessage): Uint8Array {
  * ```
  */
 export function wellFormed(say: ChatWireMessage): boolean {
-  return say.lines.length > 0 && textLength(say.lines) <= MAX_TEXT_LENGTH &&
+  const lines = say.event === undefined ? say.lines.length > 0 : isEvent(say);
+  return lines && textLength(say.lines) <= MAX_TEXT_LENGTH &&
     say.clock + say.lines.length <= MAX_CLOCK && say.n >= 1 && say.n <= MAX_CLOCK &&
     say.epoch >= 1 && say.epoch <= MAX_CLOCK;
+}
+
+/**
+ * True for a say that tells of its author rather than saying anything: no lines, a known event,
+ * for everyone.
+ *
+ * @example
+ * ```ts
+ * import { isEvent } from "./signing.ts";
+ * console.log(isEvent({ event: "nick", lines: [] }), isEvent({ lines: [] })); // true false
+ * ```
+ */
+export function isEvent(say: Pick<ChatWireMessage, "event" | "lines" | "to">): boolean {
+  return say.event === NICK_EVENT && say.lines.length === 0 && say.to === undefined;
 }
 
 /** A say's author as far as checking goes: the id its key gives, and the key's verifier. */

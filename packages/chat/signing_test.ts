@@ -46,15 +46,29 @@ Deno.test("signed bytes are PROTOCOL.md section 7 byte for byte", () => {
     direct.key,
     u64(1_700_000_000_000),
     u64(2 ** 33 + 5),
+    str(""), // no event
   );
   assert.deepEqual(signedBytes(direct), expected);
+  const renamed = say({ lines: [], event: "nick" });
+  const withEvent = signedBytes(renamed);
+  assert.deepEqual(
+    withEvent.subarray(withEvent.length - 8),
+    concatBytes(u32(4), str("nick").subarray(4)),
+  );
   assert.equal(new TextEncoder().encode("meshtalk/3 chat lines\0").length, 22, "the domain");
 });
 
 Deno.test("signed bytes read an absent limit as 0 and an absent recipient as the empty string", () => {
   const { limit: _limit, ...broadcast } = say();
   const bytes = signedBytes(broadcast);
-  const tail = concatBytes(u64(0), u32(0), broadcast.key, u64(broadcast.epoch), u64(broadcast.n));
+  const tail = concatBytes(
+    u64(0),
+    u32(0),
+    broadcast.key,
+    u64(broadcast.epoch),
+    u64(broadcast.n),
+    u32(0),
+  );
   assert.deepEqual(bytes.subarray(bytes.length - tail.length), tail);
 });
 
@@ -75,6 +89,7 @@ Deno.test("signed bytes cover every field but the hops left, the late mark and t
     { key: new Uint8Array(32) },
     { epoch: 1_700_000_000_001 },
     { n: 2 ** 33 + 6 },
+    { event: "nick" },
   ];
   for (const change of changes) {
     assert.notDeepEqual(signedBytes(say(change)), base, JSON.stringify(Object.keys(change)));
@@ -83,6 +98,9 @@ Deno.test("signed bytes cover every field but the hops left, the late mark and t
 
 Deno.test("well formed: 1 to 64 lines, at most 4,000 characters in all, clocks up to 2^52", () => {
   assert.equal(wellFormed(say({ lines: [] })), false, "no lines");
+  assert.equal(wellFormed(say({ lines: [], event: "nick" })), true, "a rename has none");
+  assert.equal(wellFormed(say({ lines: ["x"], event: "nick" })), false, "and only then");
+  assert.equal(wellFormed(say({ lines: [], event: "other" })), false, "no unknown events");
   assert.equal(wellFormed(say({ n: 0 })), false, "no place in a stream");
   assert.equal(wellFormed(say({ epoch: 0 })), false, "no stream");
   assert.equal(wellFormed(say({ n: MAX_CLOCK + 1 })), false, "a number past 2^52");

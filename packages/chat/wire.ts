@@ -30,6 +30,11 @@ export const MAX_TEXT_LENGTH = 4000;
 export const MAX_LINES = 64;
 /** Hop limit given to new messages: more than the diameter of any mesh this is meant for. */
 export const DEFAULT_HOPS = 32;
+/**
+ * The `event` of a say that carries no lines but tells of its author: `nick`, its author now goes
+ * by the say's `nick`.
+ */
+export const NICK_EVENT = "nick";
 /** Most lines `Chat.history` shows. */
 export const HISTORY_LIMIT = 100;
 /** Most streams in a summary or an announcement. */
@@ -52,6 +57,7 @@ export type ChatMessageSchema = MapSchema<{
   epoch: UintSchema;
   n: UintSchema;
   late: OptionalSchema<BoolSchema>;
+  event: OptionalSchema<StrSchema>;
 }>;
 
 /** Schema of what a peer has of one stream: all of 1..base, some up to max. */
@@ -85,6 +91,7 @@ const chatMessage: ChatMessageSchema = s.map({
   epoch: s.uint(),
   n: s.uint(),
   late: s.optional(s.bool()),
+  event: s.optional(s.str(16)),
 });
 
 const streamSummary: StreamSummarySchema = s.map({

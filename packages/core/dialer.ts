@@ -184,7 +184,10 @@ export class Dialer {
       book.succeeded(address, info.id);
       return info;
     } catch (error) {
-      if ((error as ConnectError).reason !== "self") book.failed(address);
+      const reason = (error as ConnectError).reason;
+      // Someone else answers there: upkeep must not dial it unpinned behind the user's back.
+      if (reason === "wrong-peer") book.setBlocked(address, true);
+      else if (reason !== "self") book.failed(address);
       throw error;
     }
   }

@@ -9,6 +9,7 @@ import type { Address } from "./address.ts";
 import type { AddressBook } from "./address_book.ts";
 import type { BulkFiles } from "./bulk_files.ts";
 import { Connection, type ConnectionSetup } from "./connection.ts";
+import { BoundedSet } from "./bounded.ts";
 import type { Emitter } from "./emitter.ts";
 import { ConnectError, type ProtocolError } from "./errors.ts";
 import type { Heartbeat } from "./heartbeat.ts";
@@ -65,6 +66,8 @@ export interface DispatchHost {
  */
 export class Dispatcher {
   readonly #host: DispatchHost;
+  /** Addresses found to speak another protocol, reported once each. */
+  readonly #notMeshtalk = new BoundedSet<string>(256);
 
   /** A dispatcher for the peer `host` describes. */
   constructor(host: DispatchHost) {
@@ -191,11 +194,24 @@ export class Dispatcher {
         : error || record.full
         ? "refused"
         : "closed";
-      record.ready.reject(new ConnectError(why, `${address}: ${reason}`));
+      const said = error?.code === "not-meshtalk"
+        ? notMeshtalkText(address, error)
+        : `${address}: ${reason}`;
+      record.ready.reject(new ConnectError(why, said));
     }
     if (error?.code === "rate-limited") this.#host.penalize(record);
-    if (error) {
-      options.log(`connection ${address} closed: ${error.message}`);
+    // A pinned dial that found another peer is reported by whoever dialed (its promise rejects);
+    // an address that is no meshtalk peer is reported once, not on every redial.
+    const reported = error?.code === "wrong-peer" && record.dialed
+      ? false
+      : error?.code === "not-meshtalk"
+      ? !this.#notMeshtalk.has(address) && this.#notMeshtalk.add(address).has(address)
+      : error !== null;
+    if (error && reported) {
+      const text = error.code === "not-meshtalk"
+        ? notMeshtalkText(address, error)
+        : `connection ${address} closed: ${error.message}`;
+      options.log(text);
       const peer = record.remote ? registry.info(record) : undefined;
       events.emit("error", { address, error, peer });
     }
@@ -205,4 +221,9 @@ export class Dispatcher {
     const gone = registry.release(record, reason, twinDeadline);
     if (gone) events.emit("peer:disconnected", { peer: gone, reason });
   }
+}
+
+/** What a user reads of an address that speaks another protocol. */
+function notMeshtalkText(address: string, error: ProtocolError): string {
+  return `${address} is not a meshtalk peer (${error.message})`;
 }

@@ -17,7 +17,8 @@ export type ProtocolErrorCode =
   | "decrypt-failed"
   | "bad-handshake"
   | "wrong-peer"
-  | "rate-limited";
+  | "rate-limited"
+  | "not-meshtalk";
 
 /**
  * A peer sent bytes that break the wire protocol. The connection that carried them is closed;

@@ -129,19 +129,28 @@ export interface ConnectOptions {
  * ```
  */
 export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
-  const identity = options.identity ??
-    (options.dataDir ? await loadOrCreateIdentity(options.dataDir) : await generateIdentity());
-  const book = new AddressBook();
-  // A restarted peer redials the peers it knew: its book is kept in its data dir.
-  const saved = options.dataDir
-    ? await SavedAddressBook.open(
-      `${options.dataDir}/${ADDRESS_BOOK_FILE}`,
-      book,
-      options.log ?? console.error,
-    )
-    : null;
   const listener = Deno.listen({ hostname: options.host ?? "0.0.0.0", port: options.port ?? 0 });
-  return new MeshPeer(identity, listener, options, { book, saved }, false);
+  try {
+    // Known once the port is: a data dir named after the port a peer on port 0 got.
+    const dataDir = typeof options.dataDir === "function"
+      ? options.dataDir(listener.addr.port)
+      : options.dataDir;
+    const identity = options.identity ??
+      (dataDir ? await loadOrCreateIdentity(dataDir) : await generateIdentity());
+    const book = new AddressBook();
+    // A restarted peer redials the peers it knew: its book is kept in its data dir.
+    const saved = dataDir
+      ? await SavedAddressBook.open(
+        `${dataDir}/${ADDRESS_BOOK_FILE}`,
+        book,
+        options.log ?? console.error,
+      )
+      : null;
+    return new MeshPeer(identity, listener, options, { book, saved }, false);
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
 }
 
 /**

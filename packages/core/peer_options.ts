@@ -17,8 +17,11 @@ export interface PeerOptions {
   host?: string;
   /** The identity to use. Default: loaded from (or created in) `dataDir`, else a fresh one in memory. */
   identity?: Identity;
-  /** Directory holding the peer's key pair and its address book (`peers.json`), kept across restarts. */
-  dataDir?: string;
+  /**
+   * Directory holding the peer's key pair and its address book (`peers.json`), kept across
+   * restarts; or a function of the port the peer listens on, once bound (for port 0).
+   */
+  dataDir?: string | ((port: number) => string);
   /** Nickname announced in `hello`. */
   nick?: string;
   /** The apps this peer runs. */

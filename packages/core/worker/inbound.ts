@@ -67,6 +67,8 @@ export class Inbound {
   readonly #decoder: FrameDecoder;
   readonly #options: InboundOptions;
   #cipher: Cipher | null = null;
+  /** True once a whole frame came: before it, bytes that break framing are another protocol. */
+  #framed = false;
   readonly #header = new Uint8Array(FRAME_HEADER_BYTES);
   #scratch = new Uint8Array(0);
 
@@ -105,7 +107,7 @@ export class Inbound {
         continue;
       }
       const opening: Promise<Uint8Array>[] = [];
-      for (const body of this.#decoder.push(view)) {
+      for (const body of this.#push(view)) {
         const wait = this.#options.limits.frame(body.length);
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const cipher = this.#cipher;
@@ -136,6 +138,22 @@ export class Inbound {
       this.#decoder.throwIfFailed();
       ring.release(view.length);
       await this.#options.afterRead();
+    }
+  }
+
+  /**
+   * The frames `view` completes. The first bytes a peer sends are its hello's frame: if they cannot
+   * be one, the other end speaks another protocol (a web server, say), and is told apart from a
+   * peer that broke the rules.
+   */
+  #push(view: Uint8Array): Uint8Array[] {
+    if (this.#framed) return this.#decoder.push(view);
+    try {
+      const frames = this.#decoder.push(view);
+      this.#framed = frames.length > 0;
+      return frames;
+    } catch (error) {
+      throw notMeshtalk(view) ?? error;
     }
   }
 
@@ -206,4 +224,32 @@ function isPlainBye(body: Uint8Array): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A `not-meshtalk` error naming what the first bytes of a stream look like, or null when they
+ * could still be a meshtalk peer's.
+ *
+ * @example
+ * ```ts
+ * import { notMeshtalk } from "./inbound.ts";
+ * console.log(notMeshtalk(new TextEncoder().encode("HTTP/1.1 400 Bad Request"))?.message);
+ * // "it spoke HTTP"
+ * ```
+ */
+export function notMeshtalk(first: Uint8Array): ProtocolError | null {
+  const text = new TextDecoder("latin1").decode(first.subarray(0, 64));
+  const spoke = /^HTTP\/\d/.test(text)
+    ? "HTTP"
+    : text.startsWith("SSH-")
+    ? "SSH"
+    : first[0] === 0x16 && first[1] === 0x03
+    ? "TLS"
+    : null;
+  if (spoke) return new ProtocolError("not-meshtalk", `it spoke ${spoke}`);
+  if (first.length < FRAME_HEADER_BYTES) return null;
+  return new ProtocolError(
+    "not-meshtalk",
+    `it sent ${first.length} bytes that are not a meshtalk handshake`,
+  );
 }
