@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ConnectError } from "./errors.ts";
-import { closeAll, peers } from "./testing.ts";
+import { ConnectError, type ProtocolError } from "./errors.ts";
+import { closeAll, peers, record } from "./testing.ts";
 
 /** A port on loopback where nothing listens. */
 function unusedPort(): number {
@@ -69,5 +69,33 @@ Deno.test("a failed dial backs its address off in the book", async () => {
     assert.ok(entry.nextDialAt >= before + 375, "it waits before upkeep tries it again");
   } finally {
     await a.close();
+  }
+});
+
+Deno.test("an address that speaks another protocol is named as such, once however often it is dialed", async () => {
+  const web = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("hello from a web server"),
+  );
+  const logs: string[] = [];
+  const [a] = await peers(1, { log: (line) => logs.push(line) });
+  const errors = record(a, "error");
+  try {
+    const address = `127.0.0.1:${web.addr.port}`;
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(
+        () => a.connect("127.0.0.1", web.addr.port),
+        (error: ConnectError) => {
+          assert.equal(error.message, `${address} is not a meshtalk peer (it spoke HTTP)`);
+          return true;
+        },
+      );
+    }
+    assert.deepEqual(logs, [`${address} is not a meshtalk peer (it spoke HTTP)`]);
+    assert.equal(errors.length, 1);
+    assert.equal((errors[0].error as ProtocolError).code, "not-meshtalk");
+  } finally {
+    await closeAll([a]);
+    await web.shutdown();
   }
 });

@@ -194,21 +194,22 @@ export class Dispatcher {
         : error || record.full
         ? "refused"
         : "closed";
-      const said = error?.code === "not-meshtalk"
+      const said = error?.code === "not-meshtalk" && record.dialed
         ? notMeshtalkText(address, error)
         : `${address}: ${reason}`;
       record.ready.reject(new ConnectError(why, said));
     }
     if (error?.code === "rate-limited") this.#host.penalize(record);
     // A pinned dial that found another peer is reported by whoever dialed (its promise rejects);
-    // an address that is no meshtalk peer is reported once, not on every redial.
+    // an address dialed that is no meshtalk peer is reported once, not on every redial.
+    const elsewhere = error?.code === "not-meshtalk" && record.dialed !== undefined;
     const reported = error?.code === "wrong-peer" && record.dialed
       ? false
-      : error?.code === "not-meshtalk"
+      : elsewhere
       ? !this.#notMeshtalk.has(address) && this.#notMeshtalk.add(address).has(address)
       : error !== null;
     if (error && reported) {
-      const text = error.code === "not-meshtalk"
+      const text = elsewhere
         ? notMeshtalkText(address, error)
         : `connection ${address} closed: ${error.message}`;
       options.log(text);

@@ -153,7 +153,7 @@ export class Inbound {
       this.#framed = frames.length > 0;
       return frames;
     } catch (error) {
-      throw notMeshtalk(view) ?? error;
+      throw notMeshtalk(view, error as Error) ?? error;
     }
   }
 
@@ -237,7 +237,7 @@ function isPlainBye(body: Uint8Array): boolean {
  * // "it spoke HTTP"
  * ```
  */
-export function notMeshtalk(first: Uint8Array): ProtocolError | null {
+export function notMeshtalk(first: Uint8Array, why?: Error): ProtocolError | null {
   const text = new TextDecoder("latin1").decode(first.subarray(0, 64));
   const spoke = /^HTTP\/\d/.test(text)
     ? "HTTP"
@@ -250,6 +250,7 @@ export function notMeshtalk(first: Uint8Array): ProtocolError | null {
   if (first.length < FRAME_HEADER_BYTES) return null;
   return new ProtocolError(
     "not-meshtalk",
-    `it sent ${first.length} bytes that are not a meshtalk handshake`,
+    `it sent ${first.length} bytes that are not a meshtalk handshake` +
+      (why ? ` (${why.message})` : ""),
   );
 }
