@@ -88,6 +88,11 @@ export class Terminal {
     return lines;
   }
 
+  /** Makes the terminal `columns` wide (the program gets SIGWINCH, as from a user's resize). */
+  async resize(columns: number): Promise<void> {
+    await this.tmux("resize-window", "-t", this.#session, "-x", String(columns));
+  }
+
   async close(): Promise<void> {
     await this.tmux("kill-server").catch(() => {});
   }

@@ -385,6 +385,8 @@ interface TmuxPeer {
   screen(): Promise<string[]>;
   /** Polls the pane until `ok` holds for its lines; resolves with them. */
   waitForScreen(ok: (lines: string[]) => boolean, what: string): Promise<string[]>;
+  /** Makes the terminal `columns` wide. */
+  resize(columns: number): Promise<void>;
 }
 
 const bind = (terminal: Terminal) => ({
@@ -392,6 +394,7 @@ const bind = (terminal: Terminal) => ({
   screen: () => terminal.screen(),
   waitForScreen: (ok: (lines: string[]) => boolean, what: string) =>
     terminal.waitForScreen(ok, what),
+  resize: (columns: number) => terminal.resize(columns),
 });
 
 const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1) ?? "";
@@ -452,6 +455,36 @@ Deno.test({
       await send("Enter", true);
       const hello = await x.process.waitFor(isMessage("hello"), "yy's line at xx");
       assert.deepEqual(hello.from, { id: yId, nick: "yy" });
+    });
+  },
+});
+
+Deno.test({
+  name: "a typed line longer than a row stays whole when messages arrive, at any width (tmux)",
+  ignore: !hasTmux,
+  async fn() {
+    await withTmuxPeer(async ({ x, send, waitForScreen, resize }) => {
+      const typed = "the quick brown fox jumps over the lazy dog, twice over: " +
+        "the quick brown fox";
+      /** The prompt's rows at the bottom of the pane, joined: the prompt and all that was typed. */
+      const input = (lines: string[]) => {
+        const rows = lines.filter((l) => l !== "");
+        const start = rows.findLastIndex((l) => l.startsWith("> "));
+        return start < 0 ? "" : rows.slice(start).join("");
+      };
+      for (const [width, message] of [[60, "first"], [40, "second"], [97, "third"]] as const) {
+        await resize(width);
+        if (message === "first") await send(typed);
+        await x.process.type(`incoming ${message}`);
+        const lines = await waitForScreen(
+          (lines) =>
+            lines.some((l) => l.includes(`incoming ${message}`)) && input(lines) === `> ${typed}`,
+          `the ${message} message above a whole ${typed.length}-character input, ${width} columns`,
+        );
+        const shown = lines.findIndex((l) => l.includes(`incoming ${message}`));
+        assert.ok(shown < lines.findLastIndex((l) => l.startsWith("> ")), "above the prompt");
+        assert.equal(lines.filter((l) => l.includes(`incoming ${message}`)).length, 1);
+      }
     });
   },
 });

@@ -4,11 +4,11 @@
  * @module
  */
 import { Command, Option } from "commander";
-import * as readline from "node:readline";
-import process from "node:process";
+import type * as readline from "node:readline";
 import { type Address, aeadPath, formatAddress, type Peer, startPeer } from "@meshtalk/core";
 import { type Chat, chatApp, createChat } from "@meshtalk/chat";
 import { CHAT_HELP, type ChatCommand, parseChatCommand } from "./chat_commands.ts";
+import { startPrompt } from "./chat_prompt.ts";
 import { formatMessage, formatPeer, messageEvent, neighbourLines, statsLine } from "./chat_view.ts";
 import { shortId } from "./format.ts";
 import { checkExpectPeer, join } from "./join.ts";
@@ -162,7 +162,7 @@ async function run(options: ChatCliOptions): Promise<number> {
 
   if (options.input) {
     if (Deno.stdin.isTerminal() && !options.json) {
-      prompt = interactive(session);
+      prompt = startPrompt(session.out, (line) => execute(session, line), session.quit);
     } else {
       // A script's lines should reach someone: wait for the first neighbour when told whom to
       // join (for at most 10 s), rather than broadcast the first lines to nobody.
@@ -194,30 +194,6 @@ async function run(options: ChatCliOptions): Promise<number> {
   log("bye");
   await out.flushed();
   return 0;
-}
-
-function interactive(session: Session): readline.Interface {
-  const rl = readline.createInterface({
-    input: process.stdin,
-    output: process.stdout,
-    prompt: "> ",
-  });
-  // An incoming line clears the prompt, prints, and redraws the prompt with what was typed.
-  session.out.aroundWrites(() => {
-    readline.clearLine(process.stdout, 0);
-    readline.cursorTo(process.stdout, 0);
-  }, () => rl.prompt(true));
-  let open = true;
-  rl.on("line", async (line) => {
-    await execute(session, line);
-    if (open) rl.prompt(); // not after /quit: the prompt is closing
-  });
-  rl.on("close", () => {
-    open = false;
-    session.quit();
-  });
-  rl.prompt();
-  return rl;
 }
 
 /** Carries out a typed line; what goes wrong is said, and the chat goes on. */
