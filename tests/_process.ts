@@ -6,6 +6,8 @@ export type Event = Record<string, unknown> & { event: string };
 /** A meshtalk command running as its own process, with its JSON events collected. */
 export class MeshProcess {
   readonly events: Event[] = [];
+  /** Every line on stdout, events included. */
+  readonly stdout: string[] = [];
   readonly stderr: string[] = [];
   readonly #child: Deno.ChildProcess;
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
@@ -17,6 +19,7 @@ export class MeshProcess {
     this.#stdin = this.#child.stdin.getWriter();
     this.#pumps = [
       this.#lines(this.#child.stdout, (line) => {
+        this.stdout.push(line);
         if (line.startsWith("{")) this.events.push(JSON.parse(line));
       }),
       this.#lines(this.#child.stderr, (line) => this.stderr.push(line)),
@@ -30,6 +33,15 @@ export class MeshProcess {
   /** Resolves with the first event matching `match`, waiting up to `timeoutMs`. */
   waitFor(match: (event: Event) => boolean, what: string, timeoutMs = 15_000): Promise<Event> {
     return this.#until(() => this.events.find(match), what, timeoutMs);
+  }
+
+  /** Resolves with the first line on stdout matching `pattern`, waiting up to `timeoutMs`. */
+  waitForStdout(pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+    return this.#until(
+      () => this.stdout.find((line) => pattern.test(line)),
+      `a line on stdout matching ${pattern}`,
+      timeoutMs,
+    );
   }
 
   /** Resolves with the first line on stderr matching `pattern`, waiting up to `timeoutMs`. */
@@ -150,6 +162,8 @@ export interface RunOptions {
   cwd?: string;
   /** Deno's permission flags, instead of `-A`. */
   permissions?: string[];
+  /** More environment variables. */
+  env?: Record<string, string>;
 }
 
 /** `deno run -A <script> ...args`, the script under the project's root, output piped, no colour. */
@@ -164,6 +178,6 @@ function denoRun(
     stdin: options.stdin,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
   });
 }

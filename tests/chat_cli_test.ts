@@ -272,7 +272,7 @@ function runChat(args: string[]) {
   return runToEnd("apps/cli/chat.ts", args);
 }
 
-Deno.test("bad arguments: exit code 2, one line on stderr, no stack trace", async () => {
+Deno.test("bad arguments: exit code 2, what is wrong and how to call it on stderr, no stack trace", async () => {
   const dir = await Deno.makeTempDir({ prefix: "meshtalk-chat-cli-" });
   try {
     const cases: [string[], RegExp][] = [
@@ -281,6 +281,7 @@ Deno.test("bad arguments: exit code 2, one line on stderr, no stack trace", asyn
       [["0", "--connections", "x"], /--connections must be a number from 0 to 1000/],
       [["0", "127.0.0.1", "9", "--expect-peer", "abc"], /--expect-peer needs a full peer id/],
       [["0", "--expect-peer", "a".repeat(32)], /--expect-peer needs a peer to join through/],
+      [[], /missing required argument 'port'/],
     ];
     const results = await Promise.all(
       cases.map(([args]) => runChat([...args, "--data-dir", `${dir}/data`])),
@@ -291,8 +292,16 @@ Deno.test("bad arguments: exit code 2, one line on stderr, no stack trace", asyn
       assert.equal(code, 2, `${what} must fail with the usage exit code`);
       assert.equal(stdout, "", `${what}: nothing on stdout`);
       const lines = stderr.split("\n").filter((line) => line !== "");
-      assert.equal(lines.length, 1, `${what}: exactly one line on stderr, got:\n${stderr}`);
+      assert.equal(
+        lines.length,
+        2,
+        `${what}: the error and a usage line on stderr, got:\n${stderr}`,
+      );
       assert.match(lines[0], expected);
+      assert.equal(
+        lines[1],
+        "usage: chat [options] <port> [peer-host] [peer-port]  (--help for more)",
+      );
       assert.doesNotMatch(stderr, /^\s+at |Uncaught|\.ts:\d+/m, `${what}: no stack trace`);
     }
     // Nothing was started, so nothing was written.

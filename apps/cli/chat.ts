@@ -9,7 +9,14 @@ import { type Address, aeadPath, formatAddress, type Peer, startPeer } from "@me
 import { type Chat, chatApp, createChat } from "@meshtalk/chat";
 import { CHAT_HELP, type ChatCommand, parseChatCommand } from "./chat_commands.ts";
 import { startPrompt } from "./chat_prompt.ts";
-import { formatMessage, formatPeer, messageEvent, neighbourLines, statsLine } from "./chat_view.ts";
+import {
+  formatMessage,
+  formatPeer,
+  type Me,
+  messageEvent,
+  neighbourLines,
+  statsLine,
+} from "./chat_view.ts";
 import { shortId } from "./format.ts";
 import { checkExpectPeer, join } from "./join.ts";
 import {
@@ -87,6 +94,8 @@ interface Session {
   out: Output;
   peer: Peer;
   chat: Chat;
+  /** This peer, as message lines name it. */
+  me: Me;
   quit: () => void;
 }
 
@@ -100,7 +109,8 @@ async function run(options: ChatCliOptions): Promise<number> {
       port,
       host: options.host,
       nick: options.nick,
-      dataDir: options.dataDir !== undefined ? userPath(options.dataDir) : defaultDataDir(port),
+      // One data dir per port, known once bound: two peers on port 0 get identities of their own.
+      dataDir: options.dataDir !== undefined ? userPath(options.dataDir) : defaultDataDir,
       apps: [chatApp],
       targetConnections: options.connections,
       log,
@@ -114,7 +124,12 @@ async function run(options: ChatCliOptions): Promise<number> {
   }
   const chat = createChat(peer, { log });
   const done = Promise.withResolvers<void>();
-  const session: Session = { out, peer, chat, quit: () => done.resolve() };
+  const me: Me = {
+    id: peer.id,
+    nickOf: (id) =>
+      chat.knownPeers().get(id) ?? peer.peers().find((info) => info.id === id)?.nick ?? shortId(id),
+  };
+  const session: Session = { out, peer, chat, me, quit: () => done.resolve() };
   let prompt: readline.Interface | null = null;
 
   const crypto = aeadPath();
@@ -127,7 +142,7 @@ async function run(options: ChatCliOptions): Promise<number> {
 
   chat.onMessage((message) => {
     out.event(message.direct ? "direct" : "message", messageEvent(message));
-    if (!out.json) out.line(formatMessage(out, message));
+    if (!out.json) out.line(formatMessage(out, message, me));
   });
   peer.on("peer:connected", (info) => {
     out.event("peer-connected", { id: info.id, nick: info.nick, address: info.address });
@@ -136,10 +151,20 @@ async function run(options: ChatCliOptions): Promise<number> {
   let leaving = false;
   peer.on("peer:disconnected", ({ peer: info, reason }) => {
     if (leaving) return;
-    out.event("peer-disconnected", { id: info.id, nick: info.nick, address: info.address, reason });
-    log(`${formatPeer(info)} left: ${reason}`);
+    const nick = chat.knownPeers().get(info.id) ?? info.nick; // the newest, if it was renamed
+    out.event("peer-disconnected", { id: info.id, nick, address: info.address, reason });
+    log(`${formatPeer({ id: info.id, nick })} left: ${reason}`);
   });
+  chat.onNick(({ id, nick, before, late }) => {
+    out.event("nick", { id, nick, before, late });
+    if (!late) log(`${before ?? shortId(id)} is now ${nick}`);
+  });
+  // A connection that failed is said by the peer's log for people; programs get an event.
+  peer.on("error", ({ address, error }) => out.event("error", { address, message: error.message }));
 
+  if (options.expectPeer === peer.id) {
+    out.error(`chat: --expect-peer names this peer's own id (${shortId(peer.id)})`);
+  }
   // Also when `--connections 0` keeps upkeep from dialing them: the peers given are joined.
   const joining = new AbortController();
   join(peer, options.peer, {
@@ -150,9 +175,11 @@ async function run(options: ChatCliOptions): Promise<number> {
       if (failures === 1) out.error(`chat: ${error.message}; retrying in the background`);
     },
     onGiveUp: (address, error) => {
-      // The address answers, with someone else.
+      // The address answers, with someone else; or it is this very peer.
       if (error.reason === "wrong-peer") {
         out.error(`chat: refused ${formatAddress(address)}: ${error.message}`);
+      } else if (error.reason === "self") {
+        out.error(`chat: ${formatAddress(address)} is this peer itself`);
       }
     },
   });
@@ -206,12 +233,15 @@ async function execute(session: Session, line: string): Promise<void> {
   }
 }
 
-async function perform({ out, peer, chat, quit }: Session, command: ChatCommand): Promise<void> {
+async function perform(
+  { out, peer, chat, me, quit }: Session,
+  command: ChatCommand,
+): Promise<void> {
   switch (command.name) {
     case "say": {
       const sent = chat.say(command.text);
       // A terminal shows what was typed already; a script's lines are shown as sent.
-      if (!out.json && !Deno.stdin.isTerminal()) out.line(formatMessage(out, sent));
+      if (!out.json && !Deno.stdin.isTerminal()) out.line(formatMessage(out, sent, me));
       break;
     }
     case "connect": {
@@ -244,7 +274,7 @@ async function perform({ out, peer, chat, quit }: Session, command: ChatCommand)
       break;
     case "msg": {
       const sent = chat.direct(command.to, command.text);
-      if (!out.json) out.line(formatMessage(out, sent));
+      if (!out.json) out.line(formatMessage(out, sent, me));
       break;
     }
     case "stats": {
@@ -254,7 +284,7 @@ async function perform({ out, peer, chat, quit }: Session, command: ChatCommand)
       break;
     }
     case "history":
-      for (const message of chat.history()) out.line(formatMessage(out, message));
+      for (const message of chat.history()) out.line(formatMessage(out, message, me));
       break;
     case "help":
       out.line(CHAT_HELP);

@@ -15,17 +15,35 @@ import { parsePort } from "./options.ts";
  * console.log(CHAT_HELP.split("\n")[0]); // "commands:"
  * ```
  */
-export const CHAT_HELP = `commands:
-  <text>                      send a line to everyone
-  /connect <host> <port> [id] connect to a peer (with id: only if it proves that id)
-  /disconnect <port | host:port | id>   drop a neighbour (it is not redialed)
-  /peers                      list neighbours: id, nickname, address, round-trip time
-  /nick <name>                change your nickname
-  /msg <nick | id> <text>     a direct message, shown only to that peer
-  /history                    show recent messages
-  /stats                      messages sent, shown, relayed, duplicates and forgeries dropped
-  /help                       this list
-  /quit                       leave (also Ctrl-D)`;
+export const CHAT_HELP: string = helpTable("commands:", [
+  ["<text>", "send a line to everyone"],
+  ["/connect <host> <port> [id]", "connect to a peer (with id: only if it proves that id)"],
+  ["/disconnect <port | host:port | id>", "drop a neighbour (it is not redialed)"],
+  ["/peers", "list neighbours: id, nickname, address, round-trip time"],
+  ["/nick <name>", "change your nickname (every peer is told; kept for next time)"],
+  ["/msg <nick | id> <text>", "a direct message, shown only to that peer"],
+  ["/history", "show recent messages, yours too"],
+  ["/stats", "messages sent, shown, relayed, duplicates and forgeries dropped"],
+  ["/help", "this list"],
+  ["/quit", "leave (also Ctrl-D)"],
+]);
+
+/**
+ * A titled list of commands and what they do, the descriptions in one column.
+ *
+ * @example
+ * ```ts
+ * import { helpTable } from "./chat_commands.ts";
+ * console.log(helpTable("commands:", [["/a", "one"], ["/bbb", "two"]]));
+ * // commands:
+ * //   /a    one
+ * //   /bbb  two
+ * ```
+ */
+export function helpTable(title: string, rows: [string, string][]): string {
+  const width = Math.max(...rows.map(([syntax]) => syntax.length));
+  return [title, ...rows.map(([syntax, what]) => `  ${syntax.padEnd(width)}  ${what}`)].join("\n");
+}
 
 /** A line typed into chat, read: what to do, and with what. */
 export type ChatCommand =

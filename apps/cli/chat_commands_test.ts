@@ -104,3 +104,14 @@ Deno.test("the help lists every command the parser knows", () => {
   }
   assert.match(CHAT_HELP, /^ {2}\/quit +leave \(also Ctrl-D\)$/m);
 });
+
+Deno.test("the help lines up every description in one column", () => {
+  const rows = CHAT_HELP.split("\n").slice(1);
+  // A row: two spaces, the syntax, two or more spaces, the description.
+  const columns = rows.map((row) => {
+    const [, , what] = /^ {2}(.*?\S) {2,}(\S.*)$/.exec(row) ?? [];
+    assert.ok(what, `a syntax and a description: "${row}"`);
+    return row.length - what.length;
+  });
+  assert.equal(new Set(columns).size, 1, CHAT_HELP);
+});

@@ -80,6 +80,7 @@ Deno.test("/peers: a hint with no neighbours, else aligned rows", () => {
     },
   ]);
   assert.deepEqual(rows, [
+    "id        nickname         address                round trip",
     "4f1c0a9b  ada              127.0.0.1:9001         0.12 ms",
     "ffeeddcc  bob              10.0.0.2:51000         -",
   ]);
@@ -87,7 +88,7 @@ Deno.test("/peers: a hint with no neighbours, else aligned rows", () => {
 
 Deno.test("/stats: each counter by name", () => {
   assert.equal(
-    statsLine({ sent: 1, delivered: 2, forged: 0 }),
-    "sent 1, delivered 2, forged 0",
+    statsLine({ sent: 1, delivered: 2, forged: 0, framesSent: 9, late: 1 }),
+    "sent 1, shown 2, of them late 1, forgeries dropped 0",
   );
 });

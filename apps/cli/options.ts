@@ -158,7 +158,9 @@ export async function runCommand<T>(
   } catch (error) {
     const code = (error as { exitCode?: number }).exitCode;
     if (code === 0) return 0; // --help
+    // Commander said what is wrong already; a UsageError is said here. Then how to call it.
     if (error instanceof UsageError) console.error(`${program.name()}: ${error.message}`);
+    console.error(`usage: ${program.name()} ${program.usage()}  (--help for more)`);
     return 2;
   }
   return await run(options);

@@ -196,6 +196,8 @@ export class Dispatcher {
         : "closed";
       const said = error?.code === "not-meshtalk" && record.dialed
         ? notMeshtalkText(address, error)
+        : error?.code === "wrong-peer"
+        ? `${address}: ${error.message}`
         : `${address}: ${reason}`;
       record.ready.reject(new ConnectError(why, said));
     }

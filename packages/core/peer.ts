@@ -10,6 +10,7 @@
  */
 import { AddressBook, type KnownAddress } from "./address_book.ts";
 import { ADDRESS_BOOK_FILE, SavedAddressBook } from "./address_book_file.ts";
+import { readSavedNick, saveNick } from "./nick_file.ts";
 import { Admission } from "./admission.ts";
 import { type AppChannel, appChannel, type AppDefinition } from "./app_channel.ts";
 import { BulkFiles } from "./bulk_files.ts";
@@ -94,7 +95,10 @@ export interface Peer {
   addresses(): KnownAddress[];
   /** Adds an address to the book: upkeep dials it (with backoff) while below its target. */
   addAddress(host: string, port: number): void;
-  /** Changes the nickname announced in future handshakes. */
+  /**
+   * Changes the nickname announced in future handshakes; with a data dir, it is kept there and
+   * used again at the next start (unless `nick` is given then).
+   */
   setNick(nick: string): void;
   /** The channel of one of this peer's apps. */
   app<S extends AppSchema>(definition: AppDefinition<S>): AppChannel<S>;
@@ -137,6 +141,7 @@ export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
       : options.dataDir;
     const identity = options.identity ??
       (dataDir ? await loadOrCreateIdentity(dataDir) : await generateIdentity());
+    const nick = options.nick ?? (dataDir ? await readSavedNick(dataDir) : undefined);
     const book = new AddressBook();
     // A restarted peer redials the peers it knew: its book is kept in its data dir.
     const saved = dataDir
@@ -146,7 +151,7 @@ export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
         options.log ?? console.error,
       )
       : null;
-    return new MeshPeer(identity, listener, options, { book, saved }, false);
+    return new MeshPeer(identity, listener, { ...options, nick }, { book, saved, dataDir }, false);
   } catch (error) {
     listener.close();
     throw error;
@@ -169,7 +174,13 @@ export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
 export async function startUnencryptedPeerForBenchmark(options: PeerOptions = {}): Promise<Peer> {
   const identity = options.identity ?? await generateIdentity();
   const listener = Deno.listen({ hostname: options.host ?? "0.0.0.0", port: options.port ?? 0 });
-  return new MeshPeer(identity, listener, options, { book: new AddressBook(), saved: null }, true);
+  return new MeshPeer(
+    identity,
+    listener,
+    options,
+    { book: new AddressBook(), saved: null },
+    true,
+  );
 }
 
 class MeshPeer implements Peer {
@@ -186,6 +197,7 @@ class MeshPeer implements Peer {
   readonly #registry: Registry;
   readonly #book: AddressBook;
   readonly #savedBook: SavedAddressBook | null;
+  readonly #dataDir: string | undefined;
   readonly #files: BulkFiles;
   readonly #heartbeat: Heartbeat;
   readonly #dialer: Dialer;
@@ -199,11 +211,12 @@ class MeshPeer implements Peer {
     identity: Identity,
     listener: Deno.TcpListener,
     options: PeerOptions,
-    books: { book: AddressBook; saved: SavedAddressBook | null },
+    books: { book: AddressBook; saved: SavedAddressBook | null; dataDir?: string },
     plaintext: boolean,
   ) {
     this.#book = books.book;
     this.#savedBook = books.saved;
+    this.#dataDir = books.dataDir;
     this.id = identity.id;
     this.publicKey = identity.publicKey;
     this.#identity = identity;
@@ -316,6 +329,11 @@ class MeshPeer implements Peer {
   setNick(nick: string): void {
     this.nick = nick.slice(0, MAX_NICK_LENGTH);
     this.#setup.nick = this.nick;
+    if (this.#dataDir) {
+      saveNick(this.#dataDir, this.nick).catch((error) =>
+        this.#options.log(`cannot keep the nickname in ${this.#dataDir}: ${error.message}`)
+      );
+    }
   }
 
   app<S extends AppSchema>(definition: AppDefinition<S>): AppChannel<S> {
