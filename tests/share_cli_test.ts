@@ -218,7 +218,7 @@ Deno.test({
         const args = fetcherArgs(`${dir.path}/t`, `${dir.path}/got`, port, "--exit-when-done");
         terminal = await Terminal.run(dir.path, shareScript, args);
         const bar =
-          /^\[[#-]{24}\] big\.bin: (\d+)% \([\d.]+ MiB of 24\.0 MiB\) [\d.]+ (KiB|MiB)\/s from 1 peer, ETA (\d+ s|\?)$/;
+          /^\[[#-]{24}\] big\.bin: (\d+)% \([\d.]+ (?:B|KiB|MiB) of 24\.0 MiB\) [\d.]+ (B|KiB|MiB)\/s from 1 peer, ETA (\d+ s|\?)$/;
         const percents = new Set<string>();
         const done = await terminal.waitForScreen(
           (lines) => {

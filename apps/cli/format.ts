@@ -6,19 +6,23 @@
  */
 
 /**
- * A byte count in KiB below 1 MiB, else in MiB, with one decimal.
+ * A byte count for people: whole bytes below 1 KiB, then KiB, MiB, GiB with one decimal.
  *
  * @example
  * ```ts
  * import { formatBytes } from "./format.ts";
+ * console.log(formatBytes(44)); // "44 B"
  * console.log(formatBytes(300_000)); // "293.0 KiB"
  * console.log(formatBytes(24 * 2 ** 20)); // "24.0 MiB"
  * ```
  */
 export function formatBytes(bytes: number): string {
-  return bytes < 2 ** 20
-    ? `${(bytes / 1024).toFixed(1)} KiB`
-    : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) [value, unit] = [value / 1024, unit + 1];
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /**

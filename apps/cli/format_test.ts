@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { formatBytes, plural, roundSeconds, shortId } from "./format.ts";
 
-Deno.test("formatBytes: KiB below 1 MiB, MiB from there, one decimal", () => {
-  assert.equal(formatBytes(0), "0.0 KiB");
-  assert.equal(formatBytes(44), "0.0 KiB");
+Deno.test("formatBytes: whole bytes below 1 KiB, then KiB, MiB, GiB with one decimal", () => {
+  assert.equal(formatBytes(0), "0 B");
+  assert.equal(formatBytes(44), "44 B");
+  assert.equal(formatBytes(1023), "1023 B");
+  assert.equal(formatBytes(1024), "1.0 KiB");
   assert.equal(formatBytes(1536), "1.5 KiB");
   assert.equal(formatBytes(2 ** 20 - 1), "1024.0 KiB");
   assert.equal(formatBytes(2 ** 20), "1.0 MiB");
   assert.equal(formatBytes(300 * 2 ** 20), "300.0 MiB");
+  assert.equal(formatBytes(4 * 2 ** 30), "4.0 GiB");
 });
 
 Deno.test("roundSeconds: to hundredths", () => {

@@ -39,7 +39,7 @@ Deno.test("describeProgress: percent, bytes, rate, peers and time left", () => {
   );
   assert.equal(
     describeProgress(status({ rate: 0, sources: 3, bytes: 0 })),
-    "big.bin: 0% (0.0 KiB of 24.0 MiB) 0.0 KiB/s from 3 peers, ETA ?",
+    "big.bin: 0% (0 B of 24.0 MiB) 0 B/s from 3 peers, ETA ?",
   );
   assert.equal(
     describeProgress(status({ size: 0, bytes: 0 })).split(": ")[1].split(" ")[0],

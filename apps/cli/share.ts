@@ -24,7 +24,7 @@ import {
   type FileStatus,
   type Manifest,
 } from "@meshtalk/files";
-import { formatBytes, roundSeconds, shortId } from "./format.ts";
+import { formatBytes, plural, roundSeconds, shortId } from "./format.ts";
 import { checkExpectPeer, join } from "./join.ts";
 import {
   collectAddress,
@@ -220,8 +220,8 @@ async function run(options: ShareCliOptions): Promise<number> {
       out.event("offer", { name: manifest.name, size: manifest.size, hash: manifest.root });
       out.line(
         `offering ${manifest.name} (${formatBytes(manifest.size)}, ${
-          pieceCount(manifest)
-        } pieces) as ${manifest.root.slice(0, 16)}`,
+          plural(pieceCount(manifest), "piece")
+        }) as ${manifest.root.slice(0, 16)}`,
       );
     }
     const [crypto, blake3] = [aeadPath(), await blake3Path()];
