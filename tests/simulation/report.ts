@@ -55,6 +55,10 @@ export interface Report {
   partsAtEnd: number;
   /** Mean connections per live peer at the end. */
   meanDegree: number;
+  /** Median connections per live peer at the end. */
+  medianDegree: number;
+  /** Most connections of a live peer at the end. */
+  maxDegree: number;
 }
 
 /**
@@ -106,7 +110,13 @@ export function formatReport(report: Report): string {
     ]);
   }
   rows.push(["parts at the end", `${report.partsAtEnd}`]);
-  rows.push(["mean degree", report.meanDegree.toFixed(2)]);
+  rows.push([
+    "connections a peer",
+    `mean ${
+      report.meanDegree.toFixed(1)
+    }, median ${report.medianDegree}, most ${report.maxDegree}` +
+    " (at the end)",
+  ]);
   if (report.missing.length > 0) rows.push(["missing (some)", report.missing.join(" ")]);
   const width = Math.max(...rows.map(([name]) => name.length)) + 2;
   return rows.map(([name, value]) => name.padEnd(width) + value).join("\n");

@@ -163,14 +163,13 @@ class Run {
         else if (missing.length < 10) missing.push(`${line}@p${peer}`);
       }
     }
-    let links = 0;
-    let alive = 0;
+    const degrees: number[] = [];
     for (const peer of net.peers) {
       if (!peer.alive) continue;
-      alive++;
-      links += peer.links.size;
+      degrees.push(peer.links.size);
       this.#redundantCopies += peer.tree.stats().duplicates;
     }
+    degrees.sort((x, y) => x - y);
     const frames = Object.values(net.counts.frames).reduce((sum, n) => sum + n, 0);
     return {
       peers: this.#o.peers,
@@ -190,7 +189,9 @@ class Run {
       redundantCopies: this.#redundantCopies,
       merges: this.#merges,
       partsAtEnd: net.components(),
-      meanDegree: links / Math.max(1, alive),
+      meanDegree: degrees.reduce((sum, n) => sum + n, 0) / Math.max(1, degrees.length),
+      medianDegree: degrees[degrees.length >> 1] ?? 0,
+      maxDegree: degrees[degrees.length - 1] ?? 0,
     };
   }
 
