@@ -32,6 +32,8 @@ export class Link {
   /** At `a`: the neighbours `b` last named (and at `b`, those `a` named). */
   readonly namedByB = new Set<string>();
   readonly namedByA = new Set<string>();
+  /** Frames and closes on their way over it. */
+  inFlight = 0;
 
   /** A connection `a` dialed (`pinned` if its user asked for it) to `b`, opened at `openedAt`. */
   constructor(

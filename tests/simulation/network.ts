@@ -111,7 +111,8 @@ export class Network {
   };
   readonly random: SeededRandom;
   readonly #queue = new EventQueue();
-  readonly #links: Link[] = [];
+  /** Links by index, while they are open at an end or have events on their way. */
+  readonly #links: (Link | undefined)[] = [];
   readonly #byAddress = new Map<string, number>();
   /** Which side of the partition each peer is on, while there is one. */
   #side: Uint8Array | null = null;
@@ -153,8 +154,7 @@ export class Network {
     peer.alive = false;
     for (const link of peer.links.values()) {
       this.#closeEnd(link, peer, "dropped");
-      const other = link.other(peer);
-      this.#queue.push(this.now + link.latency, CLOSE, link.index, other.index, 0, null);
+      this.#post(link, this.now + link.latency, CLOSE, link.other(peer), "reset", null);
     }
   }
 
@@ -168,7 +168,7 @@ export class Network {
       if (!this.#cut(link.a.index, link.b.index)) continue;
       for (const end of [link.a, link.b]) {
         const at = this.now + HEARTBEAT_TIMEOUT_MS + this.random.next() * UPKEEP_EVERY_MS;
-        this.#queue.push(at, CLOSE, link.index, end.index, CLOSE_REASONS.indexOf("timeout"), null);
+        this.#post(link, at, CLOSE, end, "timeout", null);
       }
     }
   }
@@ -195,12 +195,13 @@ export class Network {
       this.now = queue.time;
       switch (queue.kind) {
         case FRAME:
-          this.#arrive(this.#links[queue.a], queue.b, queue.payload as Frame);
-          break;
         case CLOSE: {
-          const link = this.#links[queue.a];
+          const link = this.#links[queue.a]!;
+          link.inFlight--;
           const end = link.a.index === queue.b ? link.a : link.b;
-          this.#closeEnd(link, end, CLOSE_REASONS[queue.c]);
+          if (queue.kind === FRAME) this.#arrive(link, end, queue.payload as Frame);
+          else this.#closeEnd(link, end, CLOSE_REASONS[queue.c]);
+          this.#release(link);
           break;
         }
         case DIAL:
@@ -228,8 +229,7 @@ export class Network {
   /** Sends `frame` from `from` over `link`. */
   send(link: Link, from: SimPeer, frame: Frame): void {
     this.counts.frames[frame.t]++;
-    const to = link.other(from);
-    this.#queue.push(this.now + link.latency, FRAME, link.index, to.index, 0, frame);
+    this.#post(link, this.now + link.latency, FRAME, link.other(from), "reset", frame);
   }
 
   /**
@@ -251,9 +251,7 @@ export class Network {
   /** `by` closes `link` (it is redundant): the other end hears its bye one latency later. */
   drop(link: Link, by: SimPeer): void {
     this.#closeEnd(link, by, "dropped");
-    const other = link.other(by);
-    const reason = CLOSE_REASONS.indexOf("rebalance");
-    this.#queue.push(this.now + link.latency, CLOSE, link.index, other.index, reason, null);
+    this.#post(link, this.now + link.latency, CLOSE, link.other(by), "rebalance", null);
   }
 
   /** How many parts the live peers and the connections between them make (1: one mesh). */
@@ -284,8 +282,19 @@ export class Network {
     return this.#side !== null && this.#side[x] !== this.#side[y];
   }
 
-  #arrive(link: Link, to: number, frame: Frame): void {
-    const peer = link.a.index === to ? link.a : link.b;
+  /** Puts in an event (a frame, or a close with `reason`) for the end of `link` at `to`. */
+  #post(link: Link, at: number, kind: number, to: SimPeer, reason: CloseReason, frame: unknown) {
+    link.inFlight++;
+    this.#links[link.index] = link;
+    this.#queue.push(at, kind, link.index, to.index, CLOSE_REASONS.indexOf(reason), frame);
+  }
+
+  /** Forgets a link closed at both ends with nothing on its way: its peers' runs may be freed. */
+  #release(link: Link): void {
+    if (!link.openA && !link.openB && link.inFlight === 0) this.#links[link.index] = undefined;
+  }
+
+  #arrive(link: Link, peer: SimPeer, frame: Frame): void {
     const open = peer === link.a ? link.openA : link.openB;
     if (!open || this.#cut(link.a.index, link.b.index)) {
       this.counts.lost++;
@@ -300,6 +309,7 @@ export class Network {
     else link.openB = false;
     this.openLinks.delete(link);
     if (peer.alive) peer.closed(link, reason);
+    this.#release(link);
   }
 
   #dialEnded(dial: Dial, outcome: number): void {
