@@ -33,18 +33,10 @@ const TICK_EVERY_MS = 100;
 export type CloseReason = "reset" | "timeout" | "rebalance" | "dropped";
 const CLOSE_REASONS: CloseReason[] = ["reset", "timeout", "rebalance", "dropped"];
 
-// Event kinds.
-const FRAME = 0;
-const CLOSE = 1;
-const DIAL = 2;
-const TICK = 3;
-const UPKEEP = 4;
-const CALL = 5;
-
-// Dial outcomes, decided when the dial starts and checked again when it ends.
-const REFUSED = 0;
-const TIMED_OUT = 1;
-const HANDSHAKE = 2;
+/** Kinds of events: a frame or a close arriving, a dial ending, a peer's timers, an action. */
+const [FRAME, CLOSE, DIAL, TICK, UPKEEP, CALL] = [0, 1, 2, 3, 4, 5];
+/** How a dial ends, decided when it starts and checked again when it ends. */
+const [REFUSED, TIMED_OUT, HANDSHAKE] = [0, 1, 2];
 
 interface Dial {
   from: SimPeer;
