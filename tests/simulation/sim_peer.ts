@@ -182,8 +182,10 @@ export class SimPeer implements UpkeepPeer {
 
   // What the network tells it.
 
-  /** A connection opened: each end records where the other listens, tells it what it knows, and
-   * joins it to the broadcast tree (which sends it a summary). */
+  /**
+   * A connection opened: each end records where the other listens, tells it what it knows, and
+   * joins it to the broadcast tree (which sends it a summary).
+   */
   opened(link: Link): void {
     const other = link.other(this);
     this.links.set(other.id, link);
