@@ -112,9 +112,9 @@ export class AddressBook {
     return [...this.#entries.values()].sort((a, b) => b.lastSeenAt - a.lastSeenAt);
   }
 
-  /** A dial succeeded: clear the backoff. */
-  succeeded(address: Address, id: string): void {
-    const entry = this.add(address, id);
+  /** A dial succeeded at `now` (ms since epoch): clear the backoff. */
+  succeeded(address: Address, id: string, now = Date.now()): void {
+    const entry = this.add(address, id, now);
     entry.failures = 0;
     entry.nextDialAt = 0;
     entry.left = false;

@@ -99,3 +99,11 @@ Deno.test("IPv6 hosts and IPv4 hosts at the same port are different entries", ()
   assert.equal(book.list().length, 2);
   assert.equal(book.get({ host: "::1", port: 7000 })?.host, "::1");
 });
+
+Deno.test("a success at a time given (a simulated clock) is a sighting at that time", () => {
+  const book = new AddressBook();
+  book.failed(at(7000), 5_000);
+  book.succeeded(at(7000), "77".repeat(16), 9_000);
+  assert.equal(book.get(at(7000))!.lastSeenAt, 9_000);
+  assert.deepEqual(book.dialable(9_000).map((e) => e.port), [7000]);
+});

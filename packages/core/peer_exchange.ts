@@ -4,13 +4,101 @@
  *
  * @module
  */
-import { formatAddress } from "./address.ts";
-import type { AddressBook } from "./address_book.ts";
+import { type Address, formatAddress } from "./address.ts";
+import type { AddressBook, KnownAddress } from "./address_book.ts";
 import { MAX_PEERS_PER_MESSAGE } from "./messages.ts";
 import type { ConnectionRecord, PeerAddress, Registry } from "./registry.ts";
 
 /** How often every neighbour is told the exchange list again, in ms. */
-const GOSSIP_INTERVAL_MS = 15_000;
+export const GOSSIP_INTERVAL_MS = 15_000;
+
+/** A connected peer as the exchange list names it: its id and where it listens. */
+export interface LinkedPeer {
+  /** Its peer id. */
+  id: string;
+  /** Where it listens. */
+  address: Address;
+}
+
+/**
+ * Addresses worth telling a neighbour (not `exclude`, the id of the one told): where the
+ * `connected` peers listen (marked `linked`), then the most recently seen of `known` (the address
+ * book's entries, most recently seen first: `AddressBook.list()`) that never failed since they
+ * last answered; at most {@linkcode MAX_PEERS_PER_MESSAGE}. Pure, so that a simulated peer picks
+ * what to tell exactly as a real one does.
+ *
+ * @example
+ * ```ts
+ * import { AddressBook } from "./address_book.ts";
+ * import { exchangeList } from "./peer_exchange.ts";
+ * const book = new AddressBook();
+ * book.add({ host: "10.0.0.9", port: 7000 }, "99".repeat(16));
+ * book.failed({ host: "10.0.0.8", port: 7000 });
+ * const connected = [{ id: "22".repeat(16), address: { host: "10.0.0.2", port: 7000 } }];
+ * console.log(exchangeList(connected, book.list()).map((a) => `${a.host} ${a.linked ?? false}`));
+ * // ["10.0.0.2 true", "10.0.0.9 false"]: not the address that failed
+ * ```
+ */
+export function exchangeList(
+  connected: Iterable<LinkedPeer>,
+  known: Iterable<KnownAddress>,
+  exclude?: string,
+): PeerAddress[] {
+  const out: PeerAddress[] = [];
+  const seen = new Set<string>();
+  for (const { id, address } of connected) {
+    if (id === exclude) continue;
+    seen.add(formatAddress(address));
+    out.push({ id, host: address.host, port: address.port, linked: true });
+  }
+  for (const entry of known) {
+    if (out.length >= MAX_PEERS_PER_MESSAGE) break;
+    const key = formatAddress(entry);
+    if (entry.self || entry.failures > 0 || seen.has(key)) continue;
+    if (exclude !== undefined && entry.id === exclude) continue;
+    seen.add(key);
+    out.push(
+      entry.id
+        ? { id: entry.id, host: entry.host, port: entry.port }
+        : { host: entry.host, port: entry.port },
+    );
+  }
+  return out.slice(0, MAX_PEERS_PER_MESSAGE);
+}
+
+/**
+ * Adds what a neighbour told us (`peers`) to `book` at time `now`, never peer `myId` itself nor a
+ * hollow address, and puts the ids it named as its own neighbours (`linked`) in
+ * `theirNeighbours`, in place of what was there.
+ *
+ * @example
+ * ```ts
+ * import { AddressBook } from "./address_book.ts";
+ * import { learnPeers } from "./peer_exchange.ts";
+ * const book = new AddressBook();
+ * const theirs = new Set<string>();
+ * learnPeers("11".repeat(16), [
+ *   { id: "11".repeat(16), host: "10.0.0.1", port: 7000, linked: true },
+ *   { id: "22".repeat(16), host: "10.0.0.2", port: 7000, linked: true },
+ *   { host: "10.0.0.3", port: 0 },
+ * ], book, theirs);
+ * console.log(book.list().map((a) => a.host), theirs.size); // ["10.0.0.2"] 2
+ * ```
+ */
+export function learnPeers(
+  myId: string,
+  peers: readonly PeerAddress[],
+  book: AddressBook,
+  theirNeighbours?: Set<string>,
+  now = Date.now(),
+): void {
+  theirNeighbours?.clear();
+  for (const { id, host, port, linked } of peers) {
+    if (theirNeighbours && linked && id) theirNeighbours.add(id);
+    if (id === myId || port === 0 || host === "") continue;
+    book.add({ host, port }, id, now);
+  }
+}
 
 /**
  * The exchange list a peer sends and the addresses it learns.
@@ -47,27 +135,7 @@ export class PeerExchange {
    * failed since they last answered; at most {@linkcode MAX_PEERS_PER_MESSAGE}.
    */
   list(exclude?: string): PeerAddress[] {
-    const out: PeerAddress[] = [];
-    const seen = new Set<string>();
-    for (const record of this.#registry.byId.values()) {
-      const address = this.#registry.listenAddress(record);
-      if (!address || record.remote!.id === exclude) continue;
-      seen.add(formatAddress(address));
-      out.push({ id: record.remote!.id, ...address, linked: true });
-    }
-    for (const entry of this.#book.list()) {
-      if (out.length >= MAX_PEERS_PER_MESSAGE) break;
-      const key = formatAddress(entry);
-      if (entry.self || entry.failures > 0 || seen.has(key)) continue;
-      if (exclude !== undefined && entry.id === exclude) continue;
-      seen.add(key);
-      out.push(
-        entry.id
-          ? { id: entry.id, host: entry.host, port: entry.port }
-          : { host: entry.host, port: entry.port },
-      );
-    }
-    return out.slice(0, MAX_PEERS_PER_MESSAGE);
+    return exchangeList(this.#linked(), this.#book.list(), exclude);
   }
 
   /**
@@ -75,12 +143,7 @@ export class PeerExchange {
    * address, and remembers which peers it named as its own neighbours.
    */
   learn(peers: PeerAddress[], from?: ConnectionRecord): void {
-    if (from) from.theirNeighbours.clear();
-    for (const { id, host, port, linked } of peers) {
-      if (from && linked && id) from.theirNeighbours.add(id);
-      if (id === this.#myId || port === 0 || host === "") continue;
-      this.#book.add({ host, port }, id);
-    }
+    learnPeers(this.#myId, peers, this.#book, from?.theirNeighbours);
   }
 
   /** Tells one neighbour the exchange list, if there is anything to tell. */
@@ -94,5 +157,13 @@ export class PeerExchange {
     if (now - this.#lastGossipAt <= GOSSIP_INTERVAL_MS || this.#registry.byId.size === 0) return;
     this.#lastGossipAt = now;
     for (const record of this.#registry.byId.values()) this.send(record);
+  }
+
+  /** The connected peers that said where they listen. */
+  *#linked(): Generator<LinkedPeer> {
+    for (const record of this.#registry.byId.values()) {
+      const address = this.#registry.listenAddress(record);
+      if (address) yield { id: record.remote!.id, address };
+    }
   }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { fakeRecord } from "./_fake_connection.ts";
 import { AddressBook } from "./address_book.ts";
 import { MAX_PEERS_PER_MESSAGE } from "./messages.ts";
-import { PeerExchange } from "./peer_exchange.ts";
+import { exchangeList, learnPeers, PeerExchange } from "./peer_exchange.ts";
 import { Registry } from "./registry.ts";
 import { closeAll, peers, RawPeer, waitFor } from "./testing.ts";
 
@@ -141,4 +141,28 @@ Deno.test("a dialer refused as the peer is full learns where else to go", async 
   } finally {
     await closeAll(list);
   }
+});
+
+Deno.test("the exchange list, built from plain data, is what a peer's exchange would send", () => {
+  const book = new AddressBook();
+  book.add({ host: "10.0.0.9", port: 7000 }, idOf(9), 2);
+  book.add({ host: "10.0.0.8", port: 7000 }, idOf(8), 1);
+  book.add({ host: "10.0.0.3", port: 7000 }, idOf(3), 3);
+  const connected = [
+    { id: idOf(2), address: { host: "10.0.0.2", port: 7000 } },
+    { id: idOf(3), address: { host: "10.0.0.3", port: 7000 } },
+  ];
+  assert.deepEqual(exchangeList(connected, book.list(), idOf(2)), [
+    { id: idOf(3), host: "10.0.0.3", port: 7000, linked: true },
+    { id: idOf(9), host: "10.0.0.9", port: 7000 },
+    { id: idOf(8), host: "10.0.0.8", port: 7000 },
+  ], "the one told left out, a linked peer named once, the book most recent first");
+  const theirs = new Set([idOf(7)]);
+  learnPeers(me, [{ id: idOf(5), host: "10.0.0.5", port: 7000, linked: true }], book, theirs, 50);
+  assert.deepEqual([...theirs], [idOf(5)]);
+  assert.equal(
+    book.get({ host: "10.0.0.5", port: 7000 })?.lastSeenAt,
+    50,
+    "seen at the time given",
+  );
 });

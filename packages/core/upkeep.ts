@@ -1,8 +1,10 @@
 /**
  * Mesh upkeep: while a peer has fewer connections than its target, it dials addresses from its
  * book, a few at a time, and it retells its neighbours where others listen. The decision of what
- * to dial is a pure function of the peer's state, {@linkcode planDials}; {@linkcode Upkeep} feeds
- * it and carries it out.
+ * to dial is a pure function of the peer's state, {@linkcode planDials}; a round of upkeep,
+ * {@linkcode upkeepRound}, feeds it from any peer that answers {@linkcode UpkeepPeer} (the
+ * simulation in tests/ runs a thousand over an in-memory network); {@linkcode Upkeep} runs the
+ * rounds of a real peer.
  *
  * @module
  */
@@ -138,6 +140,105 @@ export function pickRedundant(neighbours: Neighbour[], targetConnections: number
   return best?.id ?? null;
 }
 
+/**
+ * What one round of upkeep reads of a peer and does to it: the real peer's parts (see
+ * {@linkcode Upkeep}), or a simulated peer over an in-memory network.
+ */
+export interface UpkeepPeer {
+  /** Connections to keep. */
+  readonly targetConnections: number;
+  /** Most connections at once. */
+  readonly maxConnections: number;
+  /** Connections now, handshaking ones included. */
+  connections(): number;
+  /** Dials in flight that started less than `SLOW_DIAL_MS` before `now`. */
+  recentDials(now: number): number;
+  /** Dials in flight, slow ones included. */
+  allDials(): number;
+  /** The connected peers, as rebalancing sees them. */
+  neighbours(now: number): Neighbour[];
+  /** Drops neighbour `id`: it is redundant (see {@linkcode pickRedundant}). */
+  drop(id: string): void;
+  /** Ids of the connected peers. */
+  connectedIds(): ReadonlySet<string>;
+  /** `host:port` of where connected peers listen and of the dials in flight. */
+  busyAddresses(): ReadonlySet<string>;
+  /** Addresses that may be dialed now, best first (see `AddressBook.dialable`). */
+  candidates(): KnownAddress[];
+  /** Starts a dial of `entry`; its outcome goes to the address book. */
+  dial(entry: KnownAddress): void;
+  /** Retells every neighbour the exchange list, if that is due at `now`. */
+  gossip(now: number): void;
+}
+
+/**
+ * One round of upkeep over `peer` at time `now`: retell the neighbours if due, drop a redundant
+ * connection if there are too many, and dial what {@linkcode planDials} picks, exploring one
+ * random candidate at the target when `now` reaches `exploreAt`. Returns when exploring is due
+ * next: about {@linkcode EXPLORE_EVERY_MS} (±50%, from `random`) after it last explored.
+ *
+ * @example
+ * ```ts
+ * import { AddressBook } from "./address_book.ts";
+ * import { upkeepRound, type UpkeepPeer } from "./upkeep.ts";
+ * const book = new AddressBook();
+ * book.add({ host: "10.0.0.7", port: 7000 });
+ * const dialed: string[] = [];
+ * const peer: UpkeepPeer = {
+ *   targetConnections: 8,
+ *   maxConnections: 64,
+ *   connections: () => 0,
+ *   recentDials: () => dialed.length,
+ *   allDials: () => dialed.length,
+ *   neighbours: () => [],
+ *   drop: () => {},
+ *   connectedIds: () => new Set(),
+ *   busyAddresses: () => new Set(),
+ *   candidates: () => book.dialable(),
+ *   dial: (entry) => dialed.push(`${entry.host}:${entry.port}`),
+ *   gossip: () => {},
+ * };
+ * const exploreAt = upkeepRound(peer, 0, 0, () => 0.5);
+ * console.log(dialed, exploreAt); // ["10.0.0.7:7000"] 10000
+ * ```
+ */
+export function upkeepRound(
+  peer: UpkeepPeer,
+  now: number,
+  exploreAt: number,
+  random: () => number,
+): number {
+  if (peer.targetConnections === 0) return exploreAt;
+  peer.gossip(now);
+  // (Below the slack, as most rounds are, no neighbour list is built: none would be dropped.)
+  if (peer.connections() > peer.targetConnections + REBALANCE_SLACK) {
+    const redundant = pickRedundant(peer.neighbours(now), peer.targetConnections);
+    if (redundant !== null) peer.drop(redundant);
+  }
+  const limit = Math.min(peer.targetConnections, peer.maxConnections);
+  const explore = now >= exploreAt;
+  // At the target or the dial limit, as most rounds are: nothing to plan.
+  if (
+    (peer.connections() >= limit && !explore) || peer.recentDials(now) >= MAX_UPKEEP_DIALS
+  ) {
+    return exploreAt;
+  }
+  const next = explore ? now + EXPLORE_EVERY_MS * (0.5 + random()) : exploreAt;
+  const plan = planDials({
+    targetConnections: peer.targetConnections,
+    maxConnections: peer.maxConnections,
+    connections: peer.connections(),
+    dialsInFlight: peer.recentDials(now),
+    allDials: peer.allDials(),
+    candidates: peer.candidates(),
+    connectedIds: peer.connectedIds(),
+    busyAddresses: peer.busyAddresses(),
+    explore: explore ? random() : undefined,
+  });
+  for (const entry of plan) peer.dial(entry);
+  return next;
+}
+
 /** What upkeep needs of its peer. */
 export interface UpkeepHost {
   /** The target, the cap, and where to report an address going bad. */
@@ -155,7 +256,7 @@ export interface UpkeepHost {
 }
 
 /**
- * Carries out {@linkcode planDials} on a peer's state, on every tick of its timer.
+ * Carries out {@linkcode upkeepRound} on a real peer's parts, on every tick of its timer.
  *
  * @example
  * ```ts
@@ -181,11 +282,13 @@ export interface UpkeepHost {
  */
 export class Upkeep {
   readonly #host: UpkeepHost;
+  readonly #peer: UpkeepPeer;
   #exploreAt = 0;
 
   /** Upkeep of the peer `host` describes. */
   constructor(host: UpkeepHost) {
     this.#host = host;
+    this.#peer = peerOf(host);
   }
 
   /**
@@ -193,59 +296,50 @@ export class Upkeep {
    * and dial what {@linkcode planDials} picks (exploring, now and then, at the target).
    */
   run(now: number): void {
-    const { options, registry, book, dialer, exchange } = this.#host;
-    if (this.#host.closing() || options.targetConnections === 0) return;
-    exchange.gossip(now);
-    this.#rebalance(now);
-    const limit = Math.min(options.targetConnections, options.maxConnections);
-    const explore = now >= this.#exploreAt;
-    // At the target or the dial limit, as most ticks are: nothing to plan.
-    if (
-      (registry.records.size >= limit && !explore) || dialer.recentDials(now) >= MAX_UPKEEP_DIALS
-    ) {
-      return;
-    }
-    if (explore) this.#exploreAt = now + EXPLORE_EVERY_MS * (0.5 + Math.random());
-    const busyAddresses = dialer.dialing();
-    for (const record of registry.byId.values()) {
-      const address = registry.listenAddress(record);
-      if (address) busyAddresses.add(formatAddress(address));
-    }
-    const plan = planDials({
-      targetConnections: options.targetConnections,
-      maxConnections: options.maxConnections,
-      connections: registry.records.size,
-      dialsInFlight: dialer.recentDials(now),
-      allDials: dialer.inFlight,
-      candidates: book.dialable(),
-      connectedIds: new Set(registry.byId.keys()),
-      busyAddresses,
-      explore: explore ? Math.random() : undefined,
-    });
-    for (const entry of plan) {
+    if (this.#host.closing()) return;
+    this.#exploreAt = upkeepRound(this.#peer, now, this.#exploreAt, Math.random);
+  }
+}
+
+/** A real peer's registry, book, dialer and exchange, as {@linkcode upkeepRound} sees them. */
+function peerOf(host: UpkeepHost): UpkeepPeer {
+  const { options, registry, book, dialer, exchange } = host;
+  return {
+    targetConnections: options.targetConnections,
+    maxConnections: options.maxConnections,
+    connections: () => registry.records.size,
+    recentDials: (now) => dialer.recentDials(now),
+    allDials: () => dialer.inFlight,
+    neighbours: (now) =>
+      [...registry.byId.values()].map((record) => ({
+        id: record.remote!.id,
+        age: now - record.startedAt,
+        pinned: record.pinned,
+        neighbours: record.theirNeighbours,
+      })),
+    drop: (id) =>
+      registry.byId.get(id)?.connection.close(
+        "rebalancing: this peer has more connections than it keeps, and reaches you through another",
+        "rebalance",
+      ),
+    connectedIds: () => new Set(registry.byId.keys()),
+    busyAddresses: () => {
+      const busy = dialer.dialing();
+      for (const record of registry.byId.values()) {
+        const address = registry.listenAddress(record);
+        if (address) busy.add(formatAddress(address));
+      }
+      return busy;
+    },
+    candidates: () => book.dialable(),
+    dial: (entry) =>
       dialer.dial(entry).catch((error) => {
         // Report an address going bad once, not on every retry of the backoff, and not at all
         // for a peer that said goodbye: it left, it did not fail.
         if (entry.failures === 1 && !entry.left) {
           options.log(`${(error as Error).message}; will retry with backoff`);
         }
-      });
-    }
-  }
-
-  #rebalance(now: number): void {
-    const { options, registry } = this.#host;
-    const neighbours = [...registry.byId.values()].map((record) => ({
-      id: record.remote!.id,
-      age: now - record.startedAt,
-      pinned: record.pinned,
-      neighbours: record.theirNeighbours,
-    }));
-    const redundant = pickRedundant(neighbours, options.targetConnections);
-    if (redundant === null) return;
-    registry.byId.get(redundant)?.connection.close(
-      "rebalancing: this peer has more connections than it keeps, and reaches you through another",
-      "rebalance",
-    );
-  }
+      }),
+    gossip: (now) => exchange.gossip(now),
+  };
 }

@@ -3,6 +3,7 @@ import { formatAddress } from "./address.ts";
 import { AddressBook, type KnownAddress } from "./address_book.ts";
 import { closeAll, peers, waitFor } from "./testing.ts";
 import {
+  EXPLORE_EVERY_MS,
   MAX_DIALS,
   MAX_UPKEEP_DIALS,
   type Neighbour,
@@ -10,6 +11,8 @@ import {
   planDials,
   REBALANCE_MIN_AGE_MS,
   REBALANCE_SLACK,
+  type UpkeepPeer,
+  upkeepRound,
   type UpkeepState,
 } from "./upkeep.ts";
 
@@ -167,4 +170,55 @@ Deno.test("past its target and slack, a peer drops a redundant neighbour, never 
   const lonely = [n("a", []), n("b", []), n("c", []), n("d", []), n("e", [])];
   assert.equal(pickRedundant(lonely, 2), null, "nobody is redundant: keep them all");
   assert.equal(REBALANCE_SLACK, 2);
+});
+
+/** A peer as a round of upkeep sees it, holding `connections`, with what the round did to it. */
+function fakePeer(book: AddressBook, connections: number, neighbours: Neighbour[] = []) {
+  const done = { dialed: [] as number[], dropped: [] as string[], gossips: 0 };
+  const peer: UpkeepPeer = {
+    targetConnections: 4,
+    maxConnections: 64,
+    connections: () => connections + done.dialed.length,
+    recentDials: () => done.dialed.length,
+    allDials: () => done.dialed.length,
+    neighbours: () => neighbours,
+    drop: (id) => done.dropped.push(id),
+    connectedIds: () => new Set(),
+    busyAddresses: () => new Set(),
+    candidates: () => book.dialable(),
+    dial: (entry) => done.dialed.push(entry.port),
+    gossip: () => done.gossips++,
+  };
+  return { peer, done };
+}
+
+Deno.test("a round of upkeep fills up to the target, and at the target explores only when due", () => {
+  const book = bookOf(10);
+  const below = fakePeer(book, 3);
+  upkeepRound(below.peer, 0, Infinity, () => 0);
+  assert.deepEqual(below.done.dialed, [7000], "one short of the target: one dial");
+  assert.equal(below.done.gossips, 1, "and the neighbours are retold (if due)");
+  const full = fakePeer(book, 4);
+  assert.equal(upkeepRound(full.peer, 5000, 6000, () => 0), 6000, "not yet due");
+  assert.deepEqual(full.done.dialed, []);
+  const next = upkeepRound(full.peer, 6000, 6000, () => 0.5);
+  assert.deepEqual(full.done.dialed, [7005], "due: the candidate halfway down the list");
+  assert.equal(next, 6000 + EXPLORE_EVERY_MS, "and next due about 10 s later");
+});
+
+Deno.test("a round of upkeep drops a redundant neighbour only past the target and its slack", () => {
+  const book = bookOf(0);
+  const n = (id: string): Neighbour => ({
+    id,
+    age: REBALANCE_MIN_AGE_MS,
+    pinned: false,
+    neighbours: new Set(["a", "b", "c", "d", "e", "f", "g"].filter((x) => x !== id)),
+  });
+  const seven = ["a", "b", "c", "d", "e", "f", "g"].map(n);
+  const within = fakePeer(book, 6, seven.slice(0, 6));
+  upkeepRound(within.peer, 0, Infinity, Math.random);
+  assert.deepEqual(within.done.dropped, []);
+  const past = fakePeer(book, 7, seven);
+  upkeepRound(past.peer, 0, Infinity, Math.random);
+  assert.equal(past.done.dropped.length, 1);
 });
