@@ -118,16 +118,17 @@ export class MeshProcess {
     return status.code;
   }
 
-  /** Kills the process with `signal` and waits for it. */
-  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
+  /** Kills the process with `signal` and waits for it; resolves with its exit code. */
+  async kill(signal: Deno.Signal = "SIGKILL"): Promise<number> {
     try {
       this.#child.kill(signal);
     } catch {
       // it has exited already
     }
     await this.#stdin.close().catch(() => {});
-    await this.#child.status;
+    const status = await this.#child.status;
     await Promise.all(this.#pumps);
+    return status.code;
   }
 
   async #lines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {

@@ -28,6 +28,7 @@ import {
   userPath,
 } from "./options.ts";
 import { Output } from "./output.ts";
+import { onSignals, SIGNAL_EXIT_CODES } from "./signals.ts";
 
 interface ChatCliOptions {
   port: number;
@@ -123,13 +124,13 @@ async function run(options: ChatCliOptions): Promise<number> {
     return 1;
   }
   const chat = createChat(peer, { log });
-  const done = Promise.withResolvers<void>();
+  const done = Promise.withResolvers<number>();
   const me: Me = {
     id: peer.id,
     nickOf: (id) =>
       chat.knownPeers().get(id) ?? peer.peers().find((info) => info.id === id)?.nick ?? shortId(id),
   };
-  const session: Session = { out, peer, chat, me, quit: () => done.resolve() };
+  const session: Session = { out, peer, chat, me, quit: () => done.resolve(0) };
   let prompt: readline.Interface | null = null;
 
   const crypto = aeadPath();
@@ -184,12 +185,15 @@ async function run(options: ChatCliOptions): Promise<number> {
     },
   });
 
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, session.quit);
+  // Ctrl-C, at the prompt or not, and SIGTERM end the chat as cleanly as /quit, with their status.
+  const signals = onSignals(done.resolve);
 
   if (options.input) {
     if (Deno.stdin.isTerminal() && !options.json) {
-      prompt = startPrompt(session.out, (line) => execute(session, line), session.quit);
+      prompt = startPrompt(session.out, (line) => execute(session, line), {
+        onClose: session.quit,
+        onInterrupt: () => done.resolve(SIGNAL_EXIT_CODES.SIGINT),
+      });
     } else {
       // A script's lines should reach someone: wait for the first neighbour when told whom to
       // join (for at most 10 s), rather than broadcast the first lines to nobody.
@@ -203,13 +207,13 @@ async function run(options: ChatCliOptions): Promise<number> {
     }
   }
 
-  await done.promise;
+  const code = await done.promise;
   // Every line written (at EOF, or before a /quit) goes out before the peer closes: lines still
   // waiting for their signature, and those queued for slow neighbours, for at most 5 s.
   await withinMs(chat.drained(), 5000);
   leaving = true;
   out.event("stats", { ...chat.stats() });
-  for (const signal of signals) Deno.removeSignalListener(signal, session.quit);
+  signals.remove();
   joining.abort();
   if (prompt) {
     out.aroundWrites(() => {}, () => {}); // no prompt to redraw from here on
@@ -220,7 +224,7 @@ async function run(options: ChatCliOptions): Promise<number> {
   await peer.close();
   log("bye");
   await out.flushed();
-  return 0;
+  return code;
 }
 
 /** Carries out a typed line; what goes wrong is said, and the chat goes on. */
