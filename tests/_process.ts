@@ -165,6 +165,8 @@ export interface RunOptions {
   permissions?: string[];
   /** More environment variables. */
   env?: Record<string, string>;
+  /** A program to run with the args instead of `deno run <script>` (an installed command). */
+  executable?: string;
 }
 
 /** `deno run -A <script> ...args`, the script under the project's root, output piped, no colour. */
@@ -173,8 +175,10 @@ function denoRun(
   args: string[],
   options: RunOptions & { stdin: "piped" | "null" },
 ): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.permissions ?? ["-A"]), `${root}${script}`, ...args],
+  return new Deno.Command(options.executable ?? Deno.execPath(), {
+    args: options.executable
+      ? args
+      : ["run", ...(options.permissions ?? ["-A"]), `${root}${script}`, ...args],
     cwd: options.cwd,
     stdin: options.stdin,
     stdout: "piped",

@@ -46,7 +46,7 @@ interface ChatCliOptions {
 const JOIN_BACKOFF = { baseMs: 1000, maxMs: 30_000, jitter: 0 };
 
 /**
- * Runs the chat command with `args`; resolves with the exit code.
+ * Runs the chat command with `args`, called `name` in its help; resolves with the exit code.
  *
  * @example
  * ```ts
@@ -54,8 +54,8 @@ const JOIN_BACKOFF = { baseMs: 1000, maxMs: 30_000, jitter: 0 };
  * console.log(await main(["70000"])); // 2: not a port
  * ```
  */
-export async function main(args: string[]): Promise<number> {
-  const program = new Command("chat")
+export async function main(args: string[], name = "chat"): Promise<number> {
+  const program = new Command(name)
     .description("meshtalk chat: every process is a peer; lines you type reach every peer once")
     .argument("<port>", "TCP port to listen on (0: any free port)", (v) => parsePort(v))
     .argument("[peer-host]", "a peer to join through")
@@ -63,7 +63,10 @@ export async function main(args: string[]): Promise<number> {
     .option("--peer <host:port>", "another peer to join through (repeatable)", collectAddress, [])
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--nick <name>", "your nickname")
-    .option("--data-dir <dir>", "where your identity is kept (default: one per port)")
+    .option(
+      "--data-dir <dir>",
+      "where your identity, nickname and known peers are kept (default: one per port)",
+    )
     .option(
       "--expect-peer <id>",
       "the peer id the peer you join through must prove (the first peer given); another is refused",
@@ -161,7 +164,7 @@ async function run(options: ChatCliOptions): Promise<number> {
     if (!late) log(`${before ?? shortId(id)} is now ${nick}`);
   });
   // A connection that failed is said by the peer's log for people; programs get an event.
-  peer.on("error", ({ address, error }) => out.event("error", { address, message: error.message }));
+  peer.on("error", ({ address, message }) => out.event("error", { address, message }));
 
   if (options.expectPeer === peer.id) {
     out.error(`chat: --expect-peer names this peer's own id (${shortId(peer.id)})`);
@@ -173,7 +176,10 @@ async function run(options: ChatCliOptions): Promise<number> {
     backoff: JOIN_BACKOFF,
     signal: joining.signal,
     onRetry: (_, error, failures) => {
-      if (failures === 1) out.error(`chat: ${error.message}; retrying in the background`);
+      // An endpoint of another protocol is named by the peer's log already, once.
+      if (failures === 1 && error.reason !== "not-meshtalk") {
+        out.error(`chat: ${error.message}; retrying in the background`);
+      }
     },
     onGiveUp: (address, error) => {
       // The address answers, with someone else; or it is this very peer.

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { Command, InvalidArgumentError } from "commander";
 import {
   type Address,
@@ -73,7 +74,7 @@ const SETTLE_MS = 1000;
 const WAITING_NOTICE_MS = 30_000;
 
 /**
- * Runs the share command with `args`; resolves with the exit code.
+ * Runs the share command with `args`, called `name` in its help; resolves with the exit code.
  *
  * @example
  * ```ts
@@ -81,8 +82,8 @@ const WAITING_NOTICE_MS = 30_000;
  * console.log(await main(["--port", "70000"])); // 2: not a port
  * ```
  */
-export async function main(args: string[]): Promise<number> {
-  const program = new Command("share")
+export async function main(args: string[], name = "share"): Promise<number> {
+  const program = new Command(name)
     .description("meshtalk share: offer files, and fetch the ones peers announce, piece by piece")
     .option("--port <port>", "TCP port to listen on (0: any free port)", (v) => parsePort(v), 6881)
     .option("--host <address>", "address to listen on", "0.0.0.0")
@@ -153,6 +154,8 @@ async function run(options: ShareCliOptions): Promise<number> {
   let lastAnnounce = performance.now();
 
   showShare(share, out, bars, wanted);
+  // A connection that failed is said by the peer's log for people; programs get an event.
+  peer.on("error", ({ address, message }) => out.event("error", { address, message }));
   share.on("saved", (file) => savedRoots.add(file.root));
   share.on("announce", () => lastAnnounce = performance.now());
   share.on("error", ({ error }) => {
@@ -229,19 +232,14 @@ async function run(options: ShareCliOptions): Promise<number> {
   return code;
 }
 
-/** CPU seconds and peak RSS of this process, where Linux's /proc tells them. */
-function processStats(): { cpuSeconds?: number; peakRssMiB?: number } {
-  try {
-    // Fields 14 and 15 of /proc/self/stat, after the parenthesised command name: user and
-    // system time in clock ticks (100 a second on Linux).
-    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
-    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
-    const status = Deno.readTextFileSync("/proc/self/status");
-    const peakRssMiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-    return { cpuSeconds, peakRssMiB: Math.round(peakRssMiB * 10) / 10 };
-  } catch {
-    return {};
-  }
+/** CPU seconds and peak RSS of this process (Node's API: no permission needed, unlike /proc). */
+function processStats(): { cpuSeconds: number; peakRssMiB: number } {
+  const { user, system } = process.cpuUsage(); // µs
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024; // KiB
+  return {
+    cpuSeconds: Math.round((user + system) / 1e4) / 100,
+    peakRssMiB: Math.round(peakRssMiB * 10) / 10,
+  };
 }
 
 /** With `--exit-when-done`: every file asked for is saved, and nothing is still coming. */
