@@ -279,6 +279,7 @@ Deno.test("bad arguments: exit code 2, what is wrong and how to call it on stder
       [["70000"], /port must be a number from 0 to 65535, got "70000"/],
       [["abc"], /port must be a number from 0 to 65535, got "abc"/],
       [["0", "--connections", "x"], /--connections must be a number from 0 to 1000/],
+      [["0", "--lines-per-say", "65"], /--lines-per-say must be a number from 1 to 64/],
       [["0", "127.0.0.1", "9", "--expect-peer", "abc"], /--expect-peer needs a full peer id/],
       [["0", "--expect-peer", "a".repeat(32)], /--expect-peer needs a peer to join through/],
       [[], /missing required argument 'port'/],

@@ -39,6 +39,7 @@ interface ChatCliOptions {
   json: boolean;
   input: boolean;
   connections: number;
+  linesPerSay: number;
   expectPeer?: string;
 }
 
@@ -79,6 +80,12 @@ export async function main(args: string[], name = "chat"): Promise<number> {
         "neighbours to keep by dialing known peers (0: dial only the peers given)",
       ).default(4)
         .argParser((v) => connectionCount(v, "--connections")),
+    )
+    .addOption(
+      new Option(
+        "--lines-per-say <n>",
+        "most lines written together that go under one signature (1: each line alone)",
+      ).default(64).argParser(linesPerSay),
     )
     .addHelpText("after", `\n${CHAT_HELP}`);
   return await runCommand(program, args, () => {
@@ -126,7 +133,7 @@ async function run(options: ChatCliOptions): Promise<number> {
     out.error(`chat: ${message}`);
     return 1;
   }
-  const chat = createChat(peer, { log });
+  const chat = createChat(peer, { log, linesPerSay: options.linesPerSay });
   const done = Promise.withResolvers<number>();
   const me: Me = {
     id: peer.id,
@@ -336,6 +343,14 @@ async function readLines(onLine: (line: string) => Promise<void>): Promise<void>
     }
   }
   if (pending) await onLine(pending);
+}
+
+function linesPerSay(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 64) {
+    throw new UsageError("--lines-per-say must be a number from 1 to 64");
+  }
+  return n;
 }
 
 function connectionCount(value: string, what: string): number {
