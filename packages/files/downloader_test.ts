@@ -6,7 +6,9 @@ import { randomBytes } from "@meshtalk/core/testing";
 import { hashPiecesHere as hashPieces } from "./_testing.ts";
 import { Downloader } from "./downloader.ts";
 import { FileShareError } from "./errors.ts";
-import { createManifest, type Manifest, pieceLength } from "./manifest.ts";
+import { createManifest } from "./create_manifest.ts";
+import { pieceLength } from "./layout.ts";
+import type { Manifest } from "./manifest.ts";
 import type { FilesMessage } from "./wire.ts";
 
 interface Harness {

@@ -107,16 +107,22 @@ Deno.test("a seeder's manifest is kept: the same file is not hashed twice", asyn
       hashed++;
       return Promise.resolve(new Uint8Array(Math.ceil(40_000 / pieceSize) * 32).fill(hashed));
     };
-    const first = await createManifest(`${dir}/f.bin`, "f.bin", hashPieces, `${dir}/cache`);
-    const again = await createManifest(`${dir}/f.bin`, "f.bin", hashPieces, `${dir}/cache`);
+    const first = await createManifest(`${dir}/f.bin`, "f.bin", hashPieces, {
+      cacheDir: `${dir}/cache`,
+    });
+    const again = await createManifest(`${dir}/f.bin`, "f.bin", hashPieces, {
+      cacheDir: `${dir}/cache`,
+    });
     assert.equal(hashed, 1);
     assert.deepEqual(again, first);
-    const renamed = await createManifest(`${dir}/f.bin`, "g.bin", hashPieces, `${dir}/cache`);
+    const renamed = await createManifest(`${dir}/f.bin`, "g.bin", hashPieces, {
+      cacheDir: `${dir}/cache`,
+    });
     assert.equal(hashed, 1, "another name, same bytes: the piece hashes are reused");
     assert.notEqual(renamed.root, first.root);
     // A changed file (size or time) is hashed again.
     await Deno.writeFile(`${dir}/f.bin`, new Uint8Array(40_001));
-    await createManifest(`${dir}/f.bin`, "f.bin", hashPieces, `${dir}/cache`);
+    await createManifest(`${dir}/f.bin`, "f.bin", hashPieces, { cacheDir: `${dir}/cache` });
     assert.equal(hashed, 2);
     await assert.rejects(
       () => createManifest(`${dir}/missing`, "missing", hashPieces),

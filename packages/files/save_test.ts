@@ -4,7 +4,9 @@ import { randomBytes } from "@meshtalk/core/testing";
 import { hashPiecesHere as hashPieces } from "./_testing.ts";
 import { Bitfield } from "./bitfield.ts";
 import { FileShareError } from "./errors.ts";
-import { createManifest, type Manifest, pieceCount } from "./manifest.ts";
+import { createManifest } from "./create_manifest.ts";
+import { pieceCount } from "./layout.ts";
+import type { Manifest } from "./manifest.ts";
 import { holdsFile, partialPath, prepareDownload, saveDownload } from "./save.ts";
 
 const PIECE = 16384;
