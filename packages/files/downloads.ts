@@ -23,10 +23,10 @@ import { type FilesMessage, type FilesSchema, readPieceKey } from "./wire.ts";
  * What {@linkcode Downloads} work with: the share's parts, and what it does for them.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import type { DownloadsHost } from "./downloads.ts";
- * // A share builds one from its own parts (see share.ts).
- * const host: DownloadsHost = { channel, local, announcer, strikes, events, out: "./downloads", send, error, status, closed, connect, drop };
+ * // A share builds one from its own parts (see share.ts and the example of `Downloads`).
+ * const out: DownloadsHost["out"] = "./downloads";
  * ```
  */
 export interface DownloadsHost {
@@ -59,10 +59,32 @@ export interface DownloadsHost {
  * Every download of a share.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Emitter, startPeer } from "@meshtalk/core";
+ * import { Announcer } from "./announcer.ts";
  * import { Downloads } from "./downloads.ts";
- * const downloads = new Downloads(host);
- * await downloads.start(manifest);
+ * import { LocalFiles } from "./local_files.ts";
+ * import { Strikes } from "./strikes.ts";
+ * import type { FileStatus } from "./types.ts";
+ * import { filesApp } from "./wire.ts";
+ * const peer = await startPeer({ apps: [filesApp], log: () => {} });
+ * const channel = peer.app(filesApp);
+ * const downloads = new Downloads({
+ *   channel,
+ *   local: new LocalFiles(),
+ *   announcer: new Announcer(peer, channel),
+ *   strikes: new Strikes(3),
+ *   events: new Emitter(() => {}),
+ *   out: "./downloads",
+ *   send: (peerId, body) => channel.send(peerId, body).catch(() => {}),
+ *   error: (error) => console.error(error.message),
+ *   status: (root) => ({ root }) as FileStatus,
+ *   closed: () => false,
+ *   connect: (host, port) => peer.connect(host, port),
+ *   drop: (info) => peer.disconnect(info.id),
+ * });
+ * console.log(downloads.get("ab".repeat(32))); // undefined: nothing is being fetched
+ * await peer.close();
  * ```
  */
 export class Downloads {

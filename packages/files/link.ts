@@ -63,13 +63,14 @@ export function formatLink(link: ShareLink): string {
  *
  * @example
  * ```ts
- * import { parseLink } from "@meshtalk/files";
+ * import { FileShareError, parseLink } from "@meshtalk/files";
  * const link = parseLink(`meshtalk:${"ab".repeat(32)}?peer=10.0.0.7:7000&id=${"cd".repeat(16)}`);
  * console.log(link.host, link.port); // "10.0.0.7" 7000
  * try {
  *   parseLink("meshtalk:abc?peer=10.0.0.7:7000");
  * } catch (error) {
- *   console.log(error.code, error.message); // "bad-link" '"meshtalk:abc?peer=10.0.0.7:7000" is not a meshtalk link: the hash is not 64 hex characters'
+ *   const { code, message } = error as FileShareError;
+ *   console.log(code, message); // "bad-link" '"meshtalk:abc?peer=10.0.0.7:7000" is not a meshtalk link: the hash is not 64 hex characters'
  * }
  * ```
  */
