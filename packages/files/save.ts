@@ -266,7 +266,7 @@ export async function saveDownload(
     `${out}/${manifest.name}`,
     `${out}/${manifest.root.slice(0, 8)}-${manifest.name}`,
   ];
-  const claim = manifest.files ? claimFolder : claimFile;
+  const claim: Claim = manifest.files ? claimFolder : claimFile;
   for (const [i, target] of candidates.entries()) {
     if (await claim(partial, target, manifest, hashPieces)) {
       await removeEmptyPartialDir(out);
@@ -280,15 +280,18 @@ export async function saveDownload(
 }
 
 /**
- * Moves the partial file to `target`, or removes it when `target` holds the same file already;
- * false when `target` holds another.
+ * Moves the partial file or folder of `manifest` to `target`, or removes it when `target` holds
+ * the same already; false when `target` holds something else.
  */
-async function claimFile(
+type Claim = (
   partial: string,
   target: string,
   manifest: Manifest,
   hashPieces: HashPieces,
-): Promise<boolean> {
+) => Promise<boolean>;
+
+/** Claims a file's name with a hard link, which fails rather than replace anything. */
+const claimFile: Claim = async (partial, target, manifest, hashPieces) => {
   try {
     await Deno.link(partial, target);
   } catch (error) {
@@ -304,18 +307,10 @@ async function claimFile(
   }
   await Deno.remove(partial);
   return true;
-}
+};
 
-/**
- * Moves the partial folder to `target`, or removes it when `target` holds the same folder
- * already; false when something else is there.
- */
-async function claimFolder(
-  partial: string,
-  target: string,
-  manifest: Manifest,
-  hashPieces: HashPieces,
-): Promise<boolean> {
+/** Claims a folder's name by making it, empty, which fails rather than replace anything. */
+const claimFolder: Claim = async (partial, target, manifest, hashPieces) => {
   try {
     await Deno.mkdir(target);
   } catch (error) {
@@ -333,7 +328,7 @@ async function claimFolder(
     await Deno.rename(partial, target);
   }
   return true;
-}
+};
 
 async function removeEmptyPartialDir(out: string): Promise<void> {
   // Deno.remove refuses a folder that is not empty: other downloads' partial files stay.

@@ -9,6 +9,7 @@ import {
   type FileShareEvents,
   type FileShareOptions,
   formatLink,
+  type Manifest,
   manifestRoot,
   pieceCount,
   signingBytes,
@@ -17,6 +18,28 @@ import {
 /** The signature fields of an announcement whose manifest `peer` first announced. */
 async function signedBy(peer: Peer, root: string) {
   return { origin: peer.id, key: peer.publicKey, sig: await peer.sign(signingBytes(root)) };
+}
+
+/** A peer that runs files but no share: it says on the wire whatever a test makes it say. */
+function startLiar(): Promise<Peer> {
+  return startPeer({ host: "127.0.0.1", apps: [filesApp], targetConnections: 0, log: () => {} });
+}
+
+/** `liar` announces to `to`, as its first announcer and holder, a manifest of these fields. */
+async function announceAs(
+  liar: Peer,
+  to: string,
+  fields: Omit<Manifest, "root">,
+): Promise<void> {
+  const root = await manifestRoot(fields);
+  await liar.app(filesApp).send(to, {
+    t: "announce",
+    ...fields,
+    root,
+    ...await signedBy(liar, root),
+    holder: liar.id,
+    hops: 1,
+  });
 }
 
 /** Generous: arrival is waited for, never timed. */
@@ -223,16 +246,7 @@ Deno.test("names that would leave the output folder are refused", async () => {
     await waitFor(() => liar.peers().length === 1, "the liar connected");
     const pieces = new Uint8Array(32);
     for (const name of ["../evil", "/etc/evil", "..", "a/b", "sub\\x"]) {
-      const manifest = { name, size: 10, pieceSize: 16384, pieces };
-      const root = await manifestRoot(manifest);
-      await liar.app(filesApp).send(leecher.peer.id, {
-        t: "announce",
-        ...manifest,
-        root,
-        ...await signedBy(liar, root),
-        holder: liar.id,
-        hops: 1,
-      });
+      await announceAs(liar, leecher.peer.id, { name, size: 10, pieceSize: 16384, pieces });
     }
     await waitFor(() => leecher.errors.length === 5, "five refusals", LONG);
     for (const error of leecher.errors) assert.match(error, /refused the file name/);
@@ -248,12 +262,7 @@ Deno.test("names that would leave the output folder are refused", async () => {
 
 Deno.test("bytes past the announced size are refused and nothing grows the file", async () => {
   const dir = await Deno.makeTempDir();
-  const liar = await startPeer({
-    host: "127.0.0.1",
-    apps: [filesApp],
-    targetConnections: 0,
-    log: () => {},
-  });
+  const liar = await startLiar();
   const leecher = await startNode(`${dir}/out`);
   try {
     const content = randomBytes(20_000);
@@ -596,12 +605,7 @@ Deno.test("an empty folder, and a folder of zero-byte files, arrive", async () =
 
 Deno.test("a folder manifest with ../ or an absolute path is refused, and nothing is written", async () => {
   const dir = await Deno.makeTempDir();
-  const liar = await startPeer({
-    host: "127.0.0.1",
-    apps: [filesApp],
-    targetConnections: 0,
-    log: () => {},
-  });
+  const liar = await startLiar();
   const leecher = await startNode(`${dir}/out`);
   try {
     await leecher.peer.connect("127.0.0.1", liar.port);
@@ -609,21 +613,13 @@ Deno.test("a folder manifest with ../ or an absolute path is refused, and nothin
     const pieces = new Uint8Array(32);
     const paths = ["../evil", "/tmp/evil", "ok/../../evil", "a//evil", "C:/evil", "a\\evil"];
     for (const path of paths) {
-      const manifest = {
+      const files = [{ path, size: 10 }];
+      await announceAs(liar, leecher.peer.id, {
         name: "innocent",
         size: 10,
         pieceSize: 16384,
         pieces,
-        files: [{ path, size: 10 }],
-      };
-      const root = await manifestRoot(manifest);
-      await liar.app(filesApp).send(leecher.peer.id, {
-        t: "announce",
-        ...manifest,
-        root,
-        ...await signedBy(liar, root),
-        holder: liar.id,
-        hops: 1,
+        files,
       });
     }
     await waitFor(() => leecher.errors.length === paths.length, "every one refused", LONG);
