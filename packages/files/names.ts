@@ -69,6 +69,8 @@ export interface FolderFile {
 }
 
 const encoder = new TextEncoder();
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
  * Throws a {@linkcode FileShareError} (`bad-name`) unless `name` is a plain file name: one path
@@ -87,8 +89,7 @@ export function checkFileName(name: string): void {
     ? "it names a directory"
     : /[/\\]/.test(name)
     ? "it holds a path separator, so it would leave the output folder"
-    // deno-lint-ignore no-control-regex
-    : /[\u0000-\u001f\u007f]/.test(name)
+    : CONTROL.test(name)
     ? "it holds control characters"
     : encoder.encode(name).length > MAX_NAME_BYTES
     ? `it is longer than ${MAX_NAME_BYTES} bytes`
@@ -115,8 +116,7 @@ export function folderPathProblem(path: string): string | null {
   if (path.startsWith("/")) return "it is absolute";
   if (/^[A-Za-z]:/.test(path)) return "it starts with a drive letter";
   if (path.includes("\\")) return "it holds a backslash";
-  // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(path)) return "it holds control characters";
+  if (CONTROL.test(path)) return "it holds control characters";
   if (encoder.encode(path).length > MAX_PATH_BYTES) {
     return `it is longer than ${MAX_PATH_BYTES} bytes`;
   }

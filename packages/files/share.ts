@@ -38,8 +38,8 @@ import { type Announcement, filesApp, type FilesMessage, type FilesSchema } from
 
 /** How long `fetchLink` waits for the link's peer to announce what it names, by default. */
 const LINK_TIMEOUT_MS = 10_000;
-/** Nicks remembered, by peer id: enough for every origin a catalog names. */
-const MAX_NICKS = 10_000;
+/** Nicks (by peer id) and cancelled roots remembered: as many as a catalog names. */
+const MAX_REMEMBERED = 10_000;
 
 /**
  * Starts file sharing on a peer that runs {@linkcode filesApp}.
@@ -70,8 +70,8 @@ class Share implements FileShare {
   readonly #downloads: Downloads;
   readonly #links: LinkFetcher;
   /** Roots whose download was cancelled: their announcements do not start them again. */
-  readonly #cancelled = new BoundedSet<string>(MAX_NICKS);
-  readonly #nicks = new BoundedMap<string, string>(MAX_NICKS);
+  readonly #cancelled = new BoundedSet<string>(MAX_REMEMBERED);
+  readonly #nicks = new BoundedMap<string, string>(MAX_REMEMBERED);
   readonly #strikes: Strikes;
   readonly #events: Emitter<FileShareEvents>;
   readonly #unsubscribe: (() => void)[];
@@ -198,7 +198,6 @@ class Share implements FileShare {
 
   #onMessage(body: FilesMessage, from: PeerInfo, stored?: StoredData): void {
     if (this.#closed || this.#strikes.isDropped(from.id)) return;
-    this.#nicks.set(from.id, from.nick);
     switch (body.t) {
       case "announce":
         this.#onAnnounce(body, from).catch((error) => this.#error(error));
