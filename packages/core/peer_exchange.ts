@@ -44,7 +44,8 @@ export class PeerExchange {
   /**
    * Addresses worth telling a neighbour (not `exclude`, the id of the one told): where our
    * connected peers listen (marked `linked`), then the most recently seen of the book that never
-   * failed since they last answered; at most {@linkcode MAX_PEERS_PER_MESSAGE}.
+   * failed since they last answered, hints left out (what anyone on our LAN may have forged is
+   * not ours to spread); at most {@linkcode MAX_PEERS_PER_MESSAGE}.
    */
   list(exclude?: string): PeerAddress[] {
     const out: PeerAddress[] = [];
@@ -58,7 +59,7 @@ export class PeerExchange {
     for (const entry of this.#book.list()) {
       if (out.length >= MAX_PEERS_PER_MESSAGE) break;
       const key = formatAddress(entry);
-      if (entry.self || entry.failures > 0 || seen.has(key)) continue;
+      if (entry.self || entry.heard || entry.failures > 0 || seen.has(key)) continue;
       if (exclude !== undefined && entry.id === exclude) continue;
       seen.add(key);
       out.push(

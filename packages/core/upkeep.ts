@@ -2,7 +2,8 @@
  * Mesh upkeep: while a peer has fewer connections than its target, it dials addresses from its
  * book, a few at a time, and it retells its neighbours where others listen. The decision of what
  * to dial is a pure function of the peer's state, {@linkcode planDials}; {@linkcode Upkeep} feeds
- * it and carries it out.
+ * it and carries it out. Addresses heard on the LAN (hints) are dialed with their peer's id
+ * pinned, and at a rate of their own: announcements cost nothing to forge.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import type { Dialer } from "./dialer.ts";
 import type { PeerExchange } from "./peer_exchange.ts";
 import type { ResolvedPeerOptions } from "./peer_options.ts";
 import type { Registry } from "./registry.ts";
+import { TokenBucket } from "./worker/token_bucket.ts";
 
 /** Most recent dials upkeep keeps in flight at once (see `SLOW_DIAL_MS`). */
 export const MAX_UPKEEP_DIALS = 2;
@@ -23,6 +25,10 @@ export const EXPLORE_EVERY_MS = 10_000;
 export const REBALANCE_SLACK = 2;
 /** A connection younger than this is never dropped to rebalance. */
 export const REBALANCE_MIN_AGE_MS = 30_000;
+/** Dials a second, on average, of addresses heard on the LAN (hints), whatever is heard. */
+export const HINT_DIALS_PER_SECOND = 2;
+/** Hints dialed at once at most, when none was for a while. */
+export const HINT_DIAL_BURST = 4;
 
 /** What upkeep decides from. */
 export interface UpkeepState {
@@ -47,14 +53,16 @@ export interface UpkeepState {
    * dialed, the one at that fraction of the list. Undefined: no exploring this round.
    */
   explore?: number;
+  /** Most hints (candidates `heard` on the LAN) to dial this round (default: no limit). */
+  hintDials?: number;
 }
 
 /**
  * The addresses to dial now: the first candidates that are neither connected nor being dialed,
  * as many as bring the connections up to the target (and never past `maxConnections`), with at
  * most {@linkcode MAX_UPKEEP_DIALS} recent dials and {@linkcode MAX_DIALS} dials in all in
- * flight. At the target, when `explore` says so, one candidate at random: two parts of a mesh
- * that each look whole find each other this way.
+ * flight, and at most `hintDials` hints. At the target, when `explore` says so, one candidate at
+ * random: two parts of a mesh that each look whole find each other this way.
  *
  * @example
  * ```ts
@@ -79,13 +87,16 @@ export function planDials(state: UpkeepState): KnownAddress[] {
   let connections = state.connections;
   let recent = state.dialsInFlight;
   let all = state.allDials ?? state.dialsInFlight;
+  let hints = state.hintDials ?? Infinity;
   const open = state.candidates.filter((entry) =>
     !(entry.id && state.connectedIds.has(entry.id)) &&
-    !state.busyAddresses.has(formatAddress(entry))
+    !state.busyAddresses.has(formatAddress(entry)) &&
+    !(entry.heard && hints <= 0)
   );
   const plan: KnownAddress[] = [];
   for (const entry of open) {
     if (connections >= limit || recent >= MAX_UPKEEP_DIALS || all >= MAX_DIALS) break;
+    if (entry.heard && hints-- <= 0) continue;
     plan.push(entry);
     connections++;
     recent++;
@@ -181,11 +192,18 @@ export interface UpkeepHost {
  */
 export class Upkeep {
   readonly #host: UpkeepHost;
+  readonly #hintBucket = new TokenBucket(HINT_DIALS_PER_SECOND, HINT_DIAL_BURST);
+  #hintsDialed = 0;
   #exploreAt = 0;
 
   /** Upkeep of the peer `host` describes. */
   constructor(host: UpkeepHost) {
     this.#host = host;
+  }
+
+  /** Dials of hints (addresses heard on the LAN) since the peer started. */
+  get hintsDialed(): number {
+    return this.#hintsDialed;
   }
 
   /**
@@ -211,6 +229,7 @@ export class Upkeep {
       const address = registry.listenAddress(record);
       if (address) busyAddresses.add(formatAddress(address));
     }
+    this.#hintBucket.take(0, now); // refilled for the time since the last round
     const plan = planDials({
       targetConnections: options.targetConnections,
       maxConnections: options.maxConnections,
@@ -221,12 +240,18 @@ export class Upkeep {
       connectedIds: new Set(registry.byId.keys()),
       busyAddresses,
       explore: explore ? Math.random() : undefined,
+      hintDials: Math.max(0, Math.floor(this.#hintBucket.tokens)),
     });
+    const hints = plan.filter((entry) => entry.heard).length;
+    this.#hintBucket.take(hints, now);
+    this.#hintsDialed += hints;
     for (const entry of plan) {
-      dialer.dial(entry).catch((error) => {
+      // A hint's peer must prove the id it was heard with: a forged announcement cannot send
+      // this peer to another.
+      dialer.dial(entry, entry.heard ? entry.id : undefined).catch((error) => {
         // Report an address going bad once, not on every retry of the backoff, and not at all
-        // for a peer that said goodbye: it left, it did not fail.
-        if (entry.failures === 1 && !entry.left) {
+        // for a peer that said goodbye (it left, it did not fail) or a hint (anyone can forge one).
+        if (entry.failures === 1 && !entry.left && !entry.heard) {
           options.log(`${(error as Error).message}; will retry with backoff`);
         }
       });
