@@ -16,6 +16,12 @@ import { BulkFiles } from "./bulk_files.ts";
 import { startsWithBytes } from "./bytes.ts";
 import type { ConnectionSetup } from "./connection.ts";
 import { Dialer } from "./dialer.ts";
+import {
+  type Discovery,
+  type DiscoverySettings,
+  type PeerDiscoveryStats,
+  startDiscovery,
+} from "./discovery.ts";
 import { Dispatcher } from "./dispatch.ts";
 import type { Emitter } from "./emitter.ts";
 import { ConnectError } from "./errors.ts";
@@ -42,6 +48,7 @@ export {
   defineApp,
 } from "./app_channel.ts";
 export type { KnownAddress } from "./address_book.ts";
+export type { DiscoverySettings, DiscoveryStats, PeerDiscoveryStats } from "./discovery.ts";
 export type { PeerEvents } from "./peer_events.ts";
 export type { PeerOptions } from "./peer_options.ts";
 export type { PeerInfo } from "./registry.ts";
@@ -94,6 +101,8 @@ export interface Peer {
   addresses(): KnownAddress[];
   /** Adds an address to the book: upkeep dials it (with backoff) while below its target. */
   addAddress(host: string, port: number): void;
+  /** What LAN discovery did (`dialed`: dials of addresses heard there), or null when it is off. */
+  discoveryStats(): PeerDiscoveryStats | null;
   /** Changes the nickname announced in future handshakes. */
   setNick(nick: string): void;
   /** The channel of one of this peer's apps. */
@@ -141,7 +150,10 @@ export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
     )
     : null;
   const listener = Deno.listen({ hostname: options.host ?? "0.0.0.0", port: options.port ?? 0 });
-  return new MeshPeer(identity, listener, options, { book, saved }, false);
+  const peer = new MeshPeer(identity, listener, options, { book, saved }, false);
+  const { discovery } = options;
+  if (discovery) peer.discover(discovery === true ? {} : discovery);
+  return peer;
 }
 
 /**
@@ -184,6 +196,7 @@ class MeshPeer implements Peer {
   readonly #upkeep: Upkeep;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #accepting: Promise<void>;
+  #discovery: Discovery | null = null;
   #closing: Promise<void> | null = null;
 
   constructor(
@@ -304,6 +317,20 @@ class MeshPeer implements Peer {
     this.#book.add({ host, port });
   }
 
+  /** Starts LAN discovery: the peers heard that run one of our apps are hints in the book. */
+  discover(settings: DiscoverySettings): void {
+    this.#discovery = startDiscovery({
+      ...settings,
+      announce: { id: this.id, port: this.port, apps: [...this.#apps.keys()] },
+      onHeard: (heard, waitMs) => this.#book.hint(heard, heard.id, Date.now(), waitMs),
+      log: this.#options.log,
+    });
+  }
+
+  discoveryStats(): PeerDiscoveryStats | null {
+    return this.#discovery && { ...this.#discovery.stats(), dialed: this.#upkeep.hintsDialed };
+  }
+
   setNick(nick: string): void {
     this.nick = nick.slice(0, MAX_NICK_LENGTH);
     this.#setup.nick = this.nick;
@@ -341,6 +368,7 @@ class MeshPeer implements Peer {
 
   async #shutdown(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#discovery?.close();
     this.#listener.close();
     await this.#accepting;
     // Connections first, handshaking ones included: their dials then settle at once.
@@ -362,6 +390,7 @@ class MeshPeer implements Peer {
     for (const gone of this.#registry.expireDeparting(now)) {
       this.#events.emit("peer:disconnected", gone);
     }
+    this.#book.forgetHints();
     this.#upkeep.run(now);
     this.#savedBook?.tick(now);
   }
