@@ -150,16 +150,37 @@ export interface RunOptions {
   cwd?: string;
   /** Deno's permission flags, instead of `-A`. */
   permissions?: string[];
+  /**
+   * LAN discovery as the command has it by default (true), or off (false, the default here:
+   * `--no-discovery` is added, so that a test's peers meet only whom the test introduces and
+   * announce nothing on the machine's network).
+   */
+  discovery?: boolean;
+  /** The network namespace to run in (see `_hosts.ts`); default this process's. */
+  namespace?: string;
 }
 
-/** `deno run -A <script> ...args`, the script under the project's root, output piped, no colour. */
+/**
+ * `deno run -A <script> ...args --no-discovery`, the script under the project's root, output
+ * piped, no colour.
+ */
 function denoRun(
   script: string,
   args: string[],
   options: RunOptions & { stdin: "piped" | "null" },
 ): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.permissions ?? ["-A"]), `${root}${script}`, ...args],
+  const run = [
+    "run",
+    ...(options.permissions ?? ["-A"]),
+    `${root}${script}`,
+    ...args,
+    ...(options.discovery ? [] : ["--no-discovery"]),
+  ];
+  const inNamespace = options.namespace
+    ? ["netns", "exec", options.namespace, Deno.execPath()]
+    : [];
+  return new Deno.Command(options.namespace ? "ip" : Deno.execPath(), {
+    args: [...inNamespace, ...run],
     cwd: options.cwd,
     stdin: options.stdin,
     stdout: "piped",

@@ -10,6 +10,11 @@ import { type Address, aeadPath, formatAddress, type Peer, startPeer } from "@me
 import { type Chat, chatApp, createChat } from "@meshtalk/chat";
 import { CHAT_HELP, type ChatCommand, parseChatCommand } from "./chat_commands.ts";
 import { formatMessage, formatPeer, messageEvent, neighbourLines, statsLine } from "./chat_view.ts";
+import {
+  addDiscoveryOptions,
+  type DiscoveryCliOptions,
+  discoverySettings,
+} from "./discovery_options.ts";
 import { shortId } from "./format.ts";
 import { checkExpectPeer, join } from "./join.ts";
 import {
@@ -22,7 +27,7 @@ import {
 } from "./options.ts";
 import { Output } from "./output.ts";
 
-interface ChatCliOptions {
+interface ChatCliOptions extends DiscoveryCliOptions {
   port: number;
   peer: Address[];
   host: string;
@@ -70,6 +75,7 @@ export async function main(args: string[]): Promise<number> {
         .argParser((v) => connectionCount(v, "--connections")),
     )
     .addHelpText("after", `\n${CHAT_HELP}`);
+  addDiscoveryOptions(program);
   return await runCommand(program, args, () => {
     const [port, peerHost, peerPort] = program.processedArgs as [number, string?, number?];
     const options = { ...program.opts<Omit<ChatCliOptions, "port">>(), port };
@@ -103,6 +109,7 @@ async function run(options: ChatCliOptions): Promise<number> {
       dataDir: options.dataDir !== undefined ? userPath(options.dataDir) : defaultDataDir(port),
       apps: [chatApp],
       targetConnections: options.connections,
+      discovery: discoverySettings(options),
       log,
     });
   } catch (error) {

@@ -25,6 +25,11 @@ import {
   type Manifest,
 } from "@meshtalk/files";
 import { formatBytes, roundSeconds, shortId } from "./format.ts";
+import {
+  addDiscoveryOptions,
+  type DiscoveryCliOptions,
+  discoverySettings,
+} from "./discovery_options.ts";
 import { checkExpectPeer, join } from "./join.ts";
 import {
   collectAddress,
@@ -37,7 +42,7 @@ import {
 import { Output } from "./output.ts";
 import { ProgressBars } from "./progress.ts";
 
-interface ShareCliOptions {
+interface ShareCliOptions extends DiscoveryCliOptions {
   port: number;
   host: string;
   part: string[];
@@ -88,6 +93,7 @@ export async function main(args: string[]): Promise<number> {
     .option("--max-upload <MiB/s>", "most MiB per second to send, to all peers together", rate)
     .option("--exit-when-done", "exit once every file fetched is saved", false)
     .option("--json", "one JSON event per line on stdout; human text on stderr", false);
+  addDiscoveryOptions(program);
   return await runCommand(program, args, async () => {
     const options = program.opts<ShareCliOptions>();
     // Paths are the user's, wherever `deno task` runs the command; messages show them as given.
@@ -119,6 +125,7 @@ async function run(options: ShareCliOptions): Promise<number> {
       nick: options.nick,
       dataDir,
       apps: [filesApp],
+      discovery: discoverySettings(options),
       log,
     });
   } catch (error) {
