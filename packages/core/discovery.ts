@@ -295,6 +295,22 @@ class Interfaces {
   }
 }
 
+/**
+ * The interfaces a peer that listens on `host` announces on by default: every one (undefined) when
+ * it listens on all addresses; that address alone when it is one IPv4 address (a peer bound to
+ * loopback says nothing on the LAN); none for one IPv6 address (discovery is IPv4 only).
+ *
+ * @example
+ * ```ts
+ * import { interfacesFor } from "./discovery.ts";
+ * console.log(interfacesFor("0.0.0.0"), interfacesFor("127.0.0.1")); // undefined ["127.0.0.1"]
+ * ```
+ */
+export function interfacesFor(host: string): string[] | undefined {
+  if (host === "0.0.0.0" || host === "::") return undefined;
+  return /^\d+\.\d+\.\d+\.\d+$/.test(host) ? [host] : [];
+}
+
 /** The addresses of this host's IPv4 interfaces other than loopback, or loopback if none. */
 function hostInterfaces(): string[] {
   const ipv4 = Deno.networkInterfaces().filter((i) => i.family === "IPv4");

@@ -3,7 +3,12 @@
 import assert from "node:assert/strict";
 import { openSockets } from "./_open_sockets.ts";
 import type { Announcement } from "./announcement.ts";
-import { type Discovery, type DiscoveryOptions, startDiscovery } from "./discovery.ts";
+import {
+  type Discovery,
+  type DiscoveryOptions,
+  interfacesFor,
+  startDiscovery,
+} from "./discovery.ts";
 import type { Heard } from "./heard_peers.ts";
 import { waitFor } from "./testing.ts";
 
@@ -156,4 +161,12 @@ Deno.test("closing lets go of every socket and timer: a process that only ran di
   clearTimeout(timer);
   assert.equal(new TextDecoder().decode(output.stdout).trim(), "closed");
   assert.equal(output.code, 0, "it ended by itself: " + new TextDecoder().decode(output.stderr));
+});
+
+Deno.test("a peer bound to one address announces there only; bound to all, everywhere", () => {
+  assert.equal(interfacesFor("0.0.0.0"), undefined);
+  assert.equal(interfacesFor("::"), undefined);
+  assert.deepEqual(interfacesFor("127.0.0.1"), ["127.0.0.1"]);
+  assert.deepEqual(interfacesFor("10.1.2.3"), ["10.1.2.3"]);
+  assert.deepEqual(interfacesFor("::1"), [], "discovery is IPv4 only");
 });

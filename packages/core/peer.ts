@@ -19,6 +19,7 @@ import { Dialer } from "./dialer.ts";
 import {
   type Discovery,
   type DiscoverySettings,
+  interfacesFor,
   type PeerDiscoveryStats,
   startDiscovery,
 } from "./discovery.ts";
@@ -321,6 +322,7 @@ class MeshPeer implements Peer {
   discover(settings: DiscoverySettings): void {
     this.#discovery = startDiscovery({
       ...settings,
+      interfaces: settings.interfaces ?? interfacesFor(this.#listener.addr.hostname),
       announce: { id: this.id, port: this.port, apps: [...this.#apps.keys()] },
       onHeard: (heard, waitMs) => this.#book.hint(heard, heard.id, Date.now(), waitMs),
       log: this.#options.log,
