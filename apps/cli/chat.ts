@@ -14,6 +14,11 @@ import { startPrompt } from "./chat_prompt.ts";
 import { execute, type Session } from "./chat_session.ts";
 import { formatMessage, formatPeer, type Me, messageEvent } from "./chat_view.ts";
 import { showTransfers } from "./files_view.ts";
+import {
+  addDiscoveryOptions,
+  type DiscoveryCliOptions,
+  discoverySettings,
+} from "./discovery_options.ts";
 import { shortId } from "./format.ts";
 import { checkExpectPeer, join } from "./join.ts";
 import {
@@ -29,7 +34,7 @@ import { Output } from "./output.ts";
 import { ProgressBars } from "./progress.ts";
 import { onSignals, SIGNAL_EXIT_CODES } from "./signals.ts";
 
-interface ChatCliOptions {
+interface ChatCliOptions extends DiscoveryCliOptions {
   port: number;
   peer: Address[];
   host: string;
@@ -95,6 +100,7 @@ export async function main(args: string[], name = "chat"): Promise<number> {
       ).default(64).argParser(linesPerSay),
     )
     .addHelpText("after", `\n${CHAT_HELP}`);
+  addDiscoveryOptions(program);
   return await runCommand(program, args, () => {
     const [port, peerHost, peerPort] = program.processedArgs as [number, string?, number?];
     const options = { ...program.opts<Omit<ChatCliOptions, "port">>(), port };
@@ -121,6 +127,7 @@ async function run(options: ChatCliOptions): Promise<number> {
       dataDir: options.dataDir !== undefined ? userPath(options.dataDir) : defaultDataDir,
       apps: [chatApp, filesApp],
       targetConnections: options.connections,
+      discovery: discoverySettings(options),
       log,
     });
   } catch (error) {

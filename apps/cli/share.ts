@@ -26,6 +26,11 @@ import {
   type ShareLink,
 } from "@meshtalk/files";
 import { formatBytes, shortId } from "./format.ts";
+import {
+  addDiscoveryOptions,
+  type DiscoveryCliOptions,
+  discoverySettings,
+} from "./discovery_options.ts";
 import { checkExpectPeer, join } from "./join.ts";
 import {
   collectAddress,
@@ -51,7 +56,7 @@ import {
 } from "./files_view.ts";
 import { onSignals } from "./signals.ts";
 
-interface ShareCliOptions {
+interface ShareCliOptions extends DiscoveryCliOptions {
   port: number;
   host: string;
   part: string[];
@@ -107,6 +112,7 @@ export async function main(args: string[], name = "share"): Promise<number> {
     .option("--max-upload <MiB/s>", "most MiB per second to send, to all peers together", parseRate)
     .option("--exit-when-done", "exit once every file fetched is saved", false)
     .option("--json", "one JSON event per line on stdout; human text on stderr", false);
+  addDiscoveryOptions(program);
   return await runCommand(program, args, async () => {
     const options = program.opts<ShareCliOptions>();
     // Paths are the user's, wherever `deno task` runs the command; messages show them as given.
@@ -150,6 +156,7 @@ async function run(options: ShareCliOptions): Promise<number> {
       // One data dir per port, known once bound: two peers on port 0 get identities of their own.
       dataDir: options.dataDir ?? defaultDataDir,
       apps: [filesApp],
+      discovery: discoverySettings(options),
       log,
     });
   } catch (error) {

@@ -3,6 +3,12 @@
  * backoff they earned, and the flags that keep an address from ever being dialed by upkeep (the
  * user parted from it, or it turned out to be this peer).
  *
+ * Addresses heard on the LAN (hints: `heard`) are kept apart from the others. Anyone on the LAN
+ * can announce anything, so hints have a small quota of their own, are forgotten when no longer
+ * heard, and are never told to other peers nor saved; a hint cannot push out an address the peer
+ * learned otherwise, nor relabel one. A hint becomes an address like any other once a handshake
+ * there proves its peer (or a peer names it).
+ *
  * @module
  */
 import { type Address, formatAddress } from "./address.ts";
@@ -25,7 +31,17 @@ export interface KnownAddress extends Address {
   self: boolean;
   /** The peer there said goodbye (it shut down): dialing it again and failing is no news. */
   left?: boolean;
+  /**
+   * Heard on the LAN, and no handshake there yet (a hint): dialed with `id` pinned, never told
+   * to other peers nor saved, forgotten when not heard for {@linkcode HINT_TTL_MS}.
+   */
+  heard?: boolean;
 }
+
+/** Most hints (addresses heard on the LAN, not yet proven) held at once, apart from the rest. */
+export const MAX_HINTS = 32;
+/** A hint not heard again for this long is forgotten, in ms. */
+export const HINT_TTL_MS = 30_000;
 
 /** The first wait after a failed dial, in ms; it doubles with each failure after. */
 const DIAL_BACKOFF_BASE_MS = 500;
@@ -34,7 +50,8 @@ const DIAL_BACKOFF_MAX_MS = 60_000;
 
 /**
  * The bounded set of addresses a peer may dial. Past `max` entries, adding a new one drops the
- * one seen longest ago.
+ * one seen longest ago; past {@linkcode MAX_HINTS} hints, a new hint drops the hint heard longest
+ * ago (and never another entry).
  *
  * @example
  * ```ts
@@ -48,19 +65,28 @@ const DIAL_BACKOFF_MAX_MS = 60_000;
 export class AddressBook {
   readonly #entries = new Map<string, KnownAddress>();
   readonly #max: number;
+  #hints = 0;
   #changes = 0;
 
-  /** An empty book of at most `max` addresses. */
+  /** An empty book of at most `max` addresses (and {@linkcode MAX_HINTS} hints besides). */
   constructor(max = 256) {
     this.#max = max;
   }
 
-  /** Records that a peer (maybe of known id) listens at `address`; returns its entry. */
+  /**
+   * Records that a peer (maybe of known id) listens at `address`; returns its entry. A hint
+   * there becomes an ordinary entry: whoever adds it knows more than a LAN announcement says.
+   */
   add(address: Address, id?: string, now = Date.now()): KnownAddress {
     const key = formatAddress(address);
     let entry = this.#entries.get(key);
+    if (entry?.heard) {
+      delete entry.heard;
+      this.#hints--;
+      if (this.#entries.size - this.#hints > this.#max) this.#evictOldest(false, key);
+    }
     if (!entry) {
-      if (this.#entries.size >= this.#max) this.#evictOldest();
+      if (this.#entries.size - this.#hints >= this.#max) this.#evictOldest(false);
       entry = {
         host: address.host,
         port: address.port,
@@ -78,14 +104,56 @@ export class AddressBook {
     return entry;
   }
 
+  /**
+   * Records that peer `id` announced on the LAN that it listens at `address` (a hint); returns
+   * its entry. Heard again, a hint is refreshed, and takes the id heard last (the dial, pinned to
+   * it, proves it or fails). An ordinary entry there is left as it is, only refreshed when it
+   * names the same peer. A new hint starts blocked if the user parted from that peer, and is not
+   * dialed for `waitMs`.
+   */
+  hint(address: Address, id: string, now = Date.now(), waitMs = 0): KnownAddress {
+    let entry = this.get(address);
+    if (entry) {
+      if (entry.heard) entry.id = id;
+      if (entry.id === id) entry.lastSeenAt = now;
+      return entry;
+    }
+    if (this.#hints >= MAX_HINTS) this.#evictOldest(true);
+    entry = {
+      host: address.host,
+      port: address.port,
+      id,
+      lastSeenAt: now,
+      failures: 0,
+      nextDialAt: waitMs > 0 ? now + waitMs : 0,
+      blocked: [...this.#entries.values()].some((e) => e.blocked && e.id === id),
+      self: false,
+      heard: true,
+    };
+    this.#entries.set(formatAddress(address), entry);
+    this.#hints++;
+    return entry;
+  }
+
+  /** Forgets the hints not heard since `now - HINT_TTL_MS` (ms since epoch). */
+  forgetHints(now = Date.now()): void {
+    if (this.#hints === 0) return;
+    for (const [key, entry] of this.#entries) {
+      if (entry.heard && entry.lastSeenAt <= now - HINT_TTL_MS) {
+        this.#entries.delete(key);
+        this.#hints--;
+      }
+    }
+  }
+
   /** Changes since the book was made: whoever saves it compares this with what it saved last. */
   get changes(): number {
     return this.#changes;
   }
 
-  /** What is worth keeping across a restart: every address but this peer's own. */
+  /** What is worth keeping across a restart: every address but this peer's own and the hints. */
   stored(): StoredAddress[] {
-    return this.list().filter((entry) => !entry.self);
+    return this.list().filter((entry) => !entry.self && !entry.heard);
   }
 
   /**
@@ -132,10 +200,16 @@ export class AddressBook {
     if (entry) entry.nextDialAt = Math.max(entry.nextDialAt, until);
   }
 
-  /** A dial failed: back off exponentially, with jitter so peers do not retry in lockstep. */
-  failed(address: Address, now = Date.now()): void {
+  /**
+   * A dial failed: back off exponentially, with jitter so peers do not retry in lockstep. An
+   * address not in the book is added, unless `address` is a hint's entry (`heard`): a hint
+   * forgotten while it was dialed stays forgotten.
+   */
+  failed(address: Address & { heard?: boolean }, now = Date.now()): void {
     // A failure is no sighting: an entry keeps the time it was last seen.
-    const entry = this.add(address, undefined, this.get(address)?.lastSeenAt ?? now);
+    const known = this.get(address);
+    if (!known && address.heard) return;
+    const entry = known ?? this.add(address, undefined, now);
     entry.failures++;
     entry.nextDialAt = now + delayAfter(entry.failures, DIAL_BACKOFF_BASE_MS, DIAL_BACKOFF_MAX_MS);
     this.#changes++;
@@ -162,11 +236,15 @@ export class AddressBook {
     }
   }
 
-  #evictOldest(): void {
+  /** Drops the entry seen longest ago among the hints (`heard`) or the others, but `keep`. */
+  #evictOldest(heard: boolean, keep?: string): void {
     let oldest: [string, KnownAddress] | undefined;
     for (const item of this.#entries) {
+      if (!!item[1].heard !== heard || item[0] === keep) continue;
       if (!oldest || item[1].lastSeenAt < oldest[1].lastSeenAt) oldest = item;
     }
-    if (oldest) this.#entries.delete(oldest[0]);
+    if (!oldest) return;
+    this.#entries.delete(oldest[0]);
+    if (heard) this.#hints--;
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AddressBook } from "./address_book.ts";
+import { AddressBook, HINT_TTL_MS, MAX_HINTS } from "./address_book.ts";
 
 const at = (port: number) => ({ host: "10.0.0.7", port });
 
@@ -106,4 +106,76 @@ Deno.test("a success at a time given (a simulated clock) is a sighting at that t
   book.succeeded(at(7000), "77".repeat(16), 9_000);
   assert.equal(book.get(at(7000))!.lastSeenAt, 9_000);
   assert.deepEqual(book.dialable(9_000).map((e) => e.port), [7000]);
+});
+
+const peerId = (n: number) => n.toString(16).padStart(32, "0");
+
+Deno.test("hints have a quota of their own: a flood of them never pushes out another entry", () => {
+  const book = new AddressBook(4);
+  for (let port = 7000; port < 7004; port++) book.add(at(port), undefined, 100 + port);
+  for (let n = 0; n < 1000; n++) book.hint({ host: "10.0.1.1", port: 20_000 + n }, peerId(n), n);
+  assert.deepEqual(
+    book.list().filter((e) => !e.heard).map((e) => e.port).sort(),
+    [7000, 7001, 7002, 7003],
+  );
+  const hints = book.list().filter((e) => e.heard);
+  assert.equal(hints.length, MAX_HINTS);
+  assert.equal(Math.min(...hints.map((e) => e.port)), 20_000 + 1000 - MAX_HINTS, "newest kept");
+  book.add(at(7004), undefined, 5000);
+  assert.equal(book.list().filter((e) => !e.heard).length, 4, "ordinary adds evict ordinary");
+  assert.equal(book.list().filter((e) => e.heard).length, MAX_HINTS);
+});
+
+Deno.test("a hint neither relabels nor refreshes an address known otherwise", () => {
+  const book = new AddressBook();
+  book.add(at(7000), peerId(1), 100);
+  book.hint(at(7000), peerId(2), 200);
+  assert.deepEqual([book.get(at(7000))!.id, book.get(at(7000))!.lastSeenAt], [peerId(1), 100]);
+  assert.equal(book.get(at(7000))!.heard, undefined);
+  book.hint(at(7000), peerId(1), 300);
+  assert.equal(book.get(at(7000))!.lastSeenAt, 300, "the same peer, heard: refreshed");
+});
+
+Deno.test("a hint takes the id heard last, keeps its backoff, and becomes ordinary once proven", () => {
+  const book = new AddressBook();
+  const entry = book.hint(at(7000), peerId(1), 100);
+  assert.equal(entry.heard, true);
+  book.failed(entry, 100);
+  book.hint(at(7000), peerId(2), 200);
+  assert.deepEqual([entry.id, entry.failures], [peerId(2), 1], "a new id does not reset it");
+  book.succeeded(at(7000), peerId(2));
+  assert.equal(book.get(at(7000))!.heard, undefined);
+  assert.equal(book.get(at(7000))!.failures, 0);
+  assert.deepEqual(book.stored().map((e) => e.port), [7000], "proven: saved like any");
+});
+
+Deno.test("hints are not saved, are forgotten when no longer heard, and stay forgotten if their dial fails", () => {
+  const book = new AddressBook();
+  book.add(at(7000), undefined, 0);
+  const hint = book.hint(at(7001), peerId(1), 10_000);
+  book.hint(at(7002), peerId(2), 20_000);
+  assert.deepEqual(book.stored().map((e) => e.port), [7000]);
+  book.forgetHints(10_000 + HINT_TTL_MS);
+  assert.deepEqual(book.list().map((e) => e.port), [7002, 7000]);
+  book.failed(hint); // a dial of the forgotten hint, failing late
+  assert.equal(book.get(at(7001)), undefined);
+  book.failed(at(7003)); // an address dialed that the book never had is added, as before
+  assert.equal(book.get(at(7003))!.failures, 1);
+});
+
+Deno.test("a new hint of a peer the user parted from starts blocked", () => {
+  const book = new AddressBook();
+  book.add(at(7000), peerId(1));
+  book.setBlocked({ id: peerId(1) }, true);
+  assert.equal(book.hint(at(7001), peerId(1)).blocked, true);
+  assert.equal(book.hint(at(7002), peerId(2)).blocked, false);
+  assert.deepEqual(book.dialable().map((e) => e.port), [7002]);
+});
+
+Deno.test("a hint may be made to wait before its first dial", () => {
+  const book = new AddressBook();
+  book.hint(at(7000), peerId(1), 1000, 5000);
+  book.hint(at(7000), peerId(1), 2000, 5000); // heard again: the wait stands, not renewed
+  assert.equal(book.dialable(5999).length, 0);
+  assert.equal(book.dialable(6000).length, 1);
 });
