@@ -7,7 +7,8 @@
 // writes (one sender; the chat signs up to 64 lines written together as one say). On the mesh
 // also unbatched throughput: peers started with `--lines-per-say 1`, several senders, every line
 // its own say. `deno run -A bench/chat.ts` prints a table (ratios to gossipsub's figures from the
-// same run) and writes bench/results/chat.json. A line shown twice or never fails the run.
+// same run) and writes bench/results/chat.json. A line shown twice or never fails its run: the
+// other runs go on, and the benchmark ends listing the failures, with exit code 1.
 //
 // Environment (all optional):
 // CHAT_BENCH_RUNS, times the mesh runs (and gossipsub's) are repeated, interleaved; the table
@@ -192,8 +193,19 @@ function addGossip(samples: Samples, key: string, record: GossipRecord, notes: s
 
 const GOSSIP_COMMON = ["--stack", "v3", "--nodes", String(PEERS)];
 
-/** Runs everything; returns the rows, and the raw gossipsub records. */
-async function chatBench(notes: string[]): Promise<{ rows: Row[]; records: GossipRecord[] }> {
+/** What a whole benchmark gives: its rows, gossipsub's raw records, and the runs that failed. */
+interface ChatBenchResult {
+  rows: Row[];
+  records: GossipRecord[];
+  failures: string[];
+}
+
+/**
+ * Runs everything. A run that fails (a line shown twice or never, a peer that fails, gossipsub
+ * that fails) is listed in `failures` and the others go on: the figures of the runs that passed
+ * are not lost, and the benchmark still ends with an error.
+ */
+async function chatBench(notes: string[]): Promise<ChatBenchResult> {
   const peers = await findPeersBench();
   if (peers.skipped) {
     console.error(`chat bench: ${peers.skipped}`);
@@ -201,13 +213,27 @@ async function chatBench(notes: string[]): Promise<{ rows: Row[]; records: Gossi
   }
   const samples = new Samples();
   const records: GossipRecord[] = [];
-  const gossip = async (key: string, args: string[]) => {
+  const failures: string[] = [];
+  const attempt = async <T>(what: string, run: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await run();
+    } catch (error) {
+      const message = `${what}: ${error instanceof Error ? error.message : error}`;
+      console.error(`chat bench: FAILED ${message}`);
+      failures.push(message);
+      return null;
+    }
+  };
+  const gossip = (key: string, args: string[]) => {
     if (!peers.dir) return null;
-    progress(`gossipsub ${key}: ${args.join(" ")}`);
-    const record = await gossipsub(peers.dir, [...GOSSIP_COMMON, ...args]);
-    records.push(record);
-    addGossip(samples, key, record, notes);
-    return record;
+    const dir = peers.dir;
+    return attempt(`gossipsub ${key}`, async () => {
+      progress(`gossipsub ${key}: ${args.join(" ")}`);
+      const record = await gossipsub(dir, [...GOSSIP_COMMON, ...args]);
+      records.push(record);
+      addGossip(samples, key, record, notes);
+      return record;
+    });
   };
   const root = await Deno.makeTempDir({ prefix: "meshtalk-chat-bench-" });
   const meshOptions = (label: string, edges: readonly Edge[], run = 0): ChatMeshOptions => ({
@@ -218,57 +244,48 @@ async function chatBench(notes: string[]): Promise<{ rows: Row[]; records: Gossi
     v8Flags: V8_FLAGS,
     profilePeer: PROFILE === undefined ? undefined : Number(PROFILE),
   });
+  const paced = ["--messages", `${LATENCY_COUNT}`, "--rate", `${LATENCY_RATE}`];
   try {
     if (ONLY !== "mesh") {
-      await gossip("chain", [
-        "--topology",
-        "chain",
-        "--messages",
-        `${LATENCY_COUNT}`,
-        "--rate",
-        "20",
-      ]);
-      await batchedRuns("chain", meshOptions("chain", chain(PEERS)), 0, samples, notes);
+      await gossip("chain", ["--topology", "chain", ...paced]);
+      const options = meshOptions("chain", chain(PEERS));
+      await attempt("chain", () => batchedRuns("chain", options, 0, samples, notes));
     }
     let meshEdges: readonly Edge[] = GOSSIPSUB_MESH3_SEED1;
     for (let run = 0; run < RUNS && ONLY !== "chain"; run++) {
       const mesh3 = ["--topology", "mesh3", "--seed", "1"];
-      const paced = await gossip("mesh", [
-        ...mesh3,
-        "--messages",
-        `${LATENCY_COUNT}`,
-        "--rate",
-        "20",
-      ]);
-      if (paced && !sameEdges(paced.params.edges, meshEdges)) {
-        meshEdges = paced.params.edges;
+      const record = await gossip("mesh", [...mesh3, ...paced]);
+      if (record && !sameEdges(record.params.edges, meshEdges)) {
+        meshEdges = record.params.edges;
         notes.push(
           `gossip-bench's mesh3 seed 1 is not the graph stored in bench/graphs.ts: meshtalk ran on ` +
             `gossip-bench's (${meshEdges.map(([a, b]) => `${a}-${b}`).join(" ")})`,
         );
       }
-      await batchedRuns("mesh", meshOptions("mesh", meshEdges, run), 0, samples, notes);
+      const batched = meshOptions("mesh", meshEdges, run);
+      await attempt(batched.label, () => batchedRuns("mesh", batched, 0, samples, notes));
+      const window = ["--window", `${UNBATCHED_WINDOW}`];
       await gossip("closed loop", [
         ...mesh3,
         "--messages",
         `${GOSSIP_CLOSED_LOOP}`,
         "--rate",
         "0",
-        "--window",
-        `${UNBATCHED_WINDOW}`,
+        ...window,
       ]);
-      await unbatchedRun(meshOptions("mesh", meshEdges, run), samples, notes);
+      const unbatched = meshOptions("mesh", meshEdges, run);
+      await attempt(`${unbatched.label} unbatched`, () => unbatchedRun(unbatched, samples, notes));
     }
   } finally {
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
-  return { rows: chatRows(samples, SETTINGS), records };
+  return { rows: chatRows(samples, SETTINGS), records, failures };
 }
 
 if (import.meta.main) {
   const notes: string[] = [];
   const started = performance.now();
-  const { rows, records } = await chatBench(notes);
+  const { rows, records, failures } = await chatBench(notes);
   console.log(
     `\n${
       header(
@@ -299,7 +316,13 @@ if (import.meta.main) {
     },
     rows,
     notes,
+    failures,
     peersBench: records,
   });
   console.log(`\nwritten to ${out}`);
+  if (failures.length) {
+    console.log(`\nFAILED (the figures above are from the runs that passed):`);
+    for (const failure of failures) console.log(`- ${failure}`);
+    Deno.exit(1);
+  }
 }
