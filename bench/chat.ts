@@ -16,7 +16,8 @@
 // CHAT_BENCH_N, lines of the batched throughput run (default 20000);
 // CHAT_BENCH_WINDOW, most batched lines written and not yet shown by every peer (default 2000;
 // 0: no limit: the sender then drops its neighbours as dead, see throughputRun);
-// CHAT_BENCH_UNBATCHED_N, lines of the unbatched run, all senders together (default 8000);
+// CHAT_BENCH_UNBATCHED_N, lines of the unbatched run, all senders together (default 8000: each
+// of 4 senders writes as many as gossipsub's closed-loop publisher);
 // CHAT_BENCH_SENDERS, senders of the unbatched run, spread over the mesh (default 4);
 // CHAT_BENCH_UNBATCHED_WINDOW, lines of the unbatched run in flight, all senders together,
 // split evenly (default 100, as gossipsub's closed loop --window 100);
@@ -72,13 +73,13 @@ const SETTINGS: ChatSettings = {
 
 const progress = (what: string) => console.error(`chat bench: ${what}`);
 
-/** The stats rows of a topology's runs: how much flooding costs, per say and per line. */
-function addStats(samples: Samples, label: string, stats: Stats[]): string {
-  const sum = (key: keyof Stats) => stats.reduce((n, s) => n + s[key], 0);
+/** Duplicates per say and per line under `key`, and a note on the peers' stats, under `label`. */
+function addStats(samples: Samples, key: string, label: string, stats: Stats[]): string {
+  const sum = (field: keyof Stats) => stats.reduce((n, s) => n + s[field], 0);
   // Lines written together travel as one say (one signature, one copy per neighbour): the
   // flooding cost is per say, so duplicates are counted per say taken.
-  samples.add(`${label} duplicates/say`, sum("duplicates") / sum("received"));
-  samples.add(`${label} duplicates/line`, sum("duplicates") / sum("delivered"));
+  samples.add(`${key} duplicates/say`, sum("duplicates") / sum("received"));
+  samples.add(`${key} duplicates/line`, sum("duplicates") / sum("delivered"));
   return `${label}: stats summed over the peers: lines shown ${sum("delivered")}, says taken ${
     sum("received")
   } (${(sum("delivered") / sum("received")).toFixed(1)} lines a say), duplicates ${
@@ -132,7 +133,7 @@ async function batchedRuns(
     samples.add(`${key} batched rss`, median(batched.rss));
     samples.add(`${key} batched rss max`, Math.max(...batched.rss));
     notes.push(...batched.notes.map((n) => `${n} (batched)`));
-    notes.push(addStats(samples, key, await mesh.finish()));
+    notes.push(addStats(samples, key, label, await mesh.finish()));
   } finally {
     await mesh.kill();
   }
@@ -165,7 +166,8 @@ async function unbatchedRun(options: ChatMeshOptions, samples: Samples, notes: s
     samples.add("unbatched rss", median(unbatched.rss));
     samples.add("unbatched rss max", Math.max(...unbatched.rss));
     notes.push(...unbatched.notes.map((n) => `${n} (unbatched: --lines-per-say 1)`));
-    notes.push(addStats(samples, "mesh unbatched", await mesh.finish()));
+    const stats = await mesh.finish();
+    notes.push(addStats(samples, "mesh unbatched", `${options.label} unbatched`, stats));
   } finally {
     await mesh.kill();
   }
