@@ -163,7 +163,13 @@ export class ChatProcess {
 
   #onStdout(line: string, at: number): void {
     if (line.startsWith('{"event":"message"')) {
-      if (this.onMessage) this.onMessage(line, at);
+      // A sink that throws (a line shown twice) must not stop this stream's reading: it is a
+      // problem, which fails the run that waits on this peer.
+      try {
+        this.onMessage?.(line, at);
+      } catch (error) {
+        this.problems.push(error instanceof Error ? error.message : String(error));
+      }
       return;
     }
     if (!line.startsWith("{")) return;
