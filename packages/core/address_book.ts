@@ -8,6 +8,7 @@
 import { type Address, formatAddress } from "./address.ts";
 import type { StoredAddress } from "./address_book_file.ts";
 import { delayAfter } from "./backoff.ts";
+import { OldestFirst, type Sighting } from "./oldest_first.ts";
 
 /** A place a peer was seen listening. */
 export interface KnownAddress extends Address {
@@ -34,7 +35,8 @@ const DIAL_BACKOFF_MAX_MS = 60_000;
 
 /**
  * The bounded set of addresses a peer may dial. Past `max` entries, adding a new one drops the
- * one seen longest ago.
+ * one seen longest ago (of those seen at the same time, the one added first). Which one that is
+ * is kept in a heap, not searched for: a peer told of many peers adds addresses all the time.
  *
  * @example
  * ```ts
@@ -47,7 +49,14 @@ const DIAL_BACKOFF_MAX_MS = 60_000;
  */
 export class AddressBook {
   readonly #entries = new Map<string, KnownAddress>();
+  /**
+   * When each entry was last seen, as noted for eviction; its `order` (the place of the entry in
+   * the order entries were added) breaks ties.
+   */
+  readonly #sightings = new Map<string, Sighting<string>>();
+  readonly #oldest = new OldestFirst<string>((s) => this.#sightings.get(s.key) === s);
   readonly #max: number;
+  #added = 0;
   #changes = 0;
 
   /** An empty book of at most `max` addresses. */
@@ -71,8 +80,11 @@ export class AddressBook {
         self: false,
       };
       this.#entries.set(key, entry);
+      this.#seen(key, now, this.#added++);
+    } else if (entry.lastSeenAt !== now) {
+      entry.lastSeenAt = now;
+      this.#seen(key, now, this.#sightings.get(key)!.order);
     }
-    entry.lastSeenAt = now;
     if (id) entry.id = id;
     this.#changes++;
     return entry;
@@ -163,10 +175,21 @@ export class AddressBook {
   }
 
   #evictOldest(): void {
-    let oldest: [string, KnownAddress] | undefined;
-    for (const item of this.#entries) {
-      if (!oldest || item[1].lastSeenAt < oldest[1].lastSeenAt) oldest = item;
+    const key = this.#oldest.take();
+    if (key === undefined) return;
+    this.#entries.delete(key);
+    this.#sightings.delete(key);
+  }
+
+  /** Notes that the entry at `key` (the `order`th added) was seen at `at`, for eviction. */
+  #seen(key: string, at: number, order: number): void {
+    const sighting = { key, at, order };
+    this.#sightings.set(key, sighting);
+    this.#oldest.note(sighting);
+    // Every sighting of an entry seen again stays in the heap until it reaches the top: past
+    // twice the entries, start again from the last of each.
+    if (this.#oldest.size > 2 * this.#entries.size + 16) {
+      this.#oldest.compact(this.#sightings.values());
     }
-    if (oldest) this.#entries.delete(oldest[0]);
   }
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { AddressBook } from "./address_book.ts";
 
 const at = (port: number) => ({ host: "10.0.0.7", port });
@@ -106,4 +107,87 @@ Deno.test("a success at a time given (a simulated clock) is a sighting at that t
   book.succeeded(at(7000), "77".repeat(16), 9_000);
   assert.equal(book.get(at(7000))!.lastSeenAt, 9_000);
   assert.deepEqual(book.dialable(9_000).map((e) => e.port), [7000]);
+});
+
+/**
+ * What the book did before eviction had a heap: on adding a new address to a full book, look at
+ * every entry and drop the first (in the order added) of those seen longest ago.
+ */
+class ScanningBook {
+  readonly seenAt = new Map<number, number>();
+  constructor(readonly max: number) {}
+
+  add(port: number, now: number): void {
+    if (!this.seenAt.has(port) && this.seenAt.size >= this.max) {
+      let oldest: [number, number] | undefined;
+      for (const item of this.seenAt) if (!oldest || item[1] < oldest[1]) oldest = item;
+      this.seenAt.delete(oldest![0]);
+    }
+    this.seenAt.set(port, now);
+  }
+
+  /** Ports, most recently seen first (ties in the order added, as `list()` sorts). */
+  ports(): number[] {
+    return [...this.seenAt].sort((x, y) => y[1] - x[1]).map(([port]) => port);
+  }
+}
+
+Deno.test("a full book drops exactly what a scan of every entry dropped, whatever the sightings", () => {
+  // Few ports, few times and a small book: evictions, ties, and addresses seen again at an older
+  // time (a restore, a time given by the caller) all come often.
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant("add" as const), port: fc.nat(12), at: fc.nat(20) }),
+    fc.record({ kind: fc.constant("failed" as const), port: fc.nat(12), at: fc.nat(20) }),
+    fc.record({ kind: fc.constant("succeeded" as const), port: fc.nat(12), at: fc.nat(20) }),
+  );
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(step, { maxLength: 300 }),
+      (max, steps) => {
+        const book = new AddressBook(max);
+        const model = new ScanningBook(max);
+        for (const { kind, port, at: time } of steps) {
+          if (kind === "add") {
+            book.add(at(port), undefined, time);
+            model.add(port, time);
+          } else if (kind === "succeeded") {
+            book.succeeded(at(port), "77".repeat(16), time);
+            model.add(port, time);
+          } else {
+            // A failure keeps the time an entry was last seen; a new address is seen at `time`.
+            book.failed(at(port), time);
+            model.add(port, model.seenAt.get(port) ?? time);
+          }
+          assert.deepEqual(book.list().map((e) => e.port), model.ports());
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("a restored book drops what a scan would, also after many sightings of the same addresses", () => {
+  const book = new AddressBook(4);
+  const model = new ScanningBook(4);
+  // One address seen again and again: its old sightings must neither pile up nor count.
+  for (let time = 0; time < 10_000; time++) {
+    book.add(at(7000), undefined, time);
+    model.add(7000, time);
+  }
+  const stored = [1, 2, 3, 4, 5].map((i) => ({
+    host: "10.0.0.7",
+    port: 7000 + i,
+    lastSeenAt: 10_000 + (i % 3),
+    failures: 0,
+    blocked: false,
+  }));
+  book.restore(stored);
+  // What restore keeps: the newest four, added oldest first.
+  const newestFirst = [...stored].sort((x, y) => y.lastSeenAt - x.lastSeenAt).slice(0, 4);
+  for (const { port, lastSeenAt } of newestFirst.reverse()) model.add(port, lastSeenAt);
+  assert.deepEqual(book.list().map((e) => e.port), model.ports());
+  book.add(at(7100), undefined, 20_000);
+  model.add(7100, 20_000);
+  assert.deepEqual(book.list().map((e) => e.port), model.ports());
 });
