@@ -79,6 +79,13 @@ const HOLES_PER_ANNOUNCEMENT = 256;
  * could send it. The log then counts it as had, so that it is not asked for again and again.
  */
 const GIVE_UP_MS = 30_000;
+/**
+ * Grafts sent for one hole before it is given up as lost, as after {@linkcode GIVE_UP_MS}: the
+ * neighbours asked did not keep it (it is older than what they keep), and the others that
+ * announced it most likely keep no more. Without this, a peer that missed many old messages (one
+ * that restarted) asks for each again and again for as long as announcements bring it back.
+ */
+const MAX_TRIES = 3;
 /** Holes asked for at once: announcements cannot grow this without end. */
 const MAX_WANTED = 4096;
 /** Most numbers of one stream, and most streams, one graft asks for (the wire's bound). */
@@ -219,6 +226,13 @@ export class BroadcastTree<I extends Numbered> {
       if (now - wanted.since > GIVE_UP_MS) {
         this.#wanted.delete(key);
         this.#o.log.add(wanted); // lost: asking again would only bring the same answer
+        continue;
+      }
+      // Given up once the answer to the last try would have come (by when the next was due).
+      const tried = wanted.tries >= MAX_TRIES &&
+        now - wanted.since >= this.#o.graftAfterMs * (wanted.tries + 1);
+      if (tried) {
+        this.#wanted.delete(key);
         continue;
       }
       if (wanted.from.length === 0) {

@@ -171,3 +171,29 @@ Deno.test("a message stops at its hop limit", () => {
   mesh.settle();
   assert.deepEqual(mesh.shown.map((s) => s.size), [0, 1, 1, 0, 0]);
 });
+
+Deno.test("a hole no neighbour keeps is grafted three times, not for as long as it is missing; a new link still brings it", () => {
+  let now = 0;
+  const grafts: string[] = [];
+  const shown: string[] = [];
+  const tree = new BroadcastTree<Item>({
+    log: new StreamLog(),
+    send: (peers, message) => {
+      if (message.t === "graft") grafts.push(`${peers} ${JSON.stringify(message.want)}`);
+    },
+    deliver: (item, _, late) => shown.push(`${item.stream}#${item.n}${late ? " late" : ""}`),
+    forward: (item) => item,
+    now: () => now,
+  });
+  tree.join("b");
+  tree.receive("b", { t: "prune" });
+  // b has 1..3 of a stream, but keeps none of them any more (older than what it keeps): it
+  // never answers a graft.
+  tree.receive("b", { t: "ihave", have: [["p9.1", 3, 3]] });
+  for (; now <= 40_000; now += 100) tree.tick();
+  assert.deepEqual(grafts, Array(3).fill('b [["p9.1",[1,2,3]]]'));
+  // Given up asking, not counted as had: a summary answer on a new link brings it.
+  tree.join("c");
+  tree.receive("c", { t: "item", item: say(9, 2), late: true });
+  assert.deepEqual(shown, ["p9.1#2 late"]);
+});
