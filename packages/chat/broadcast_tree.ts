@@ -80,10 +80,12 @@ const HOLES_PER_ANNOUNCEMENT = 256;
  */
 const GIVE_UP_MS = 30_000;
 /**
- * Grafts sent for one hole before it is given up as lost, as after {@linkcode GIVE_UP_MS}: the
- * neighbours asked did not keep it (it is older than what they keep), and the others that
- * announced it most likely keep no more. Without this, a peer that missed many old messages (one
- * that restarted) asks for each again and again for as long as announcements bring it back.
+ * Grafts sent for one hole before asking stops: the neighbours asked did not keep it (it is older
+ * than what they keep), and those that announced it too most likely keep no more. The hole is
+ * forgotten, not counted as had: a later announcement asks again, and a new link's summary answer
+ * still brings it if anyone has it (a graft lost across a partition must not lose the message).
+ * Without this, a peer that missed many old messages (one that restarted) asks for each every
+ * `graftAfterMs` until {@linkcode GIVE_UP_MS}.
  */
 const MAX_TRIES = 3;
 /** Holes asked for at once: announcements cannot grow this without end. */
@@ -228,7 +230,7 @@ export class BroadcastTree<I extends Numbered> {
         this.#o.log.add(wanted); // lost: asking again would only bring the same answer
         continue;
       }
-      // Given up once the answer to the last try would have come (by when the next was due).
+      // Asking stops once the answer to the last try would have come (by when the next was due).
       const tried = wanted.tries >= MAX_TRIES &&
         now - wanted.since >= this.#o.graftAfterMs * (wanted.tries + 1);
       if (tried) {
