@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { BoundedMap } from "@meshtalk/core";
+import { BoundedMap, BoundedSet } from "@meshtalk/core";
 import type { Numbered, StreamLog, StreamSummary } from "./stream_log.ts";
 
 /** What two ends of a link say to each other. */
@@ -96,6 +96,8 @@ export const MAX_GRAFT = 64;
 export const MAX_SUMMARY = 512;
 /** Streams whose last arrival is remembered. */
 const MAX_FLOWING = 4096;
+/** Messages remembered as having come late: more than a log keeps to answer grafts with. */
+const MAX_LATE = 4096;
 
 interface Wanted {
   stream: string;
@@ -135,6 +137,11 @@ export class BroadcastTree<I extends Numbered> {
   readonly #wanted = new Map<string, Wanted>();
   /** When a message of each stream last arrived: a stream still flowing is not grafted. */
   readonly #lastArrival = new BoundedMap<string, number>(MAX_FLOWING);
+  /**
+   * Messages that came late (`stream#n`): a graft is answered with them marked late too, so that
+   * a message said across a partition is late wherever it goes, whichever way it takes.
+   */
+  readonly #cameLate = new BoundedSet<string>(MAX_LATE);
   readonly #stats: TreeStats = {
     pushed: 0,
     announced: 0,
@@ -295,10 +302,14 @@ export class BroadcastTree<I extends Numbered> {
       }
       return;
     }
-    this.#wanted.delete(`${item.stream}#${item.n}`);
+    const key = `${item.stream}#${item.n}`;
+    this.#wanted.delete(key);
     this.#lastArrival.set(item.stream, this.#o.now());
     this.#lastArrival.touch(item.stream);
-    if (late) this.#stats.late++;
+    if (late) {
+      this.#stats.late++;
+      this.#cameLate.add(key);
+    }
     const onward = this.#o.forward(item);
     // Kept as it goes on, so that answers and grafts send what a relay would.
     if (onward) this.#o.log.keep(onward);
@@ -349,7 +360,7 @@ export class BroadcastTree<I extends Numbered> {
       for (const n of numbers) {
         const item = this.#o.log.get(stream, n);
         if (!item) continue;
-        this.#o.send([from], { t: "item", item, late: false });
+        this.#o.send([from], { t: "item", item, late: this.#cameLate.has(`${stream}#${n}`) });
         this.#stats.pushed++;
       }
     }

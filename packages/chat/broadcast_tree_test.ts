@@ -11,6 +11,8 @@ type Item = { stream: string; n: number; hops: number };
 class Mesh {
   readonly trees: BroadcastTree<Item>[] = [];
   readonly shown: Map<string, number>[] = [];
+  /** Per peer: the messages it was given late. */
+  readonly late: Set<string>[] = [];
   readonly links = new Set<string>();
   #queue: [to: number, from: number, message: TreeMessage<Item>][] = [];
   now = 0;
@@ -20,6 +22,8 @@ class Mesh {
     for (let i = 0; i < count; i++) {
       const shown = new Map<string, number>();
       this.shown.push(shown);
+      const late = new Set<string>();
+      this.late.push(late);
       this.trees.push(
         new BroadcastTree<Item>({
           log: new StreamLog(),
@@ -29,9 +33,10 @@ class Mesh {
               this.#queue.push([Number(peer), i, message]);
             }
           },
-          deliver: (item) => {
+          deliver: (item, _from, cameLate) => {
             const key = `${item.stream}#${item.n}`;
             shown.set(key, (shown.get(key) ?? 0) + 1);
+            if (cameLate) late.add(key);
           },
           forward: (item) => item.hops > 1 ? { ...item, hops: item.hops - 1 } : null,
           now: () => this.now,
@@ -196,4 +201,20 @@ Deno.test("a hole no neighbour keeps is grafted three times, not for as long as 
   tree.join("c");
   tree.receive("c", { t: "item", item: say(9, 2), late: true });
   assert.deepEqual(shown, ["p9.1#2 late"]);
+});
+
+Deno.test("a message said across a partition is late at every peer of the other side, also one that grafted it", () => {
+  const mesh = new Mesh(3);
+  mesh.link(1, 2);
+  mesh.settle();
+  // The link 1-2 carries announcements only (as when the tree reaches 2 some other way).
+  mesh.trees[1].receive("2", { t: "prune" });
+  mesh.trees[2].receive("1", { t: "prune" });
+  mesh.trees[0].publish(say(0, 1)); // said on the other side, with no link to it
+  mesh.settle();
+  mesh.link(0, 1); // the heal: 1 gets it in answer to its summary, and announces it to 2
+  mesh.settle();
+  assert.ok(mesh.trees[2].stats().grafts > 0, "2 grafted it from 1");
+  assert.ok(mesh.everyoneOnce([say(0, 1)], (_, peer) => peer === 0));
+  assert.deepEqual(mesh.late.map((late) => [...late]), [[], ["p0.1#1"], ["p0.1#1"]]);
 });
