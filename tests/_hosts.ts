@@ -65,6 +65,11 @@ export class Hosts {
     return `${this.#prefix}h${i}`;
   }
 
+  /** What runs a program in host `i`'s namespace: `ip netns exec <ns>`, then the program. */
+  exec(i: number): string[] {
+    return ["ip", "netns", "exec", this.namespace(i)];
+  }
+
   /** A command run in host `i`'s namespace. */
   command(i: number, program: string, args: string[], options: Deno.CommandOptions = {}) {
     return new Deno.Command("ip", {
@@ -76,6 +81,34 @@ export class Hosts {
   /** Cuts host `i` off (true) or plugs it back in (false): its bridge port goes down or up. */
   async unplug(i: number, unplugged: boolean): Promise<void> {
     await ip("-n", this.#bridges, "link", "set", this.#port(i), unplugged ? "down" : "up");
+  }
+
+  /**
+   * Cuts host `i` off as a black hole: unplugged, while every other host still believes it is
+   * there (a permanent neighbour entry with its hardware address). What they send it then leaves
+   * and vanishes, as across a dead link beyond a router, so that a connect waits for an answer
+   * that never comes; a plain unplug fails a connect after a few seconds of neighbour lookups
+   * ("no route to host").
+   */
+  async blackhole(i: number): Promise<void> {
+    const mac = await this.#hardwareAddress(i);
+    await this.unplug(i, true);
+    for (let other = 0; other < this.count; other++) {
+      if (other === i) continue;
+      await ip(
+        "-n",
+        this.namespace(other),
+        "neigh",
+        "replace",
+        this.address(i),
+        "lladdr",
+        mac,
+        "dev",
+        this.#inside(other),
+        "nud",
+        "permanent",
+      );
+    }
   }
 
   /** Splits the hosts in two at `split` (true), or joins them again (false). */
@@ -105,6 +138,21 @@ export class Hosts {
     return `${this.#prefix}p${i}`;
   }
 
+  /** Host `i`'s end of its link, inside its namespace. */
+  #inside(i: number): string {
+    return `${this.#prefix}e${i}`;
+  }
+
+  async #hardwareAddress(i: number): Promise<string> {
+    const { success, stdout, stderr } = await new Deno.Command("ip", {
+      args: ["-n", this.namespace(i), "-j", "link", "show", "dev", this.#inside(i)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!success) throw new Error(`ip link show: ${decoder.decode(stderr).trim()}`);
+    return JSON.parse(decoder.decode(stdout))[0].address;
+  }
+
   async #build(): Promise<void> {
     const br = this.#bridges;
     await ip("netns", "add", br);
@@ -129,7 +177,7 @@ export class Hosts {
     await ip("-n", br, "link", "set", `${this.#prefix}tb`, "master", "brb", "up");
     for (let i = 0; i < this.count; i++) {
       const ns = this.namespace(i);
-      const inside = `${this.#prefix}e${i}`;
+      const inside = this.#inside(i);
       await ip("netns", "add", ns);
       await ip("link", "add", inside, "type", "veth", "peer", "name", this.#port(i));
       await ip("link", "set", inside, "netns", ns);

@@ -164,6 +164,11 @@ export interface RunOptions {
   permissions?: string[];
   /** More environment variables. */
   env?: Record<string, string>;
+  /**
+   * A command that runs `deno` for it, with its arguments: `["ip", "netns", "exec", ns]` runs the
+   * command on another host (tests/_hosts.ts). It must exec deno, so that signals reach it.
+   */
+  wrap?: string[];
 }
 
 /** `deno run -A <script> ...args`, the script under the project's root, output piped, no colour. */
@@ -172,8 +177,16 @@ function denoRun(
   args: string[],
   options: RunOptions & { stdin: "piped" | "null" },
 ): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.permissions ?? ["-A"]), `${root}${script}`, ...args],
+  const deno = [
+    Deno.execPath(),
+    "run",
+    ...(options.permissions ?? ["-A"]),
+    `${root}${script}`,
+    ...args,
+  ];
+  const [program, ...rest] = [...(options.wrap ?? []), ...deno];
+  return new Deno.Command(program, {
+    args: rest,
     cwd: options.cwd,
     stdin: options.stdin,
     stdout: "piped",
