@@ -66,8 +66,8 @@ export interface NetworkCounts {
   /** Connections dropped as redundant (rebalancing). */
   rebalanced: number;
   /**
-   * New connections between two peers whose connection was dropped as redundant before (the
-   * dropped peer rests a minute first): rebalancing undone.
+   * New connections between two peers whose connection was dropped as redundant before, neither
+   * having restarted since: rebalancing undone.
    */
   redialed: number;
 }
@@ -120,7 +120,7 @@ export class Network {
   /** Which side of the partition each peer is on, while there is one. */
   #side: Uint8Array | null = null;
   #roots = new Int32Array(0);
-  /** Pairs of peers (`low-high` index) whose connection was dropped as redundant. */
+  /** Pairs of runs of peers whose connection was dropped as redundant (see `pairOf`). */
   readonly #dropped = new Set<string>();
 
   /** An empty network whose latencies and timer phases come from `random`. */
@@ -360,7 +360,8 @@ export class Network {
   }
 }
 
-/** The key of the pair of peers `x` and `y`, either way round. */
+/** The key of the pair of runs of peers `x` and `y`, either way round. */
 function pairOf(x: SimPeer, y: SimPeer): string {
-  return x.index < y.index ? `${x.index}-${y.index}` : `${y.index}-${x.index}`;
+  const [low, high] = x.index < y.index ? [x, y] : [y, x];
+  return `${low.index}.${low.generation}-${high.index}.${high.generation}`;
 }
