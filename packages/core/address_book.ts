@@ -90,6 +90,23 @@ export class AddressBook {
     return entry;
   }
 
+  /**
+   * Records that a neighbour named `address` (maybe with the `id` there) at `now`. A new address
+   * is added as seen then; a known one only takes the id, and keeps when it was last seen: only
+   * contact refreshes that (see {@linkcode add}). Were a mention a sighting, the peers most
+   * neighbours name, those with the most connections, would sort first for everyone to dial, and
+   * sit at their connection limit turning dialers away.
+   */
+  mention(address: Address, id?: string, now = Date.now()): KnownAddress {
+    const entry = this.get(address);
+    if (!entry) return this.add(address, id, now);
+    if (id && entry.id !== id) {
+      entry.id = id;
+      this.#changes++;
+    }
+    return entry;
+  }
+
   /** Changes since the book was made: whoever saves it compares this with what it saved last. */
   get changes(): number {
     return this.#changes;

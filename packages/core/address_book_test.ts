@@ -191,3 +191,18 @@ Deno.test("a restored book drops what a scan would, also after many sightings of
   model.add(7100, 20_000);
   assert.deepEqual(book.list().map((e) => e.port), model.ports());
 });
+
+Deno.test("a mention adds an address it does not know, and only takes the id of one it does", () => {
+  const book = new AddressBook();
+  book.mention(at(7000), undefined, 100);
+  assert.equal(book.get(at(7000))!.lastSeenAt, 100, "new: seen when mentioned");
+  const before = book.changes;
+  book.mention(at(7000), undefined, 500);
+  assert.equal(book.get(at(7000))!.lastSeenAt, 100, "known: not seen again by hearsay");
+  assert.equal(book.changes, before, "nothing to save");
+  book.mention(at(7000), "77".repeat(16), 600);
+  assert.equal(book.get(at(7000))!.id, "77".repeat(16));
+  assert.equal(book.changes, before + 1);
+  book.add(at(7000), undefined, 700); // contact
+  assert.equal(book.get(at(7000))!.lastSeenAt, 700);
+});
