@@ -118,16 +118,17 @@ export class MeshProcess {
     return status.code;
   }
 
-  /** Kills the process with `signal` and waits for it. */
-  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
+  /** Kills the process with `signal` and waits for it; resolves with its exit code. */
+  async kill(signal: Deno.Signal = "SIGKILL"): Promise<number> {
     try {
       this.#child.kill(signal);
     } catch {
       // it has exited already
     }
     await this.#stdin.close().catch(() => {});
-    await this.#child.status;
+    const status = await this.#child.status;
     await Promise.all(this.#pumps);
+    return status.code;
   }
 
   async #lines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
@@ -164,9 +165,11 @@ export interface RunOptions {
   permissions?: string[];
   /** More environment variables. */
   env?: Record<string, string>;
+  /** A program to run with the args instead of `deno run <script>` (an installed command). */
+  executable?: string;
   /**
-   * A command that runs `deno` for it, with its arguments: `["ip", "netns", "exec", ns]` runs the
-   * command on another host (tests/_hosts.ts). It must exec deno, so that signals reach it.
+   * A command that runs the command for it, with its arguments: `["ip", "netns", "exec", ns]` runs
+   * it on another host (tests/_hosts.ts). It must exec the command, so that signals reach it.
    */
   wrap?: string[];
 }
@@ -177,14 +180,10 @@ function denoRun(
   args: string[],
   options: RunOptions & { stdin: "piped" | "null" },
 ): Deno.Command {
-  const deno = [
-    Deno.execPath(),
-    "run",
-    ...(options.permissions ?? ["-A"]),
-    `${root}${script}`,
-    ...args,
-  ];
-  const [program, ...rest] = [...(options.wrap ?? []), ...deno];
+  const command = options.executable
+    ? [options.executable, ...args]
+    : [Deno.execPath(), "run", ...(options.permissions ?? ["-A"]), `${root}${script}`, ...args];
+  const [program, ...rest] = [...(options.wrap ?? []), ...command];
   return new Deno.Command(program, {
     args: rest,
     cwd: options.cwd,

@@ -279,6 +279,7 @@ Deno.test("bad arguments: exit code 2, what is wrong and how to call it on stder
       [["70000"], /port must be a number from 0 to 65535, got "70000"/],
       [["abc"], /port must be a number from 0 to 65535, got "abc"/],
       [["0", "--connections", "x"], /--connections must be a number from 0 to 1000/],
+      [["0", "--lines-per-say", "65"], /--lines-per-say must be a number from 1 to 64/],
       [["0", "127.0.0.1", "9", "--expect-peer", "abc"], /--expect-peer needs a full peer id/],
       [["0", "--expect-peer", "a".repeat(32)], /--expect-peer needs a peer to join through/],
       [[], /missing required argument 'port'/],
@@ -499,21 +500,23 @@ Deno.test({
 });
 
 Deno.test({
-  name: "leaving the interactive prompt (Ctrl-D, /quit) exits 0 after saying bye",
+  name: "leaving the interactive prompt says bye: Ctrl-D and /quit exit 0, Ctrl-C 130",
   // Regression: the prompt's redraw hook outlived the closed readline ("readline was closed",
   // exit 1), and after /quit the line handler redrew a closing prompt before bye was sent.
   ignore: !hasTmux,
   async fn() {
-    for (const keys of [["C-d"], ["/quit", "Enter"]]) {
+    const ways = [[["C-d"], 0], [["/quit", "Enter"], 0], [["C-c"], 130]] as const;
+    for (const [keys, code] of ways) {
       await withTmuxPeer(async ({ x, yId, send, waitForScreen }) => {
-        for (const key of keys) await send(key, key === "C-d" || key === "Enter");
+        for (const key of keys) await send(key, !key.startsWith("/"));
         const end = await waitForScreen(
           (lines) => lines.some((l) => l.startsWith("[chat exited:")),
           `yy to leave on ${keys.join(" ")}`,
         );
         const left = await x.process.waitFor(is("peer-disconnected", { id: yId }), "yy's exit");
         assert.match(String(left.reason), /bye: peer shutting down/);
-        assert.ok(end.includes("[chat exited: 0]"), `a clean exit:\n${end.join("\n")}`);
+        assert.ok(end.includes(`[chat exited: ${code}]`), `exit ${code}:\n${end.join("\n")}`);
+        assert.ok(end.includes("* bye"), `bye said:\n${end.join("\n")}`);
       });
     }
   },

@@ -132,3 +132,52 @@ Deno.test("after a restart your own earlier lines are in your history; a clean g
     await again.process.waitForStderr(/ ada \([0-9a-f]{8}\): before the restart$/, LONG);
   });
 });
+
+Deno.test("an HTTP server given as a peer is named as no meshtalk peer, once, in chat and share", async () => {
+  const http = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("hello from a web server"),
+  );
+  const address = `127.0.0.1:${http.addr.port}`;
+  const said = `${address} is not a meshtalk peer (it spoke HTTP)`;
+  const dir = await Deno.makeTempDir({ prefix: "meshtalk-not-meshtalk-" });
+  try {
+    const chat = new MeshProcess(
+      "apps/cli/chat.ts",
+      ["0", "127.0.0.1", String(http.addr.port), "--json", "--no-input"],
+      { env: { MESHTALK_HOME: dir } },
+    );
+    const share = new MeshProcess(
+      "apps/cli/share.ts",
+      ["--port", "0", "--peer", address, "--json", "--seed-only"],
+      { env: { MESHTALK_HOME: dir } },
+    );
+    for (const process of [chat, share]) {
+      await process.waitFor(
+        (e) => e.event === "error" && e.message === said,
+        "the error event",
+        LONG,
+      );
+      await process.waitForStderr(new RegExp(said.replace(/[.()]/g, "\\$&")), LONG);
+    }
+    // Redials with backoff would repeat it: a few seconds more, and still said once each.
+    await delay(3000);
+    assert.equal(await chat.kill("SIGTERM"), 143);
+    const code = await share.exited(); // no peer reachable: share gives up after 10 s
+    assert.equal(code, 1);
+    for (const process of [chat, share]) {
+      assert.equal(
+        process.events.filter((e) => e.message === said).length,
+        1,
+        process.stderr.join("\n"),
+      );
+      const lines = process.stderr.filter((line) => line.includes("is not a meshtalk peer"));
+      assert.equal(lines.length, 1, process.stderr.join("\n"));
+      assert.doesNotMatch(process.stderr.join("\n"), /frame of \d+ bytes/);
+    }
+    assert.match(share.stderr.join("\n"), /share: no peers reachable \(tried 127\.0\.0\.1:\d+\)/);
+  } finally {
+    await http.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -115,6 +115,7 @@ Deno.test("--get fetches only the files named (by name or root hash); --seed-onl
     const hash = String(offers[0].hash).slice(0, 12);
     const byHash = peerAt("h", "--get", hash, "--exit-when-done");
     const seedOnly = peerAt("o", "--seed-only");
+    const waiting = peerAt("w", "--get", "nosuch.txt", "--exit-when-done");
     assert.equal(await byName.exited(), 0, byName.stderr.join("\n"));
     assert.equal(await byHash.exited(), 0, byHash.stderr.join("\n"));
     assert.deepEqual(byName.events.filter(is("saved")).map((e) => e.name), ["two.txt"]);
@@ -123,6 +124,10 @@ Deno.test("--get fetches only the files named (by name or root hash); --seed-onl
     assert.deepEqual(byHash.events.filter(is("saved")).map((e) => e.name), ["one.txt"]);
     await seedOnly.waitFor((e) => e.event === "announce" && e.name === "two.txt", "the announce");
     assert.deepEqual(seedOnly.events.filter(is("saved")), []);
+    // A file nobody announced is waited for, and said to be, not in silence; Ctrl-C ends it.
+    await waiting.waitFor((e) => e.event === "waiting" && e.get === "nosuch.txt", "waiting");
+    await waiting.waitForStderr(/^\* waiting for nosuch\.txt \(not announced by any peer yet\)$/);
+    assert.equal(await waiting.kill("SIGINT"), 130, "an interrupt's exit status");
     await assert.rejects(
       () => Deno.stat(`${dir.path}/o`),
       Deno.errors.NotFound,
@@ -239,6 +244,54 @@ Deno.test({
       } finally {
         await terminal?.close();
       }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "Ctrl-C during a download clears the bar, says what was kept, exits 130; the same command resumes (tmux)",
+  ignore: !hasTmux,
+  async fn() {
+    await ShareDir.run(async (dir) => {
+      const source = await dir.writeRandom("big.bin", 24 * 2 ** 20);
+      const seeder = dir.slowSeeder("s", "big.bin", 6);
+      let terminal: Terminal | null = null;
+      try {
+        const { port } = await seeder.waitFor(is("ready"), "the seeder ready", LONG);
+        const args = fetcherArgs(`${dir.path}/t`, `${dir.path}/got`, port, "--exit-when-done");
+        terminal = await Terminal.run(dir.path, shareScript, args);
+        await terminal.waitForScreen(
+          (lines) => lines.some((l) => /^\[#+-*\] big\.bin: [1-9]\d*% /.test(l)),
+          "the bar past 0%",
+          LONG,
+        );
+        await terminal.send("C-c", true);
+        const end = await terminal.waitForScreen(
+          (lines) => lines.some((l) => l.startsWith("[share exited:")),
+          "the share to end",
+          LONG,
+        );
+        const screen = end.join("\n");
+        assert.ok(end.includes("[share exited: 130]"), screen);
+        assert.ok(
+          !end.some((l) => l.includes("big.bin: ") && l.includes("%")),
+          `no bar: ${screen}`,
+        );
+        const kept = end.find((l) => l.endsWith(" kept; run the same command to resume"));
+        assert.match(kept ?? screen, /^big\.bin: [\d.]+ MiB of 24\.0 MiB kept; /);
+      } finally {
+        await terminal?.close();
+      }
+      const again = dir.share(
+        fetcherArgs("t", "got", (await seeder.waitFor(is("ready"), "")).port, "--exit-when-done"),
+      );
+      assert.equal(await again.exited(LONG), 0, again.stderr.join("\n"));
+      assert.ok(
+        (again.events.find(is("saved"))!.resumed as number) > 0,
+        "resumed from what was kept",
+      );
+      assert.deepEqual(await Deno.readFile(`${dir.path}/got/big.bin`), source);
     });
   },
 });

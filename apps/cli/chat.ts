@@ -28,6 +28,7 @@ import {
   userPath,
 } from "./options.ts";
 import { Output } from "./output.ts";
+import { onSignals, SIGNAL_EXIT_CODES } from "./signals.ts";
 
 interface ChatCliOptions {
   port: number;
@@ -38,6 +39,7 @@ interface ChatCliOptions {
   json: boolean;
   input: boolean;
   connections: number;
+  linesPerSay: number;
   expectPeer?: string;
 }
 
@@ -45,7 +47,7 @@ interface ChatCliOptions {
 const JOIN_BACKOFF = { baseMs: 1000, maxMs: 30_000, jitter: 0 };
 
 /**
- * Runs the chat command with `args`; resolves with the exit code.
+ * Runs the chat command with `args`, called `name` in its help; resolves with the exit code.
  *
  * @example
  * ```ts
@@ -53,8 +55,8 @@ const JOIN_BACKOFF = { baseMs: 1000, maxMs: 30_000, jitter: 0 };
  * console.log(await main(["70000"])); // 2: not a port
  * ```
  */
-export async function main(args: string[]): Promise<number> {
-  const program = new Command("chat")
+export async function main(args: string[], name = "chat"): Promise<number> {
+  const program = new Command(name)
     .description("meshtalk chat: every process is a peer; lines you type reach every peer once")
     .argument("<port>", "TCP port to listen on (0: any free port)", (v) => parsePort(v))
     .argument("[peer-host]", "a peer to join through")
@@ -62,7 +64,10 @@ export async function main(args: string[]): Promise<number> {
     .option("--peer <host:port>", "another peer to join through (repeatable)", collectAddress, [])
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--nick <name>", "your nickname")
-    .option("--data-dir <dir>", "where your identity is kept (default: one per port)")
+    .option(
+      "--data-dir <dir>",
+      "where your identity, nickname and known peers are kept (default: one per port)",
+    )
     .option(
       "--expect-peer <id>",
       "the peer id the peer you join through must prove (the first peer given); another is refused",
@@ -75,6 +80,12 @@ export async function main(args: string[]): Promise<number> {
         "neighbours to keep by dialing known peers (0: dial only the peers given)",
       ).default(4)
         .argParser((v) => connectionCount(v, "--connections")),
+    )
+    .addOption(
+      new Option(
+        "--lines-per-say <n>",
+        "most lines written together that go under one signature (1: each line alone)",
+      ).default(64).argParser(linesPerSay),
     )
     .addHelpText("after", `\n${CHAT_HELP}`);
   return await runCommand(program, args, () => {
@@ -122,14 +133,14 @@ async function run(options: ChatCliOptions): Promise<number> {
     out.error(`chat: ${message}`);
     return 1;
   }
-  const chat = createChat(peer, { log });
-  const done = Promise.withResolvers<void>();
+  const chat = createChat(peer, { log, linesPerSay: options.linesPerSay });
+  const done = Promise.withResolvers<number>();
   const me: Me = {
     id: peer.id,
     nickOf: (id) =>
       chat.knownPeers().get(id) ?? peer.peers().find((info) => info.id === id)?.nick ?? shortId(id),
   };
-  const session: Session = { out, peer, chat, me, quit: () => done.resolve() };
+  const session: Session = { out, peer, chat, me, quit: () => done.resolve(0) };
   let prompt: readline.Interface | null = null;
 
   const crypto = aeadPath();
@@ -160,7 +171,7 @@ async function run(options: ChatCliOptions): Promise<number> {
     if (!late) log(`${before ?? shortId(id)} is now ${nick}`);
   });
   // A connection that failed is said by the peer's log for people; programs get an event.
-  peer.on("error", ({ address, error }) => out.event("error", { address, message: error.message }));
+  peer.on("error", ({ address, message }) => out.event("error", { address, message }));
 
   if (options.expectPeer === peer.id) {
     out.error(`chat: --expect-peer names this peer's own id (${shortId(peer.id)})`);
@@ -172,7 +183,10 @@ async function run(options: ChatCliOptions): Promise<number> {
     backoff: JOIN_BACKOFF,
     signal: joining.signal,
     onRetry: (_, error, failures) => {
-      if (failures === 1) out.error(`chat: ${error.message}; retrying in the background`);
+      // An endpoint of another protocol is named by the peer's log already, once.
+      if (failures === 1 && error.reason !== "not-meshtalk") {
+        out.error(`chat: ${error.message}; retrying in the background`);
+      }
     },
     onGiveUp: (address, error) => {
       // The address answers, with someone else; or it is this very peer.
@@ -184,12 +198,15 @@ async function run(options: ChatCliOptions): Promise<number> {
     },
   });
 
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, session.quit);
+  // Ctrl-C, at the prompt or not, and SIGTERM end the chat as cleanly as /quit, with their status.
+  const signals = onSignals(done.resolve);
 
   if (options.input) {
     if (Deno.stdin.isTerminal() && !options.json) {
-      prompt = startPrompt(session.out, (line) => execute(session, line), session.quit);
+      prompt = startPrompt(session.out, (line) => execute(session, line), {
+        onClose: session.quit,
+        onInterrupt: () => done.resolve(SIGNAL_EXIT_CODES.SIGINT),
+      });
     } else {
       // A script's lines should reach someone: wait for the first neighbour when told whom to
       // join (for at most 10 s), rather than broadcast the first lines to nobody.
@@ -203,13 +220,13 @@ async function run(options: ChatCliOptions): Promise<number> {
     }
   }
 
-  await done.promise;
+  const code = await done.promise;
   // Every line written (at EOF, or before a /quit) goes out before the peer closes: lines still
   // waiting for their signature, and those queued for slow neighbours, for at most 5 s.
   await withinMs(chat.drained(), 5000);
   leaving = true;
   out.event("stats", { ...chat.stats() });
-  for (const signal of signals) Deno.removeSignalListener(signal, session.quit);
+  signals.remove();
   joining.abort();
   if (prompt) {
     out.aroundWrites(() => {}, () => {}); // no prompt to redraw from here on
@@ -220,7 +237,7 @@ async function run(options: ChatCliOptions): Promise<number> {
   await peer.close();
   log("bye");
   await out.flushed();
-  return 0;
+  return code;
 }
 
 /** Carries out a typed line; what goes wrong is said, and the chat goes on. */
@@ -326,6 +343,14 @@ async function readLines(onLine: (line: string) => Promise<void>): Promise<void>
     }
   }
   if (pending) await onLine(pending);
+}
+
+function linesPerSay(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 64) {
+    throw new UsageError("--lines-per-say must be a number from 1 to 64");
+  }
+  return n;
 }
 
 function connectionCount(value: string, what: string): number {

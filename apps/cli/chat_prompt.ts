@@ -10,21 +10,31 @@ import * as readline from "node:readline";
 import process from "node:process";
 import type { Output } from "./output.ts";
 
+/** What the prompt tells besides the lines entered. */
+export interface PromptEnds {
+  /** The end of input (Ctrl-D) or a closed prompt. */
+  onClose: () => void;
+  /** Ctrl-C: the terminal, in raw mode, sends no SIGINT of its own. */
+  onInterrupt: () => void;
+}
+
 /**
- * Starts the prompt: `onLine` gets each line entered (the prompt comes back once it is handled),
- * `onClose` the end of input (Ctrl-D) or a closed prompt. Lines `out` writes meanwhile go above
- * the prompt.
+ * Starts the prompt: `onLine` gets each line entered (the prompt comes back once it is handled).
+ * Lines `out` writes meanwhile go above the prompt.
  *
  * @example
  * ```ts ignore
- * const prompt = startPrompt(out, async (line) => await handle(line), () => quit());
+ * const prompt = startPrompt(out, async (line) => await handle(line), {
+ *   onClose: () => quit(0),
+ *   onInterrupt: () => quit(130),
+ * });
  * prompt.close();
  * ```
  */
 export function startPrompt(
   out: Output,
   onLine: (line: string) => Promise<void>,
-  onClose: () => void,
+  { onClose, onInterrupt }: PromptEnds,
 ): readline.Interface {
   const rl = readline.createInterface({
     input: process.stdin,
@@ -46,6 +56,7 @@ export function startPrompt(
     await onLine(line);
     if (open) rl.prompt(); // not after /quit: the prompt is closing
   });
+  rl.on("SIGINT", onInterrupt);
   rl.on("close", () => {
     open = false;
     process.stdout.off("resize", onResize);

@@ -75,8 +75,9 @@ export class ProgressBars {
 
   #erase(): void {
     if (this.#drawn === 0) return;
-    // Up over the bars, then clear from there to the end of the screen.
-    this.#out.draw(`\x1b[${this.#drawn}A\x1b[0J`);
+    // To the first column (the terminal may have echoed ^C there), up over the bars, then clear
+    // from there to the end of the screen.
+    this.#out.draw(`\r\x1b[${this.#drawn}A\x1b[0J`);
     this.#drawn = 0;
   }
 

@@ -30,7 +30,7 @@ function bars(mode: "terminal" | "pipe" | "json", now = () => 0) {
   return { bars: new ProgressBars(out, { now }), out, stdout, stderr };
 }
 
-const UP_AND_CLEAR = (rows: number) => `\x1b[${rows}A\x1b[0J`;
+const UP_AND_CLEAR = (rows: number) => `\r\x1b[${rows}A\x1b[0J`;
 
 Deno.test("describeProgress: percent, bytes, rate, peers and time left", () => {
   assert.equal(

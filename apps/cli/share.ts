@@ -5,13 +5,13 @@
  *
  * @module
  */
+import process from "node:process";
 import { Command, InvalidArgumentError } from "commander";
 import {
   type Address,
   aeadPath,
   blake3Path,
   formatAddress,
-  HASH_BYTES,
   type Peer,
   startPeer,
 } from "@meshtalk/core";
@@ -21,10 +21,9 @@ import {
   filesApp,
   type FileShare,
   FileShareError,
-  type FileStatus,
   type Manifest,
 } from "@meshtalk/files";
-import { formatBytes, plural, roundSeconds, shortId } from "./format.ts";
+import { shortId } from "./format.ts";
 import { checkExpectPeer, join } from "./join.ts";
 import {
   collectAddress,
@@ -36,6 +35,15 @@ import {
 } from "./options.ts";
 import { Output } from "./output.ts";
 import { ProgressBars } from "./progress.ts";
+import {
+  describeOffer,
+  names,
+  notAnnounced,
+  showKept,
+  showShare,
+  showWaiting,
+} from "./share_view.ts";
+import { onSignals } from "./signals.ts";
 
 interface ShareCliOptions {
   port: number;
@@ -62,9 +70,11 @@ const JOIN_TIMEOUT_MS = 10_000;
 const JOIN_BACKOFF = { baseMs: 250, maxMs: 2000, jitter: 0 };
 /** With `--exit-when-done`: quiet time after the last announcement before "done" is believed. */
 const SETTLE_MS = 1000;
+/** How often a `--get` that names nothing announced yet is said again. */
+const WAITING_NOTICE_MS = 30_000;
 
 /**
- * Runs the share command with `args`; resolves with the exit code.
+ * Runs the share command with `args`, called `name` in its help; resolves with the exit code.
  *
  * @example
  * ```ts
@@ -72,8 +82,8 @@ const SETTLE_MS = 1000;
  * console.log(await main(["--port", "70000"])); // 2: not a port
  * ```
  */
-export async function main(args: string[]): Promise<number> {
-  const program = new Command("share")
+export async function main(args: string[], name = "share"): Promise<number> {
+  const program = new Command(name)
     .description("meshtalk share: offer files, and fetch the ones peers announce, piece by piece")
     .option("--port <port>", "TCP port to listen on (0: any free port)", (v) => parsePort(v), 6881)
     .option("--host <address>", "address to listen on", "0.0.0.0")
@@ -110,14 +120,14 @@ export async function main(args: string[]): Promise<number> {
 async function run(options: ShareCliOptions): Promise<number> {
   const out = new Output(options.json);
   const log = (line: string) => out.line(out.paint("2", `* ${line}`));
-  const dataDir = options.dataDir ?? defaultDataDir(options.port);
   let peer: Peer;
   try {
     peer = await startPeer({
       port: options.port,
       host: options.host,
       nick: options.nick,
-      dataDir,
+      // One data dir per port, known once bound: two peers on port 0 get identities of their own.
+      dataDir: options.dataDir ?? defaultDataDir,
       apps: [filesApp],
       log,
     });
@@ -134,7 +144,7 @@ async function run(options: ShareCliOptions): Promise<number> {
       options.get.some((wanted) => names(wanted, manifest)));
   const share = createFileShare(peer, {
     out: options.outPath,
-    cacheDir: `${dataDir}/manifests`,
+    cacheDir: `${peer.dataDir}/manifests`,
     wants: wanted,
     uploadRate: (options.maxUpload ?? 0) * 2 ** 20,
   });
@@ -143,64 +153,12 @@ async function run(options: ShareCliOptions): Promise<number> {
   const savedRoots = new Set<string>();
   let lastAnnounce = performance.now();
 
-  share.on("announce", ({ manifest, from, origin }) => {
-    lastAnnounce = performance.now();
-    out.event("announce", {
-      name: manifest.name,
-      size: manifest.size,
-      hash: manifest.root,
-      pieces: pieceCount(manifest),
-      from: { id: from.id, nick: from.nick },
-      origin,
-    });
-    out.line(
-      out.paint("2", `* ${from.nick} announced ${manifest.name} (${formatBytes(manifest.size)})`) +
-        (wanted(manifest) ? "" : out.paint("2", " - not fetching it")),
-    );
-  });
-  share.on("progress", (status) => {
-    out.event("progress", progressEvent(status));
-    bars.update(status);
-  });
-  share.on("saved", (file) => {
-    savedRoots.add(file.root);
-    bars.remove(file.root);
-    out.event("saved", {
-      name: file.name,
-      path: file.path,
-      hash: file.root,
-      bytes: file.bytes,
-      seconds: roundSeconds(file.seconds),
-      fetched: file.fetched,
-      resumed: file.resumed,
-    });
-    out.line(
-      file.fetched === 0 && file.resumed === file.bytes
-        ? out.paint("32", `have ${file.name}`) +
-          ` already (${formatBytes(file.bytes)}, every piece verified) at ${file.path}`
-        : out.paint("32", `saved ${file.name}`) +
-          ` (${formatBytes(file.bytes)}, every piece verified) to ${file.path} in ${
-            roundSeconds(file.seconds)
-          } s` +
-          (file.resumed > 0 ? `, ${formatBytes(file.resumed)} of it resumed from disk` : ""),
-    );
-  });
-  share.on("piece-rejected", (rejected) => {
-    out.event("piece-rejected", {
-      from: { id: rejected.from.id, nick: rejected.from.nick },
-      name: rejected.name,
-      piece: rejected.piece,
-      reason: rejected.reason,
-    });
-    out.line(
-      out.paint(
-        "33",
-        `* rejected piece ${rejected.piece} of ${rejected.name} from ${rejected.from.nick}: ${rejected.reason}`,
-      ),
-    );
-  });
-  share.on("error", ({ message, error }) => {
-    out.error(`share: ${message}`);
+  showShare(share, out, bars, wanted);
+  // A connection that failed is said by the peer's log for people; programs get an event.
+  peer.on("error", ({ address, message }) => out.event("error", { address, message }));
+  share.on("saved", (file) => savedRoots.add(file.root));
+  share.on("announce", () => lastAnnounce = performance.now());
+  share.on("error", ({ error }) => {
     // A file that cannot be saved will not be done: waiting for it would be waiting forever.
     if (options.exitWhenDone && error instanceof FileShareError && error.code === "unwritable") {
       quit(1);
@@ -208,9 +166,11 @@ async function run(options: ShareCliOptions): Promise<number> {
   });
 
   const quit = (code: number) => done.resolve(code);
-  const onSignal = () => quit(0);
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  let interrupted = false;
+  const signals = onSignals((code) => {
+    interrupted = true;
+    quit(code);
+  });
 
   let code: number;
   try {
@@ -218,11 +178,7 @@ async function run(options: ShareCliOptions): Promise<number> {
       log(`hashing ${options.part[i]}`);
       const manifest = await share.offer(path);
       out.event("offer", { name: manifest.name, size: manifest.size, hash: manifest.root });
-      out.line(
-        `offering ${manifest.name} (${formatBytes(manifest.size)}, ${
-          plural(pieceCount(manifest), "piece")
-        }) as ${manifest.root.slice(0, 16)}`,
-      );
+      out.line(describeOffer(manifest));
     }
     const [crypto, blake3] = [aeadPath(), await blake3Path()];
     out.event("ready", { port: peer.port, id: peer.id, crypto, blake3 });
@@ -255,14 +211,20 @@ async function run(options: ShareCliOptions): Promise<number> {
         if (isDone(share, options, savedRoots, lastAnnounce)) quit(0);
       }, 100)
       : undefined;
+    // A --get that names nothing announced is said at once, and again now and then.
+    const tellWaiting = () => showWaiting(out, notAnnounced(options.get, share.files()));
+    tellWaiting();
+    const waitingNotice = setInterval(tellWaiting, WAITING_NOTICE_MS);
     code = await done.promise;
     clearInterval(doneCheck);
+    clearInterval(waitingNotice);
   } catch (error) {
     out.error(`share: ${(error as Error).message}`);
     code = error instanceof FileShareError ? 2 : 1;
   }
-  for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+  signals.remove();
   bars.clear();
+  if (interrupted) showKept(out, share.files());
   share.close();
   await peer.close();
   out.event("stats", processStats());
@@ -270,19 +232,14 @@ async function run(options: ShareCliOptions): Promise<number> {
   return code;
 }
 
-/** CPU seconds and peak RSS of this process, where Linux's /proc tells them. */
-function processStats(): { cpuSeconds?: number; peakRssMiB?: number } {
-  try {
-    // Fields 14 and 15 of /proc/self/stat, after the parenthesised command name: user and
-    // system time in clock ticks (100 a second on Linux).
-    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
-    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
-    const status = Deno.readTextFileSync("/proc/self/status");
-    const peakRssMiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-    return { cpuSeconds, peakRssMiB: Math.round(peakRssMiB * 10) / 10 };
-  } catch {
-    return {};
-  }
+/** CPU seconds and peak RSS of this process (Node's API: no permission needed, unlike /proc). */
+function processStats(): { cpuSeconds: number; peakRssMiB: number } {
+  const { user, system } = process.cpuUsage(); // µs
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024; // KiB
+  return {
+    cpuSeconds: Math.round((user + system) / 1e4) / 100,
+    peakRssMiB: Math.round(peakRssMiB * 10) / 10,
+  };
 }
 
 /** With `--exit-when-done`: every file asked for is saved, and nothing is still coming. */
@@ -298,28 +255,6 @@ function isDone(
     return options.get.every((g) => files.some((f) => names(g, f) && f.state === "seeding"));
   }
   return savedRoots.size > 0 && performance.now() - lastAnnounce > SETTLE_MS;
-}
-
-/** True when `wanted`, a `--get`, names `file`: by its name, or by a prefix of its root hash. */
-function names(wanted: string, file: { name: string; root: string }): boolean {
-  return wanted === file.name || file.root.startsWith(wanted);
-}
-
-function pieceCount(manifest: Manifest): number {
-  return manifest.pieces.length / HASH_BYTES;
-}
-
-function progressEvent(status: FileStatus): Record<string, unknown> {
-  return {
-    name: status.name,
-    hash: status.root,
-    bytes: status.bytes,
-    size: status.size,
-    pieces: status.pieces,
-    have: status.have,
-    rate: Math.round(status.rate),
-    peers: status.sources,
-  };
 }
 
 async function checkParts(parts: string[], paths: string[]): Promise<void> {

@@ -75,6 +75,11 @@ export interface ChatOptions {
   keep?: number;
   /** Where the chat reports forged messages, once (default `console.error`). */
   log?: (line: string) => void;
+  /**
+   * Most lines written together that travel under one signature (default and most
+   * 64, the most a say carries; 1: every line is a say of its own, signed and checked alone).
+   */
+  linesPerSay?: number;
 }
 
 /** A chat running on a peer. */
@@ -210,6 +215,7 @@ export function createChat(peer: Peer, options: ChatOptions = {}): Chat {
     epoch,
     clock,
     log,
+    linesPerSay: options.linesPerSay,
     onSigned: (say) => relay.publish(say),
   });
 

@@ -35,6 +35,8 @@ export interface OutboxOptions {
   onSigned: (say: ChatWireMessage) => void;
   /** Where a failure to sign is reported. */
   log: (line: string) => void;
+  /** Most lines a say takes (default and most {@linkcode MAX_LINES}). */
+  linesPerSay?: number;
 }
 
 /**
@@ -79,9 +81,12 @@ export class Outbox {
   /** Says numbered so far in this run's stream. */
   #says = 0;
 
+  readonly #linesPerSay: number;
+
   /** An outbox writing as `options.author`. */
   constructor(options: OutboxOptions) {
     this.#options = options;
+    this.#linesPerSay = Math.max(1, Math.min(MAX_LINES, options.linesPerSay ?? MAX_LINES));
   }
 
   /** Lines written. */
@@ -106,7 +111,7 @@ export class Outbox {
     // say seen since the say's last line moved the clock on. Direct messages are never joined.
     const joins = !to && last !== undefined && !last.to && !last.event &&
       last.nick === author.nick &&
-      last.lines.length < MAX_LINES && last.clock + last.lines.length - 1 === clock.now &&
+      last.lines.length < this.#linesPerSay && last.clock + last.lines.length - 1 === clock.now &&
       textLength(last.lines) + text.length <= MAX_TEXT_LENGTH;
     const lineClock = clock.tick();
     this.#sent++;

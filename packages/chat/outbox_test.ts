@@ -8,7 +8,7 @@ import { signedBytes } from "./signing.ts";
 import type { ChatWireMessage } from "./wire.ts";
 
 /** An outbox whose signatures wait while it is held (as it is at first), and what it signed. */
-async function heldOutbox() {
+async function heldOutbox(linesPerSay?: number) {
   const author = await testAuthor("ada");
   const sign = author.sign;
   let gate: PromiseWithResolvers<void> | null = Promise.withResolvers<void>();
@@ -26,6 +26,7 @@ async function heldOutbox() {
     clock,
     onSigned: (say) => signed.push(say),
     log: (line) => logs.push(line),
+    linesPerSay,
   });
   const hold = () => gate ??= Promise.withResolvers<void>();
   const release = () => {
@@ -193,4 +194,22 @@ Deno.test("says are handed on in the order written, and a failed signature is re
   release();
   await outbox.drained();
   assert.deepEqual(signed.map((say) => say.lines), [["first"], ["third"]]);
+});
+
+Deno.test("with linesPerSay, a say takes no more lines than that: 1 signs every line alone", async () => {
+  for (
+    const [linesPerSay, expected] of [[1, [["b0"], ["b1"], ["b2"], ["b3"]]], [2, [["b0"], [
+      "b1",
+      "b2",
+    ], ["b3"]]]] as const
+  ) {
+    const { outbox, signed, release } = await heldOutbox(linesPerSay);
+    outbox.write("b0");
+    await turn(); // b0's say is being signed
+    for (const text of ["b1", "b2", "b3"]) outbox.write(text);
+    release();
+    await outbox.drained();
+    assert.deepEqual(signed.map((say) => say.lines), expected);
+    assert.deepEqual(signed.map((say) => say.n), expected.map((_, i) => i + 1));
+  }
 });

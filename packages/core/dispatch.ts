@@ -92,7 +92,7 @@ export class Dispatcher {
         sendFailed: (message) => {
           options.log(message);
           const address = registry.remoteKey(record);
-          events.emit("error", { address, error: new Error(message) });
+          events.emit("error", { address, error: new Error(message), message });
         },
       }, { dialer: direction === "outbound", expectPeer, full }));
     record.full = full;
@@ -189,8 +189,8 @@ export class Dispatcher {
     const address = registry.remoteKey(record);
     heartbeat.abandon(record, reason);
     if (!record.remote || record.full) {
-      const why = error?.code === "wrong-peer"
-        ? "wrong-peer"
+      const why = error?.code === "wrong-peer" || error?.code === "not-meshtalk"
+        ? error.code
         : error || record.full
         ? "refused"
         : "closed";
@@ -216,7 +216,7 @@ export class Dispatcher {
         : `connection ${address} closed: ${error.message}`;
       options.log(text);
       const peer = record.remote ? registry.info(record) : undefined;
-      events.emit("error", { address, error, peer });
+      events.emit("error", { address, error, peer, message: text });
     }
     const twinDeadline = this.#host.closing()
       ? null

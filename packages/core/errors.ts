@@ -47,7 +47,7 @@ export class ProtocolError extends Error {
  * `timeout` (no handshake in time, or no answer to a ping), `self` (the address is this peer),
  * `full` (a limit of ours refused it), `refused` (the other side refused it), `closed` (the
  * connection or the peer is closing), `wrong-peer` (the peer dialed proved another id than
- * `expectPeer`).
+ * `expectPeer`), `not-meshtalk` (the address answers in another protocol: HTTP, SSH, TLS...).
  */
 export type ConnectErrorReason =
   | "unreachable"
@@ -56,7 +56,8 @@ export type ConnectErrorReason =
   | "full"
   | "refused"
   | "closed"
-  | "wrong-peer";
+  | "wrong-peer"
+  | "not-meshtalk";
 
 /**
  * A connection could not be made or was refused: unreachable address, handshake timeout,

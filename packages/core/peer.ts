@@ -55,6 +55,8 @@ export interface Peer {
   readonly port: number;
   /** Its nickname. */
   readonly nick: string;
+  /** The directory its identity, nickname and address book are kept in; none when in memory. */
+  readonly dataDir: string | undefined;
   /**
    * Dials host:port and completes the encrypted, mutually authenticated handshake; resolves with
    * the peer there. With `expectPeer`, the peer must prove that id (the full 32 hex characters):
@@ -187,6 +189,7 @@ class MeshPeer implements Peer {
   readonly id: string;
   readonly port: number;
   readonly publicKey: Uint8Array;
+  readonly dataDir: string | undefined;
   nick: string;
   readonly #identity: Identity;
   readonly #listener: Deno.TcpListener;
@@ -197,7 +200,6 @@ class MeshPeer implements Peer {
   readonly #registry: Registry;
   readonly #book: AddressBook;
   readonly #savedBook: SavedAddressBook | null;
-  readonly #dataDir: string | undefined;
   readonly #files: BulkFiles;
   readonly #heartbeat: Heartbeat;
   readonly #dialer: Dialer;
@@ -216,7 +218,7 @@ class MeshPeer implements Peer {
   ) {
     this.#book = books.book;
     this.#savedBook = books.saved;
-    this.#dataDir = books.dataDir;
+    this.dataDir = books.dataDir;
     this.id = identity.id;
     this.publicKey = identity.publicKey;
     this.#identity = identity;
@@ -329,9 +331,9 @@ class MeshPeer implements Peer {
   setNick(nick: string): void {
     this.nick = nick.slice(0, MAX_NICK_LENGTH);
     this.#setup.nick = this.nick;
-    if (this.#dataDir) {
-      saveNick(this.#dataDir, this.nick).catch((error) =>
-        this.#options.log(`cannot keep the nickname in ${this.#dataDir}: ${error.message}`)
+    if (this.dataDir) {
+      saveNick(this.dataDir, this.nick).catch((error) =>
+        this.#options.log(`cannot keep the nickname in ${this.dataDir}: ${error.message}`)
       );
     }
   }

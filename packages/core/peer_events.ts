@@ -16,8 +16,11 @@ export interface PeerEvents {
   "peer:disconnected": { peer: PeerInfo; reason: string };
   /** An app message arrived, already checked against the app's schema. */
   message: { from: PeerInfo; app: string; body: Record<string, unknown>; stored?: StoredData };
-  /** A connection failed: a protocol violation, a refused dial, a dead peer. */
-  error: { address: string; peer?: PeerInfo; error: Error };
+  /**
+   * A connection failed: a protocol violation, a refused dial, a dead peer. `message` is the
+   * sentence the peer's log said of it, address included.
+   */
+  error: { address: string; peer?: PeerInfo; error: Error; message: string };
 }
 
 /**
@@ -31,7 +34,7 @@ export interface PeerEvents {
  * events.on("error", () => {
  *   throw new Error("oops");
  * });
- * events.emit("error", { address: "10.0.0.7:7000", error: new Error("refused") });
+ * events.emit("error", { address: "10.0.0.7:7000", error: new Error("refused"), message: "refused" });
  * // logs: a "error" handler threw: Error: oops ...
  * ```
  */

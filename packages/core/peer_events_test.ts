@@ -10,7 +10,11 @@ Deno.test("a handler that throws is logged, and the other handlers still run", (
     throw new Error("handler bug");
   });
   events.on("error", ({ address }) => seen.push(address));
-  events.emit("error", { address: "10.0.0.7:7000", error: new Error("refused") });
+  events.emit("error", {
+    address: "10.0.0.7:7000",
+    error: new Error("refused"),
+    message: "refused",
+  });
   assert.deepEqual(seen, ["10.0.0.7:7000"]);
   assert.equal(logs.length, 1);
   assert.match(logs[0], /^a "error" handler threw: Error: handler bug\n/);

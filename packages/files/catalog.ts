@@ -40,7 +40,10 @@ export interface KnownFile {
 export interface CatalogLimits {
   /** Most files known (default 1,000). */
   maxFiles?: number;
-  /** Most bytes of piece hashes kept for files announced by others (default 64 MiB). */
+  /**
+   * Most bytes of manifests kept for files and folders announced by others: their piece hashes
+   * and a folder's paths, 8 bytes more a file for its size (default 64 MiB).
+   */
   maxBytes?: number;
   /** Holders remembered per file (default 8). */
   maxHolders?: number;
@@ -88,7 +91,7 @@ export class Catalog {
     return this.#files.size;
   }
 
-  /** Bytes of piece hashes kept for files announced by others. */
+  /** Bytes of manifests kept for files announced by others (see `CatalogLimits.maxBytes`). */
   get bytes(): number {
     return this.#bytes;
   }
@@ -118,7 +121,7 @@ export class Catalog {
     if (!known) {
       if (holder !== this.#self) {
         if (this.#files.size >= this.#maxFiles || this.#bytes > this.#maxBytes) return false;
-        this.#bytes += manifest.pieces.length;
+        this.#bytes += manifestBytes(manifest);
       }
       known = { manifest, signature, holders: new Map() };
       this.#files.set(manifest.root, known);
@@ -152,4 +155,11 @@ export class Catalog {
   markSeen(root: string, holder: string): void {
     this.#seen.add(`${root}/${holder}`);
   }
+}
+
+/** What a manifest costs to keep: its piece hashes, and a folder's paths and sizes. */
+function manifestBytes(manifest: Manifest): number {
+  let bytes = manifest.pieces.length;
+  for (const file of manifest.files ?? []) bytes += file.path.length + 8;
+  return bytes;
 }

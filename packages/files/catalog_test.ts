@@ -61,6 +61,13 @@ Deno.test("files announced by others stop being taken in at the file and byte bu
   assert.equal(byBytes.bytes, 128);
   assert.equal(byBytes.add(manifestOf(3, 1), signedBy("o"), "a", null), false);
   assert.deepEqual(byBytes.files().map((f) => f.manifest.name), ["f1", "f2"]);
+
+  // A folder's paths count too: a folder of many files and few pieces is not free.
+  const byPaths = new Catalog("me", { maxBytes: 100 });
+  const files = Array.from({ length: 10 }, (_, i) => ({ path: `file-${i}`, size: 0 }));
+  assert.ok(byPaths.add({ ...manifestOf(1, 0), files }, signedBy("o"), "a", null));
+  assert.equal(byPaths.bytes, 10 * (6 + 8));
+  assert.equal(byPaths.add(manifestOf(2, 0), signedBy("o"), "a", null), false);
 });
 
 Deno.test("handled announcements are remembered, the oldest forgotten past the cap", () => {

@@ -1,18 +1,20 @@
 /**
- * One download, driven over the network and the disk: its partial file made ready (or a saved
- * copy found), the verifying sink set up, its neighbours asked what they have, pieces requested
- * as its {@linkcode Download} says, each arrival sorted, progress measured, and the finished file
- * saved. The bookkeeping itself is `download.ts`'s; this carries it out.
+ * One download of a file or folder, driven over the network and the disk: its partial file (or
+ * folder) made ready (or a saved copy found), a verifying sink set up for each file, its
+ * neighbours asked what they have, pieces requested as its {@linkcode Download} says, each
+ * arrival sorted, progress measured, and the finished file or folder saved. The bookkeeping
+ * itself is `download.ts`'s; this carries it out.
  *
  * @module
  */
-import type { AppChannel, PeerInfo, StoredData } from "@meshtalk/core";
+import { type AppChannel, HASH_BYTES, type PeerInfo, type StoredData } from "@meshtalk/core";
 import { Bitfield } from "./bitfield.ts";
 import { Download } from "./download.ts";
 import { FileShareError } from "./errors.ts";
-import { type HashPieces, type Manifest, pieceCount, pieceLength } from "./manifest.ts";
-import { partialPath, prepareDownload, type Saved, saveDownload } from "./save.ts";
-import { type FilesMessage, type FilesSchema, REFUSED_BUSY } from "./wire.ts";
+import { type Layout, layoutOf } from "./layout.ts";
+import type { HashPieces, Manifest } from "./manifest.ts";
+import { entryPath, partialPath, prepareDownload, type Saved, saveDownload } from "./save.ts";
+import { type FilesMessage, type FilesSchema, pieceKey, REFUSED_BUSY } from "./wire.ts";
 
 /**
  * What a {@linkcode Downloader} works with.
@@ -42,7 +44,9 @@ export interface DownloaderOptions {
 }
 
 /**
- * What became of a piece's bytes that arrived.
+ * What became of a piece's bytes that arrived. `late`: they could not be written, but the piece
+ * was verified here already (a copy asked of several peers at the end, or one still on its way
+ * when the download finished and its partial file moved): no harm was done, nothing to report.
  *
  * @example
  * ```ts
@@ -53,10 +57,11 @@ export interface DownloaderOptions {
 export type Arrival =
   | { status: "written"; piece: number }
   | { status: "corrupt"; piece: number; reason: string }
-  | { status: "failed"; piece: number; reason: string };
+  | { status: "failed"; piece: number; reason: string }
+  | { status: "late"; piece: number; reason: string };
 
 /**
- * A file being fetched into the output folder.
+ * A file or folder being fetched into the output folder.
  *
  * @example
  * ```ts
@@ -82,11 +87,13 @@ export type Arrival =
  * ```
  */
 export class Downloader {
-  /** The file. */
+  /** The file or folder. */
   readonly manifest: Manifest;
+  /** Where its pieces lie. */
+  readonly layout: Layout;
   /** Pieces verified here. */
   readonly have: Bitfield;
-  /** The partial file the pieces are written into. */
+  /** The partial file (or folder) the pieces are written into. */
   readonly path: string;
   /** Who has which pieces, and what is asked of whom. */
   readonly download: Download;
@@ -104,11 +111,14 @@ export class Downloader {
   #lastAt = this.started;
   #receiving = false;
   #finishing = false;
+  /** The keys of the sinks set up (see `pieceKey`). */
+  #sinks: string[] = [];
 
   /** A download of `manifest` into `options.out`, not started. */
   constructor(manifest: Manifest, options: DownloaderOptions) {
     this.manifest = manifest;
-    this.have = new Bitfield(pieceCount(manifest));
+    this.layout = layoutOf(manifest);
+    this.have = new Bitfield(this.layout.pieceCount);
     this.path = partialPath(options.out, manifest.root);
     this.download = new Download(this.have, {
       pieceSize: manifest.pieceSize,
@@ -131,7 +141,7 @@ export class Downloader {
   /** Bytes verified here. */
   get verifiedBytes(): number {
     let bytes = 0;
-    for (const piece of this.have.pieces()) bytes += pieceLength(this.manifest, piece);
+    for (const piece of this.have.pieces()) bytes += this.layout.pieceLength(piece);
     return bytes;
   }
 
@@ -149,13 +159,30 @@ export class Downloader {
     return null;
   }
 
-  /** Sets up the verifying sink, then asks `peers` which pieces they have. */
+  /**
+   * Sets up a verifying sink for each file that lacks pieces (see `pieceKey`), then asks `peers`
+   * which pieces they have.
+   */
   receive(peers: Iterable<string>): void {
-    const { manifest } = this;
-    this.#options.channel.receiveIntoFile(manifest.root, this.path, {
-      size: manifest.size,
-      verify: { pieceSize: manifest.pieceSize, hashes: manifest.pieces },
-    });
+    const { manifest, layout } = this;
+    const folder = manifest.files !== undefined;
+    for (const [i, entry] of layout.entries.entries()) {
+      const pieces = Array.from({ length: entry.pieceCount }, (_, n) => entry.firstPiece + n);
+      if (pieces.every((piece) => this.have.has(piece))) continue;
+      const key = pieceKey(manifest.root, folder ? i : null);
+      const hashes = folder
+        // A copy: a view would carry the whole manifest's hashes to every worker for each file.
+        ? manifest.pieces.slice(
+          entry.firstPiece * HASH_BYTES,
+          (entry.firstPiece + entry.pieceCount) * HASH_BYTES,
+        )
+        : manifest.pieces;
+      this.#options.channel.receiveIntoFile(key, entryPath(this.path, manifest, i), {
+        size: entry.size,
+        verify: { pieceSize: manifest.pieceSize, hashes },
+      });
+      this.#sinks.push(key);
+    }
     this.#receiving = true;
     for (const peer of peers) this.#send(peer, { t: "want", file: manifest.root });
   }
@@ -192,18 +219,24 @@ export class Downloader {
   }
 
   /**
-   * Bytes of a piece arrived from `peer`, as the worker stored them. A piece verified here is no
-   * longer asked of others, and the interested peers hear that it is here.
+   * Bytes of a piece arrived from `peer`, as the worker stored them into the file of `entry` (see
+   * `Layout`; 0 for a file). A piece verified here is no longer asked of others, and the
+   * interested peers hear that it is here. Bytes that could not be written for a piece verified
+   * already are `late`, not `failed`: the workers verify and write pieces on their own threads,
+   * so a copy can still be on its way when the last piece is in and the partial file has moved.
    */
-  arrived(peer: string, stored: StoredData): Arrival {
-    const piece = Math.floor(stored.offset / this.manifest.pieceSize);
+  arrived(peer: string, stored: StoredData, entry = 0): Arrival {
+    const first = this.layout.entries[entry].firstPiece;
+    const piece = first + Math.floor(stored.offset / this.manifest.pieceSize);
     this.fetched += stored.length;
     this.download.answered(peer, piece);
     if (stored.status === "corrupt") {
       return { status: "corrupt", piece, reason: stored.reason ?? "corrupt" };
     }
     if (stored.status === "failed") {
-      return { status: "failed", piece, reason: stored.reason ?? `cannot write ${stored.path}` };
+      const reason = stored.reason ?? `cannot write ${stored.path}`;
+      if (this.#finishing || this.have.has(piece)) return { status: "late", piece, reason };
+      return { status: "failed", piece, reason };
     }
     const alsoAsked = this.download.verified(piece);
     if (alsoAsked) {
@@ -239,13 +272,13 @@ export class Downloader {
   }
 
   /**
-   * Saves the finished file (see `saveDownload`); null when it is being saved already. Throws
-   * when it cannot be saved.
+   * Saves the finished file or folder (see `saveDownload`); null when it is being saved already.
+   * Throws when it cannot be saved.
    */
   async finish(): Promise<Saved | null> {
     if (this.#finishing) return null;
     this.#finishing = true;
-    this.#options.channel.stopReceiving(this.manifest.root);
+    this.#stopSinks();
     return await saveDownload(this.#options.out, this.manifest, this.#hashPieces);
   }
 
@@ -254,11 +287,15 @@ export class Downloader {
    * on disk stays for a later run.
    */
   stop(cancel = false): void {
-    this.#options.channel.stopReceiving(this.manifest.root);
+    this.#stopSinks();
     if (!cancel) return;
     for (const { peer, piece } of this.download.requests()) {
       this.#send(peer, { t: "cancel", file: this.manifest.root, piece });
     }
+  }
+
+  #stopSinks(): void {
+    for (const key of this.#sinks.splice(0)) this.#options.channel.stopReceiving(key);
   }
 
   #send(peer: string, body: FilesMessage): void {

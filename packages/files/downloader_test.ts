@@ -6,7 +6,9 @@ import { randomBytes } from "@meshtalk/core/testing";
 import { hashPiecesHere as hashPieces } from "./_testing.ts";
 import { Downloader } from "./downloader.ts";
 import { FileShareError } from "./errors.ts";
-import { createManifest, type Manifest, pieceLength } from "./manifest.ts";
+import { createManifest } from "./create_manifest.ts";
+import { pieceLength } from "./layout.ts";
+import type { Manifest } from "./manifest.ts";
 import type { FilesMessage } from "./wire.ts";
 
 interface Harness {
@@ -186,5 +188,49 @@ Deno.test("a resumed download counts what the earlier run verified, and fetches 
     downloader.sourceHas(ada, new Uint8Array([0xe0]));
     assert.deepEqual(sent.sort(), ["request 0>ada", "request 2>ada"]);
     assert.equal(manifest.name, "file.bin");
+  });
+});
+
+Deno.test("a copy of a piece that could not be written once the file was saved is late, not a failure", async () => {
+  // Regression (issue 14, item 10): "stopped fetching part3.txt: cannot write …/<root>.partial: No
+  // such file or directory", then "saved part3.txt". In the endgame the last piece is asked of
+  // two peers. The first copy completes the file, which is saved: its partial file moves. The
+  // second copy was already with a hash worker, which verified it and found no file to write it
+  // into. Nothing went wrong; the downloader must not say the download failed.
+  await withDownload(2 * 16384, async ({ out, bytes, downloader, sent, deliver }) => {
+    await downloader.prepare();
+    downloader.receive([]);
+    downloader.sourceHas(ada, new Uint8Array([0xc0]));
+    downloader.sourceHas(bob, new Uint8Array([0xc0]));
+    deliver("ada", 0);
+    deliver("bob", 1);
+    assert.ok(downloader.have.complete);
+    sent.splice(0);
+    const saved = await downloader.finish();
+    assert.equal(saved?.path, `${out}/file.bin`);
+    const partialGone = await Deno.stat(downloader.path).then(() => false, () => true);
+    assert.ok(partialGone, "the partial file moved");
+    // The second copy of piece 1, from ada, as its worker reports it.
+    const late = downloader.arrived("ada", {
+      path: downloader.path,
+      offset: 16384,
+      length: 16384,
+      status: "failed",
+      reason: `cannot write ${downloader.path}: No such file or directory (os error 2)`,
+    });
+    assert.equal(late.status, "late");
+    assert.deepEqual(sent, [], "nothing is asked again or cancelled");
+    assert.deepEqual(await Deno.readFile(saved!.path), bytes);
+  });
+});
+
+Deno.test("a failed write of a piece verified already is late; of a piece still missing, a failure", async () => {
+  await withDownload(2 * 16384, async ({ downloader, deliver }) => {
+    await downloader.prepare();
+    downloader.receive([]);
+    downloader.sourceHas(ada, new Uint8Array([0xc0]));
+    deliver("ada", 0);
+    assert.equal(deliver("ada", 0, "failed").status, "late");
+    assert.equal(deliver("ada", 1, "failed").status, "failed");
   });
 });

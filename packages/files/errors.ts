@@ -15,7 +15,11 @@
  * - `name-taken`: a different file had a download's name: it was kept, the download saved beside it;
  * - `catalog-full`: as many files as are kept are known: new announcements are ignored;
  * - `bad-bitfield`: a peer said which pieces it has in a form that does not fit the file;
- * - `peer-dropped`: a peer sent too many pieces that failed verification and was disconnected.
+ * - `peer-dropped`: a peer sent too many pieces that failed verification and was disconnected;
+ * - `bad-link`: a share link is malformed or altered;
+ * - `wrong-peer`: the peer at a link's address is not the one its id names;
+ * - `unreachable`: the peer a link names cannot be reached;
+ * - `not-offered`: the peer a link names did not offer what it names.
  *
  * @example
  * ```ts
@@ -33,7 +37,11 @@ export type FileShareErrorCode =
   | "name-taken"
   | "catalog-full"
   | "bad-bitfield"
-  | "peer-dropped";
+  | "peer-dropped"
+  | "bad-link"
+  | "wrong-peer"
+  | "unreachable"
+  | "not-offered";
 
 /**
  * A file could not be offered, fetched or saved, or a manifest was refused.

@@ -1,14 +1,31 @@
 /**
- * The files this peer has pieces of: whole ones it offers or has fetched, and partial ones being
- * fetched. For each: where its bytes are, which pieces are here, and which peers asked about it
- * (they hear of every piece gained).
+ * The files and folders this peer has pieces of: whole ones it offers or has fetched, and partial
+ * ones being fetched. For each: where its bytes are, which pieces are here, and which peers asked
+ * about it (they hear of every piece gained).
  *
  * @module
  */
 import type { FileRange } from "@meshtalk/core";
 import { Bitfield } from "./bitfield.ts";
 import type { Downloader } from "./downloader.ts";
-import { type Manifest, pieceCount, pieceLength } from "./manifest.ts";
+import { layoutOf, pieceCount } from "./layout.ts";
+import type { Manifest } from "./manifest.ts";
+import { entryPath } from "./save.ts";
+import { pieceKey } from "./wire.ts";
+
+/**
+ * Where the bytes of a piece are, and the `file` its `piece` message carries (see `pieceKey`):
+ * `offset` is the offset in that file.
+ *
+ * @example
+ * ```ts
+ * import type { PieceSource } from "./local_files.ts";
+ * const source: PieceSource = { key: "ab".repeat(32), path: "/srv/a.txt", offset: 16384, length: 3616 };
+ * ```
+ */
+export interface PieceSource extends FileRange {
+  key: string;
+}
 
 /**
  * A file this peer has pieces of: all of them, or some while it is being fetched.
@@ -25,7 +42,10 @@ export interface LocalFile {
   manifest: Manifest;
   /** The pieces here. */
   have: Bitfield;
-  /** The file its pieces are served from: the offered file, the saved copy or the partial. */
+  /**
+   * Where its pieces are served from: the offered file or folder, the saved copy or the partial
+   * file (or folder).
+   */
   path: string;
   /** Set while it is being fetched. */
   downloader?: Downloader;
@@ -40,7 +60,7 @@ export interface LocalFile {
  * const files = new LocalFiles();
  * const manifest = { name: "a.txt", size: 20_000, pieceSize: 16384, pieces: new Uint8Array(64), root: "ab".repeat(32) };
  * files.seed(manifest, "/srv/a.txt");
- * console.log(files.locate(manifest.root, 1)); // { path: "/srv/a.txt", offset: 16384, length: 3616 }
+ * console.log(files.locate(manifest.root, 1)?.offset); // 16384
  * console.log(files.want(manifest.root, "ada")); // Uint8Array(1) [ 192 ]
  * console.log([...files.interested(manifest.root)]); // ["ada"]
  * ```
@@ -76,12 +96,14 @@ export class LocalFiles {
     this.#interested.delete(root);
   }
 
-  /** Where the bytes of `piece` of `file` are, or null when they are not here. */
-  locate(file: string, piece: number): FileRange | null {
+  /** Where the bytes of `piece` of `file` (a root) are, or null when they are not here. */
+  locate(file: string, piece: number): PieceSource | null {
     const local = this.#files.get(file);
     if (!local || piece >= local.have.size || !local.have.has(piece)) return null;
-    const offset = piece * local.manifest.pieceSize;
-    return { path: local.path, offset, length: pieceLength(local.manifest, piece) };
+    const { manifest } = local;
+    const { entry, offset, length } = layoutOf(manifest).place(piece);
+    const path = entryPath(local.path, manifest, entry);
+    return { key: pieceKey(file, manifest.files ? entry : null), path, offset, length };
   }
 
   /**

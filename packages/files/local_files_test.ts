@@ -14,11 +14,13 @@ Deno.test("a whole file serves every piece from its path; a partial one only the
   const files = new LocalFiles();
   files.seed(manifest, "/srv/a.bin");
   assert.deepEqual(files.locate(manifest.root, 0), {
+    key: manifest.root,
     path: "/srv/a.bin",
     offset: 0,
     length: 16384,
   });
   assert.deepEqual(files.locate(manifest.root, 2), {
+    key: manifest.root,
     path: "/srv/a.bin",
     offset: 32768,
     length: 40_000 - 32768,

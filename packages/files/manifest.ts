@@ -1,12 +1,23 @@
 /**
- * Manifests: what identifies a shared file and lets any piece of it be checked on its own.
- * A manifest holds the file's name, size, piece size and the BLAKE3-256 hash of every piece;
- * its root hash, over all of that, names the file on the wire.
+ * Manifests: what identifies a shared file or folder and lets any piece of it be checked on its
+ * own. A manifest holds the name, size, piece size and the BLAKE3-256 hash of every piece, and,
+ * for a folder, the path and size of each of its files; its root hash, over all of that, names
+ * it on the wire.
  *
  * @module
  */
-import { blake3, fromHex, HASH_BYTES, peerIdFromKey, toHex, verifySignature } from "@meshtalk/core";
+import {
+  blake3,
+  concatBytes,
+  fromHex,
+  HASH_BYTES,
+  peerIdFromKey,
+  toHex,
+  verifySignature,
+} from "@meshtalk/core";
 import { FileShareError } from "./errors.ts";
+import { pieceCount } from "./layout.ts";
+import { checkFileName, type FolderFile, folderProblem } from "./names.ts";
 
 /**
  * Smallest piece: below this, per-piece messages cost more than the bytes they carry.
@@ -39,36 +50,31 @@ export const MAX_PIECE_SIZE = 1024 * 1024;
  */
 export const MAX_PIECES = 32 * 1024;
 /**
- * Longest file name, in UTF-8 bytes.
- *
- * @example
- * ```ts
- * import { MAX_NAME_BYTES } from "@meshtalk/files";
- * console.log(MAX_NAME_BYTES); // 255
- * ```
- */
-export const MAX_NAME_BYTES = 255;
-
-/**
- * A shared file, as peers announce it.
+ * A shared file or folder, as peers announce it.
  *
  * @example
  * ```ts
  * import type { Manifest } from "@meshtalk/files";
- * const manifest: Manifest = { name: "a.txt", size: 5, pieceSize: 16384, pieces: new Uint8Array(32), root: "" };
+ * const file: Manifest = { name: "a.txt", size: 5, pieceSize: 16384, pieces: new Uint8Array(32), root: "" };
+ * const folder: Manifest = { ...file, name: "docs", files: [{ path: "a.txt", size: 5 }] };
  * ```
  */
 export interface Manifest {
-  /** File name: one path component, no directories. */
+  /** File or folder name: one path component. */
   name: string;
-  /** Size in bytes. */
+  /** Size in bytes (of a folder: of all its files together). */
   size: number;
-  /** Bytes per piece; the last piece may be shorter. */
+  /** Bytes per piece; the last piece of each file may be shorter. */
   pieceSize: number;
-  /** BLAKE3-256 of each piece, 32 bytes apiece, in order. */
+  /** BLAKE3-256 of each piece, 32 bytes apiece, in order (see `Layout`). */
   pieces: Uint8Array;
-  /** Hex BLAKE3-256 of the rest (see {@linkcode manifestRoot}): the file's identity. */
+  /** Hex BLAKE3-256 of the rest (see {@linkcode manifestRoot}): its identity. */
   root: string;
+  /**
+   * Set for a folder: every regular file under it, in increasing UTF-8 order of their paths
+   * (see `folderProblem`). An empty folder has an empty list.
+   */
+  files?: FolderFile[];
 }
 
 /**
@@ -154,34 +160,8 @@ export function choosePieceSize(size: number): number {
 }
 
 /**
- * Number of pieces of a file.
- *
- * @example
- * ```ts
- * import { pieceCount } from "@meshtalk/files";
- * console.log(pieceCount({ size: 100_000, pieceSize: 16384 })); // 7
- * ```
- */
-export function pieceCount(manifest: Pick<Manifest, "size" | "pieceSize">): number {
-  return Math.ceil(manifest.size / manifest.pieceSize);
-}
-
-/**
- * Bytes in piece `piece`.
- *
- * @example
- * ```ts
- * import { pieceLength } from "@meshtalk/files";
- * console.log(pieceLength({ size: 100_000, pieceSize: 16384 }, 6)); // 1696
- * ```
- */
-export function pieceLength(manifest: Pick<Manifest, "size" | "pieceSize">, piece: number): number {
-  return Math.min(manifest.pieceSize, manifest.size - piece * manifest.pieceSize);
-}
-
-/**
- * The root hash of a manifest: hex BLAKE3-256 of `"meshtalk-files/1" 0x00`, the name's UTF-8
- * length (u32, big-endian) and bytes, the size (u64), the piece size (u32), and the piece hashes.
+ * The root hash of a manifest, as lowercase hex of BLAKE3-256 over the bytes
+ * {@linkcode rootBytes} gives.
  *
  * @example
  * ```ts
@@ -191,53 +171,66 @@ export function pieceLength(manifest: Pick<Manifest, "size" | "pieceSize">, piec
  * ```
  */
 export async function manifestRoot(manifest: Omit<Manifest, "root">): Promise<string> {
-  const name = new TextEncoder().encode(manifest.name);
-  const bytes = new Uint8Array(DOMAIN.length + 4 + name.length + 8 + 4 + manifest.pieces.length);
-  const view = new DataView(bytes.buffer);
-  let at = 0;
-  bytes.set(DOMAIN, at);
-  at += DOMAIN.length;
-  view.setUint32(at, name.length);
-  bytes.set(name, at += 4);
-  view.setBigUint64(at += name.length, BigInt(manifest.size));
-  view.setUint32(at += 8, manifest.pieceSize);
-  bytes.set(manifest.pieces, at + 4);
-  return toHex(await blake3(bytes));
+  return toHex(await blake3(rootBytes(manifest)));
 }
 
-const DOMAIN = new TextEncoder().encode("meshtalk-files/1\0");
-
 /**
- * Throws a {@linkcode FileShareError} unless `name` is a plain file name: one path component,
- * not `.` or `..`, no slashes, backslashes, control characters, at most 255 bytes.
+ * What the root hash of a manifest is taken over (all integers unsigned, big-endian). A file:
+ * `"meshtalk-files/1" 0x00`, the name's UTF-8 length (u32) and bytes, the size (u64), the piece
+ * size (u32), and the piece hashes. A folder: `"meshtalk-files/1 folder" 0x00`, the name's length
+ * (u32) and bytes, the piece size (u32), the number of files (u32), then for each file in order
+ * its path's UTF-8 length (u32), its path and its size (u64), and last the piece hashes.
  *
  * @example
  * ```ts
- * import { checkFileName } from "@meshtalk/files";
- * checkFileName("part2.txt"); // fine
+ * import { rootBytes } from "@meshtalk/files";
+ * const bytes = rootBytes({ name: "d", size: 0, pieceSize: 16384, pieces: new Uint8Array(0), files: [] });
+ * console.log(bytes.length); // 24 + 4 + 1 + 4 + 4 = 37
  * ```
  */
-export function checkFileName(name: string): void {
-  const why = name.length === 0
-    ? "it is empty"
-    : name === "." || name === ".."
-    ? "it names a directory"
-    : /[/\\]/.test(name)
-    ? "it holds a path separator, so it would leave the output folder"
-    // deno-lint-ignore no-control-regex
-    : /[\u0000-\u001f\u007f]/.test(name)
-    ? "it holds control characters"
-    : new TextEncoder().encode(name).length > MAX_NAME_BYTES
-    ? `it is longer than ${MAX_NAME_BYTES} bytes`
-    : null;
-  if (why) {
-    throw new FileShareError("bad-name", `refused the file name ${JSON.stringify(name)}: ${why}`);
+export function rootBytes(manifest: Omit<Manifest, "root">): Uint8Array {
+  const encoder = new TextEncoder();
+  const { files, pieces } = manifest;
+  const parts: Uint8Array[] = [files ? FOLDER_DOMAIN : FILE_DOMAIN];
+  const u32 = (n: number) => {
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setUint32(0, n);
+    parts.push(bytes);
+  };
+  const u64 = (n: number) => {
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(n));
+    parts.push(bytes);
+  };
+  const text = (value: string) => {
+    const bytes = encoder.encode(value);
+    u32(bytes.length);
+    parts.push(bytes);
+  };
+  text(manifest.name);
+  if (files) {
+    u32(manifest.pieceSize);
+    u32(files.length);
+    for (const file of files) {
+      text(file.path);
+      u64(file.size);
+    }
+  } else {
+    u64(manifest.size);
+    u32(manifest.pieceSize);
   }
+  parts.push(pieces);
+  return concatBytes(...parts);
 }
+
+const FILE_DOMAIN = new TextEncoder().encode("meshtalk-files/1\0");
+const FOLDER_DOMAIN = new TextEncoder().encode("meshtalk-files/1 folder\0");
 
 /**
  * Checks a manifest received from a peer: a safe name, a piece size and count within limits,
- * one hash per piece, and a root that matches. Throws a {@linkcode FileShareError} if not.
+ * one hash per piece, for a folder safe paths (see `folderProblem`) whose sizes add up to its
+ * size, and a root that matches. Throws a {@linkcode FileShareError} if not: `bad-name` for a
+ * bad name, else `bad-manifest`.
  *
  * @example
  * ```ts
@@ -251,6 +244,12 @@ export async function checkManifest(manifest: Manifest): Promise<void> {
   checkFileName(manifest.name);
   const { size, pieceSize, pieces } = manifest;
   const bad = (why: string) => refused(manifest, why);
+  if (manifest.files) {
+    const why = folderProblem(manifest.files);
+    if (why) throw bad(why);
+    const sum = manifest.files.reduce((total, file) => total + file.size, 0);
+    if (sum !== size) throw bad(`its files add up to ${sum} bytes, not its size of ${size}`);
+  }
   if (pieceSize < MIN_PIECE_SIZE || pieceSize > MAX_PIECE_SIZE) {
     throw bad(`a piece size of ${pieceSize} is outside ${MIN_PIECE_SIZE}..${MAX_PIECE_SIZE}`);
   }
@@ -279,94 +278,16 @@ export async function checkManifest(manifest: Manifest): Promise<void> {
 export type HashPieces = (path: string, pieceSize: number) => Promise<Uint8Array>;
 
 /**
- * The manifest of the file at `path`, named `name`. With `cacheDir`, a manifest built before for
- * the same path, size and modification time is read back instead of hashing the file again.
+ * The error of a refused manifest: `bad-manifest`, naming it and saying why.
  *
  * @example
  * ```ts
- * import { blake3 } from "@meshtalk/core";
- * import { createManifest } from "@meshtalk/files";
- * const path = await Deno.makeTempFile();
- * await Deno.writeTextFile(path, "hello");
- * // One piece here: its hash is the hash of the whole file.
- * const hashPieces = async (file: string) => await blake3(await Deno.readFile(file));
- * const manifest = await createManifest(path, "hello.txt", hashPieces);
- * console.log(manifest.size, manifest.pieceSize, manifest.root.length); // 5 16384 64
- * await Deno.remove(path);
+ * import { refused } from "./manifest.ts";
+ * console.log(refused({ name: "x" }, "its root hash does not match").message);
+ * // 'refused the manifest of "x": its root hash does not match'
  * ```
  */
-export async function createManifest(
-  path: string,
-  name: string,
-  hashPieces: HashPieces,
-  cacheDir?: string,
-): Promise<Manifest> {
-  checkFileName(name);
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-    if (!info.isFile) throw new Error("not a regular file");
-    (await Deno.open(path, { read: true })).close();
-  } catch (error) {
-    throw new FileShareError("unreadable", `cannot read ${path}: ${(error as Error).message}`);
-  }
-  const pieceSize = choosePieceSize(info.size);
-  if (Math.ceil(info.size / pieceSize) > MAX_PIECES) {
-    throw new FileShareError("too-large", `${path} is larger than ${MAX_PIECES} pieces of 1 MiB`);
-  }
-  const stamp = {
-    path: await Deno.realPath(path),
-    size: info.size,
-    mtime: info.mtime?.getTime() ?? 0,
-  };
-  const cachePath = cacheDir &&
-    `${cacheDir}/${(await blakeHex(JSON.stringify(stamp))).slice(0, 32)}.json`;
-  if (cachePath) {
-    const cached = await readCached(cachePath, stamp, name);
-    if (cached) return cached;
-  }
-  const pieces = await hashPieces(path, pieceSize);
-  const manifest = { name, size: info.size, pieceSize, pieces, root: "" };
-  manifest.root = await manifestRoot(manifest);
-  if (cachePath) {
-    await Deno.mkdir(cacheDir, { recursive: true });
-    const record = { ...stamp, name, pieceSize, pieces: toHex(pieces), root: manifest.root };
-    await Deno.writeTextFile(`${cachePath}.tmp`, JSON.stringify(record));
-    await Deno.rename(`${cachePath}.tmp`, cachePath);
-  }
-  return manifest;
-}
-
-async function readCached(
-  cachePath: string,
-  stamp: { path: string; size: number; mtime: number },
-  name: string,
-): Promise<Manifest | null> {
-  try {
-    const record = JSON.parse(await Deno.readTextFile(cachePath));
-    if (record.path !== stamp.path || record.size !== stamp.size || record.mtime !== stamp.mtime) {
-      return null;
-    }
-    const manifest = {
-      name,
-      size: record.size,
-      pieceSize: record.pieceSize,
-      pieces: fromHex(record.pieces),
-      root: "",
-    };
-    manifest.root = await manifestRoot(manifest);
-    // The cache is only a shortcut: one that does not add up is ignored and rebuilt.
-    return manifest.name !== record.name || manifest.root === record.root ? manifest : null;
-  } catch {
-    return null;
-  }
-}
-
-async function blakeHex(text: string): Promise<string> {
-  return toHex(await blake3(new TextEncoder().encode(text)));
-}
-
-function refused(manifest: Manifest, why: string): FileShareError {
+export function refused(manifest: Pick<Manifest, "name">, why: string): FileShareError {
   return new FileShareError(
     "bad-manifest",
     `refused the manifest of ${JSON.stringify(manifest.name)}: ${why}`,

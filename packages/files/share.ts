@@ -1,35 +1,45 @@
 /**
- * Swarm file sharing over the meshtalk core. Peers announce manifests, which travel the mesh;
- * a peer that wants a file asks its neighbours which pieces they have, requests the rarest
- * first from every peer that has them, several at a time, and lets the connection runtime
- * verify each piece before it is written. Bad pieces earn their sender a strike; three, and it
- * is dropped. A finished file is renamed into place.
+ * Swarm file sharing over the meshtalk core. Peers announce manifests of files and folders,
+ * which travel the mesh; a peer that wants one asks its neighbours which pieces they have,
+ * requests the rarest first from every peer that has them, several at a time, and lets the
+ * connection runtime verify each piece before it is written. Bad pieces earn their sender a
+ * strike; three, and it is dropped. A finished file or folder is moved into place.
  *
  * This file wires the parts to the app channel and dispatches its messages: announcements and
  * the catalog (`announcer.ts`, `catalog.ts`), downloads (`downloader.ts` driving `download.ts`,
- * with `save.ts` for the disk), serving pieces (`uploader.ts`) and dialing holders (`dialer.ts`).
+ * with `save.ts` for the disk), serving pieces (`uploader.ts`), dialing holders (`dialer.ts`),
+ * and share links (`link_fetch.ts`).
  *
  * @module
  */
 import {
   type AppChannel,
+  BoundedMap,
+  BoundedSet,
   Emitter,
   type Peer,
   type PeerInfo,
   type StoredData,
 } from "@meshtalk/core";
-import { Announcer, nameOf } from "./announcer.ts";
-import { Bitfield } from "./bitfield.ts";
-import { HolderDialer } from "./dialer.ts";
-import { Downloader } from "./downloader.ts";
+import { Announcer } from "./announcer.ts";
+import { createManifest } from "./create_manifest.ts";
+import { Downloads } from "./downloads.ts";
 import { FileShareError } from "./errors.ts";
-import { type LocalFile, LocalFiles } from "./local_files.ts";
-import { createManifest, type Manifest, pieceCount } from "./manifest.ts";
-import type { Saved } from "./save.ts";
+import { parseLink, type ShareLink } from "./link.ts";
+import { LinkFetcher } from "./link_fetch.ts";
+import { LocalFiles, type PieceSource } from "./local_files.ts";
+import type { Manifest } from "./manifest.ts";
+import { fileStatus } from "./status.ts";
 import { Strikes } from "./strikes.ts";
 import type { FileShare, FileShareEvents, FileShareOptions, FileStatus } from "./types.ts";
+import type { UploadFlowEvent } from "./upload_flows.ts";
 import { Uploader } from "./uploader.ts";
 import { type Announcement, filesApp, type FilesMessage, type FilesSchema } from "./wire.ts";
+
+/** How long `fetchLink` waits for the link's peer to announce what it names, by default. */
+const LINK_TIMEOUT_MS = 10_000;
+/** Nicks (by peer id) and cancelled roots remembered: as many as a catalog names. */
+const MAX_REMEMBERED = 10_000;
 
 /**
  * Starts file sharing on a peer that runs {@linkcode filesApp}.
@@ -53,12 +63,15 @@ class Share implements FileShare {
   readonly #peer: Peer;
   readonly #channel: AppChannel<FilesSchema>;
   readonly #options: FileShareOptions;
-  readonly #out: string;
   readonly #wants: (manifest: Manifest) => boolean;
   readonly #announcer: Announcer;
   readonly #local = new LocalFiles();
-  readonly #uploader: Uploader;
-  readonly #dialer: HolderDialer;
+  readonly #uploader: Uploader<PieceSource>;
+  readonly #downloads: Downloads;
+  readonly #links: LinkFetcher;
+  /** Roots whose download was cancelled: their announcements do not start them again. */
+  readonly #cancelled = new BoundedSet<string>(MAX_REMEMBERED);
+  readonly #nicks = new BoundedMap<string, string>(MAX_REMEMBERED);
   readonly #strikes: Strikes;
   readonly #events: Emitter<FileShareEvents>;
   readonly #unsubscribe: (() => void)[];
@@ -69,7 +82,6 @@ class Share implements FileShare {
     this.#peer = peer;
     const channel = this.#channel = peer.app(filesApp);
     this.#options = options;
-    this.#out = options.out ?? "./downloads";
     this.#wants = options.wants ?? (() => true);
     this.#announcer = new Announcer(peer, channel);
     this.#strikes = new Strikes(options.maxStrikes ?? 3);
@@ -77,13 +89,41 @@ class Share implements FileShare {
     this.#uploader = new Uploader({
       rate: options.uploadRate,
       locate: (file, piece) => this.#local.locate(file, piece),
-      send: (peerId, file, range) =>
-        channel.sendFromFile(peerId, { t: "piece", file, offset: range.offset }, range),
+      send: (peerId, _file, source) =>
+        channel.sendFromFile(
+          peerId,
+          { t: "piece", file: source.key, offset: source.offset },
+          source,
+        ),
+      onFlow: (flow) => this.#onUploadFlow(flow),
     });
-    this.#dialer = new HolderDialer({ connect: ({ host, port }) => peer.connect(host, port) });
+    this.#downloads = new Downloads({
+      channel,
+      local: this.#local,
+      announcer: this.#announcer,
+      strikes: this.#strikes,
+      events: this.#events,
+      out: options.out ?? "./downloads",
+      requestTimeoutMs: options.requestTimeoutMs,
+      send: (peerId, body) => this.#send(peerId, body),
+      error: (error) => this.#error(error),
+      status: (root) => this.#status(root),
+      closed: () => this.#closed,
+      connect: (host, port) => peer.connect(host, port),
+      drop: (info) => {
+        this.#left(info.id);
+        peer.disconnect(info.id).catch(() => {});
+      },
+    });
+    this.#links = new LinkFetcher({
+      known: (root) => this.#announcer.catalog.get(root) !== undefined,
+      connected: (id) => channel.peers().some((info) => info.id === id),
+      connect: (host, port, expectPeer) => peer.connect(host, port, { expectPeer }),
+    });
     this.#unsubscribe = [
       channel.onMessage((body, from, stored) => this.#onMessage(body, from, stored)),
       channel.onPeer((event) => {
+        this.#nicks.set(event.peer.id, event.peer.nick);
         if (event.type === "joined") this.#joined(event.peer);
         else this.#left(event.peer.id);
       }),
@@ -91,14 +131,18 @@ class Share implements FileShare {
     this.#timer = setInterval(() => this.#tick(), options.progressIntervalMs ?? 500);
   }
 
-  async offer(path: string, name = path.split(/[/\\]/).pop()!): Promise<Manifest> {
+  async offer(path: string, name?: string): Promise<Manifest> {
+    name ??= await baseName(path);
     const hashPieces = (file: string, size: number) => this.#channel.hashPieces(file, size);
-    const manifest = await createManifest(path, name, hashPieces, this.#options.cacheDir);
+    const manifest = await createManifest(path, name, hashPieces, {
+      cacheDir: this.#options.cacheDir,
+      onSkip: (skipped) => this.#events.emit("skipped", { name: name!, ...skipped }),
+    });
     // The first announcer signs; a file announced by someone else keeps their signature.
     const signature = await this.#announcer.signatureFor(manifest);
     const existing = this.#local.get(manifest.root);
     if (!existing?.have.complete) {
-      if (existing?.downloader) this.#stopFetching(existing);
+      this.#downloads.stop(manifest.root);
       this.#local.seed(manifest, path);
     }
     this.#announcer.announceHeld(manifest, signature);
@@ -108,8 +152,25 @@ class Share implements FileShare {
   async fetch(root: string): Promise<void> {
     const known = this.#announcer.catalog.get(root);
     if (!known) throw new FileShareError("bad-manifest", `no file with root ${root} is known`);
-    if (this.#local.get(root) || this.#closed) return;
-    await this.#startFetching(known.manifest);
+    this.#cancelled.delete(root);
+    await this.#downloads.start(known.manifest);
+  }
+
+  async fetchLink(
+    link: string | ShareLink,
+    options: { timeoutMs?: number } = {},
+  ): Promise<Manifest> {
+    const { root } = typeof link === "string" ? link = parseLink(link) : link;
+    await this.#links.reach(link, options.timeoutMs ?? LINK_TIMEOUT_MS);
+    await this.fetch(root);
+    return this.#announcer.catalog.get(root)!.manifest;
+  }
+
+  cancel(root: string): boolean {
+    if (!this.#downloads.stop(root, true)) return false;
+    this.#cancelled.add(root);
+    this.#events.emit("progress", this.#status(root));
+    return true;
   }
 
   files(): FileStatus[] {
@@ -129,7 +190,8 @@ class Share implements FileShare {
     clearInterval(this.#timer);
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     this.#uploader.close();
-    for (const local of this.#local.values()) if (local.downloader) this.#stopFetching(local);
+    this.#links.close();
+    this.#downloads.stopAll();
   }
 
   // Messages.
@@ -147,13 +209,13 @@ class Share implements FileShare {
       }
       case "have":
         try {
-          this.#downloader(body.file)?.sourceHas(from, body.bits);
+          this.#downloads.get(body.file)?.sourceHas(from, body.bits);
         } catch (error) {
           this.#error(error as Error);
         }
         break;
       case "got":
-        this.#downloader(body.file)?.sourceGot(from.id, body.piece);
+        this.#downloads.get(body.file)?.sourceGot(from.id, body.piece);
         break;
       case "request": {
         const { file, piece } = body;
@@ -165,11 +227,11 @@ class Share implements FileShare {
         this.#uploader.cancel(from.id, body.file, body.piece);
         break;
       case "refuse":
-        this.#downloader(body.file)?.refused(from.id, body.piece, body.reason);
+        this.#downloads.get(body.file)?.refused(from.id, body.piece, body.reason);
         break;
       case "piece":
         // Bytes for no file we are fetching come to this thread whole (no `stored`): dropped.
-        if (stored) this.#onPiece(body.file, from, stored);
+        if (stored) this.#downloads.onPiece(body.file, from, stored);
         break;
     }
   }
@@ -179,156 +241,29 @@ class Share implements FileShare {
     if (!announced) return;
     const { manifest } = announced.file;
     if (announced.isNew) this.#events.emit("announce", { manifest, from, origin: body.origin });
+    this.#links.announced(body.root);
     const local = this.#local.get(body.root);
-    if (!local && this.#wants(manifest)) {
-      await this.#startFetching(manifest);
+    if (!local && !this.#cancelled.has(body.root) && this.#wants(manifest)) {
+      await this.#downloads.start(manifest);
     } else if (local?.downloader) {
       // A neighbour that has just come to hold the file can be asked at once.
       if (from.id === body.holder && local.downloader.receiving) {
         this.#send(from.id, { t: "want", file: body.root });
       }
-      this.#dialHolders(local.downloader);
-    }
-  }
-
-  #onPiece(file: string, from: PeerInfo, stored: StoredData): void {
-    const local = this.#local.get(file);
-    const downloader = local?.downloader;
-    if (!local || !downloader) return;
-    const arrival = downloader.arrived(from.id, stored);
-    if (arrival.status === "corrupt") {
-      this.#strike(from, local.manifest, arrival.piece, arrival.reason);
-    } else if (arrival.status === "failed") {
-      // The disk refused (full, or the partial file gone): asking again would fail again.
-      return this.#abandon(local, arrival.reason);
-    }
-    if (local.have.complete) this.#finish(local).catch((error) => this.#error(error));
-    else downloader.schedule();
-  }
-
-  /** A bad piece: reported, and its sender dropped once it has sent too many. */
-  #strike(from: PeerInfo, manifest: Manifest, piece: number, reason: string): void {
-    const strikes = this.#strikes.strike(from.id);
-    const { name, root } = manifest;
-    this.#events.emit("piece-rejected", { from, name, root, piece, reason });
-    if (strikes < this.#strikes.max) return;
-    const message = `dropped ${nameOf(from)}: ${strikes} bad pieces (last: ${reason})`;
-    this.#error(new FileShareError("peer-dropped", message));
-    this.#left(from.id);
-    this.#peer.disconnect(from.id).catch(() => {});
-  }
-
-  // Downloads.
-
-  async #startFetching(manifest: Manifest): Promise<void> {
-    const { root } = manifest;
-    if (this.#local.get(root) || this.#closed) return;
-    const downloader = new Downloader(manifest, {
-      channel: this.#channel,
-      out: this.#out,
-      requestTimeoutMs: this.#options.requestTimeoutMs,
-      send: (peerId, body) => this.#send(peerId, body),
-      interested: () => this.#local.interested(root),
-    });
-    // Claimed now: announcements of other holders do not restart it.
-    const local = this.#local.add({
-      manifest,
-      have: downloader.have,
-      path: downloader.path,
-      downloader,
-    });
-    let saved: string | null;
-    try {
-      saved = await downloader.prepare();
-    } catch (error) {
-      this.#local.delete(root);
-      throw error;
-    }
-    if (saved) {
-      // Saved by an earlier run (or put there by hand): checked, not fetched again.
-      local.have = Bitfield.full(local.have.size);
-      return this.#nowSeeding(local, downloader, saved, manifest.size);
-    }
-    if (this.#closed || this.#local.get(root) !== local) return;
-    if (local.have.complete) return await this.#finish(local);
-    const peers = this.#channel.peers().map((info) => info.id);
-    downloader.receive(peers.filter((id) => !this.#strikes.isDropped(id)));
-    this.#dialHolders(downloader);
-  }
-
-  async #finish(local: LocalFile): Promise<void> {
-    const downloader = local.downloader!;
-    let saved: Saved | null;
-    try {
-      saved = await downloader.finish();
-    } catch (error) {
-      return this.#abandon(local, (error as Error).message);
-    }
-    if (!saved) return;
-    if (saved.beside) {
-      const message = `${saved.beside} exists and differs from the ${local.manifest.name} ` +
-        `fetched: kept it, saved ${saved.path}`;
-      this.#error(new FileShareError("name-taken", message));
-    }
-    local.path = saved.path;
-    local.downloader = undefined;
-    this.#events.emit("progress", this.#status(local.manifest.root));
-    this.#nowSeeding(local, downloader, saved.path, downloader.resumed);
-  }
-
-  /** A whole copy is at `path`: served from now on, and the mesh hears of one more holder. */
-  #nowSeeding(local: LocalFile, downloader: Downloader, path: string, resumed: number): void {
-    const { manifest } = local;
-    local.path = path;
-    local.downloader = undefined;
-    this.#announcer.announceHeld(manifest);
-    this.#events.emit("saved", {
-      name: manifest.name,
-      root: manifest.root,
-      path,
-      bytes: manifest.size,
-      seconds: (performance.now() - downloader.started) / 1000,
-      fetched: downloader.fetched,
-      resumed,
-    });
-  }
-
-  /** Stops a download that cannot go on, and says why; what is on disk stays for a retry. */
-  #abandon(local: LocalFile, reason: string): void {
-    this.#stopFetching(local, true);
-    const message = `stopped fetching ${local.manifest.name}: ${reason}`;
-    this.#error(new FileShareError("unwritable", message));
-  }
-
-  #stopFetching(local: LocalFile, cancel = false): void {
-    local.downloader?.stop(cancel);
-    this.#local.delete(local.manifest.root);
-  }
-
-  /** Dials holders of a file that are not neighbours yet, when no neighbour can serve it. */
-  #dialHolders(downloader: Downloader): void {
-    const known = this.#announcer.catalog.get(downloader.manifest.root);
-    if (!known || downloader.download.sourceCount > 0) return;
-    const connected = new Set(this.#channel.peers().map((info) => info.id));
-    this.#dialer.dial(known.holders, (id) => connected.has(id) || this.#strikes.isDropped(id));
-  }
-
-  #tick(): void {
-    for (const { manifest, downloader } of this.#local.values()) {
-      if (!downloader || downloader.finishing) continue;
-      downloader.tick();
-      this.#events.emit("progress", this.#status(manifest.root));
-      this.#dialHolders(downloader);
+      this.#downloads.dialHolders(local.downloader);
     }
   }
 
   // Peers.
 
+  #tick(): void {
+    this.#uploader.sweep();
+    this.#downloads.tick();
+  }
+
   #joined(info: PeerInfo): void {
     if (this.#closed || this.#strikes.isDropped(info.id)) return;
-    for (const { manifest, downloader } of this.#local.values()) {
-      if (downloader?.receiving) this.#send(info.id, { t: "want", file: manifest.root });
-    }
+    this.#downloads.joined(info.id);
     this.#announcer.introduce(info.id, () => this.#closed).catch(() => {
       // It left: its departure cleans up.
     });
@@ -337,39 +272,33 @@ class Share implements FileShare {
   #left(peerId: string): void {
     this.#uploader.drop(peerId);
     this.#local.forget(peerId);
-    for (const { downloader } of this.#local.values()) {
-      if (downloader?.removeSource(peerId)) this.#dialHolders(downloader);
-    }
+    this.#downloads.left(peerId);
   }
 
   // Helpers.
 
-  #downloader(file: string): Downloader | undefined {
-    return this.#local.get(file)?.downloader;
+  #status(root: string): FileStatus {
+    const known = this.#announcer.catalog.get(root);
+    return fileStatus(known, this.#local.get(root), (id) => this.#nickOf(id));
   }
 
-  #status(root: string): FileStatus {
-    const local = this.#local.get(root);
-    const { manifest } = this.#announcer.catalog.get(root) ?? local!;
-    const downloader = local?.downloader;
-    return {
-      name: manifest.name,
+  #nickOf(id: string): string | null {
+    return id === this.#peer.id ? this.#peer.nick : this.#nicks.get(id) ?? null;
+  }
+
+  /** An upload flow began or ended: said as an `upload` event, with the file's name. */
+  #onUploadFlow(flow: UploadFlowEvent): void {
+    const { type, peer, file: root, bytes, seconds, reason } = flow;
+    const manifest = (this.#local.get(root) ?? this.#announcer.catalog.get(root))?.manifest;
+    this.#events.emit("upload", {
+      type,
+      peer: { id: peer, nick: this.#nickOf(peer) ?? peer.slice(0, 8) },
+      name: manifest?.name ?? root.slice(0, 16),
       root,
-      size: manifest.size,
-      pieces: pieceCount(manifest),
-      have: local?.have.count ?? 0,
-      bytes: !local ? 0 : downloader ? downloader.verifiedBytes : manifest.size,
-      state: !local
-        ? "known"
-        : !downloader
-        ? "seeding"
-        : downloader.receiving
-        ? "downloading"
-        : "checking",
-      path: local?.path ?? null,
-      sources: downloader?.download.sourceCount ?? 0,
-      rate: downloader?.rate ?? 0,
-    };
+      bytes,
+      seconds,
+      ...(reason ? { reason } : {}),
+    });
   }
 
   #send(peerId: string, body: FilesMessage): void {
@@ -389,4 +318,12 @@ class Share implements FileShare {
     if (event === "error") console.error(`files: ${message}`);
     else this.#events.emit("error", { message, error: cause });
   }
+}
+
+/** The last segment of `path`, or of the folder it resolves to when that is `.` or `..`. */
+async function baseName(path: string): Promise<string> {
+  const base = path.replace(/[/\\]+$/, "").split(/[/\\]/).pop() ?? "";
+  if (base !== "" && base !== "." && base !== "..") return base;
+  const real = await Deno.realPath(path).catch(() => path);
+  return real.replace(/[/\\]+$/, "").split(/[/\\]/).pop() || base;
 }

@@ -5,8 +5,11 @@ import {
   createFileShare,
   filesApp,
   type FileShare,
+  FileShareError,
   type FileShareEvents,
   type FileShareOptions,
+  formatLink,
+  type Manifest,
   manifestRoot,
   pieceCount,
   signingBytes,
@@ -15,6 +18,28 @@ import {
 /** The signature fields of an announcement whose manifest `peer` first announced. */
 async function signedBy(peer: Peer, root: string) {
   return { origin: peer.id, key: peer.publicKey, sig: await peer.sign(signingBytes(root)) };
+}
+
+/** A peer that runs files but no share: it says on the wire whatever a test makes it say. */
+function startLiar(): Promise<Peer> {
+  return startPeer({ host: "127.0.0.1", apps: [filesApp], targetConnections: 0, log: () => {} });
+}
+
+/** `liar` announces to `to`, as its first announcer and holder, a manifest of these fields. */
+async function announceAs(
+  liar: Peer,
+  to: string,
+  fields: Omit<Manifest, "root">,
+): Promise<void> {
+  const root = await manifestRoot(fields);
+  await liar.app(filesApp).send(to, {
+    t: "announce",
+    ...fields,
+    root,
+    ...await signedBy(liar, root),
+    holder: liar.id,
+    hops: 1,
+  });
 }
 
 /** Generous: arrival is waited for, never timed. */
@@ -221,16 +246,7 @@ Deno.test("names that would leave the output folder are refused", async () => {
     await waitFor(() => liar.peers().length === 1, "the liar connected");
     const pieces = new Uint8Array(32);
     for (const name of ["../evil", "/etc/evil", "..", "a/b", "sub\\x"]) {
-      const manifest = { name, size: 10, pieceSize: 16384, pieces };
-      const root = await manifestRoot(manifest);
-      await liar.app(filesApp).send(leecher.peer.id, {
-        t: "announce",
-        ...manifest,
-        root,
-        ...await signedBy(liar, root),
-        holder: liar.id,
-        hops: 1,
-      });
+      await announceAs(liar, leecher.peer.id, { name, size: 10, pieceSize: 16384, pieces });
     }
     await waitFor(() => leecher.errors.length === 5, "five refusals", LONG);
     for (const error of leecher.errors) assert.match(error, /refused the file name/);
@@ -246,12 +262,7 @@ Deno.test("names that would leave the output folder are refused", async () => {
 
 Deno.test("bytes past the announced size are refused and nothing grows the file", async () => {
   const dir = await Deno.makeTempDir();
-  const liar = await startPeer({
-    host: "127.0.0.1",
-    apps: [filesApp],
-    targetConnections: 0,
-    log: () => {},
-  });
+  const liar = await startLiar();
   const leecher = await startNode(`${dir}/out`);
   try {
     const content = randomBytes(20_000);
@@ -487,5 +498,269 @@ Deno.test("a handler that throws is reported as an error; the share goes on", as
     await waitFor(() => leecher.saved.length === 1, "the file saved", LONG);
     assert.deepEqual(await Deno.readFile(leecher.saved[0].path), source);
     assert.deepEqual(leecher.errors, ['a "announce" handler threw: a bug in the app']);
+  });
+});
+
+// Folders, links, and offers as an invitation.
+
+/** Every regular file under `dir` by its path below it, with the SHA-256 of its bytes. */
+async function treeHashes(dir: string, below = ""): Promise<Map<string, string>> {
+  const hashes = new Map<string, string>();
+  for await (const entry of Deno.readDir(below ? `${dir}/${below}` : dir)) {
+    const path = below ? `${below}/${entry.name}` : entry.name;
+    if (entry.isDirectory) {
+      for (const [p, h] of await treeHashes(dir, path)) hashes.set(p, h);
+    } else if (entry.isFile) {
+      hashes.set(path, await sha256(await Deno.readFile(`${dir}/${path}`)));
+    } else {
+      hashes.set(path, "not a regular file");
+    }
+  }
+  return hashes;
+}
+
+/** Writes a folder: random files of the given sizes, at paths below `dir`. */
+async function writeTree(dir: string, sizes: Record<string, number>): Promise<void> {
+  for (const [path, size] of Object.entries(sizes)) {
+    await Deno.mkdir(`${dir}/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
+    await writeRandom(`${dir}/${path}`, size);
+  }
+}
+
+const TREE = {
+  "big.bin": 12 * 2 ** 20 + 17,
+  "nested/deeper/still/data.bin": 9 * 2 ** 20,
+  "nested/empty file.txt": 0,
+  "zero": 0,
+  "ünïcödé/日本語 \u{1F600}.txt": 100_000,
+  "ünïcödé/Café.md": 3,
+};
+
+Deno.test("a folder arrives identical, file by file, and resumes after the downloader stops half way", async () => {
+  const dir = await Deno.makeTempDir();
+  // Held to a rate at which the stop comes well before the end, on a slow machine too.
+  const seeder = await startNode(`${dir}/seeder`, { uploadRate: 16 * 2 ** 20 });
+  let leecher = await startNode(`${dir}/out`);
+  try {
+    await writeTree(`${dir}/photos`, TREE);
+    await Deno.symlink("/etc", `${dir}/photos/nested/to-etc`);
+    const skipped: FileShareEvents["skipped"][] = [];
+    seeder.share.on("skipped", (e) => skipped.push(e));
+    const manifest = await seeder.share.offer(`${dir}/photos`);
+    assert.equal(manifest.name, "photos");
+    assert.deepEqual(skipped, [
+      { name: "photos", path: "nested/to-etc", reason: "a symbolic link (links are not followed)" },
+    ]);
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    const count = pieceCount(manifest);
+    const status = () => leecher.share.files().find((f) => f.root === manifest.root);
+    await waitFor(() => (status()?.have ?? 0) >= count / 4, "a quarter of the pieces", LONG);
+    assert.equal(status()?.kind, "folder");
+    assert.equal(status()?.files, Object.keys(TREE).length);
+    await stop(leecher);
+    assert.equal(
+      await Deno.stat(`${dir}/out/photos`).then(() => true, () => false),
+      false,
+      "nothing in place before it is whole",
+    );
+
+    leecher = await startNode(`${dir}/out`);
+    const progress: FileShareEvents["progress"][] = [];
+    leecher.share.on("progress", (e) => progress.push(e));
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 1, "the folder saved", LONG);
+    assert.ok(progress.length > 0, "progress was reported");
+    assert.ok(progress.every((p) => p.root === manifest.root), "one progress, the folder's");
+    assert.equal(progress.at(-1)?.bytes, manifest.size);
+    const saved = leecher.saved[0];
+    assert.equal(saved.path, `${dir}/out/photos`);
+    assert.equal(saved.bytes, manifest.size);
+    assert.ok(saved.resumed >= manifest.size / 8, `resumed ${saved.resumed}`);
+    assert.ok(saved.fetched < manifest.size, `fetched ${saved.fetched} of ${manifest.size}`);
+    const expected = await treeHashes(`${dir}/photos`);
+    expected.delete("nested/to-etc");
+    assert.deepEqual(await treeHashes(saved.path), expected);
+    await assert.rejects(() => Deno.stat(`${dir}/out/.meshtalk`), Deno.errors.NotFound);
+    assert.equal(status()?.state, "seeding");
+    assert.deepEqual(leecher.errors, []);
+  } finally {
+    await stop(seeder, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an empty folder, and a folder of zero-byte files, arrive", async () => {
+  await withPair(async ({ dir, seeder, leecher }) => {
+    await Deno.mkdir(`${dir}/nothing`);
+    await writeTree(`${dir}/zeros`, { "a": 0, "b/c": 0 });
+    await seeder.share.offer(`${dir}/nothing`);
+    await seeder.share.offer(`${dir}/zeros/`);
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 2, "both saved", LONG);
+    assert.deepEqual(await treeHashes(`${dir}/out/nothing`), new Map());
+    assert.deepEqual(await treeHashes(`${dir}/out/zeros`), await treeHashes(`${dir}/zeros`));
+    assert.deepEqual(leecher.errors, []);
+  });
+});
+
+Deno.test("a folder manifest with ../ or an absolute path is refused, and nothing is written", async () => {
+  const dir = await Deno.makeTempDir();
+  const liar = await startLiar();
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    await leecher.peer.connect("127.0.0.1", liar.port);
+    await waitFor(() => liar.peers().length === 1, "the liar connected");
+    const pieces = new Uint8Array(32);
+    const paths = ["../evil", "/tmp/evil", "ok/../../evil", "a//evil", "C:/evil", "a\\evil"];
+    for (const path of paths) {
+      const files = [{ path, size: 10 }];
+      await announceAs(liar, leecher.peer.id, {
+        name: "innocent",
+        size: 10,
+        pieceSize: 16384,
+        pieces,
+        files,
+      });
+    }
+    await waitFor(() => leecher.errors.length === paths.length, "every one refused", LONG);
+    for (const [i, error] of leecher.errors.entries()) {
+      assert.match(error, /^refused the manifest of "innocent": the path /, paths[i]);
+      assert.match(error, /\(announced by /);
+    }
+    assert.deepEqual(leecher.share.files(), []);
+    await assert.rejects(() => Deno.stat(`${dir}/out`), Deno.errors.NotFound);
+    await assert.rejects(() => Deno.stat(`${dir}/evil`), Deno.errors.NotFound);
+  } finally {
+    await stop(leecher);
+    await liar.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("with wants false offers are only shown; fetch starts exactly one, cancel keeps what it got", async () => {
+  await withPair(async ({ dir, seeder, leecher: idle }) => {
+    await stop(idle);
+    const leecher = await startNode(`${dir}/out`, { wants: () => false });
+    try {
+      const source = await writeRandom(`${dir}/report.pdf`, 4 * 2 ** 20);
+      await writeRandom(`${dir}/other.bin`, 100_000);
+      const report = await seeder.share.offer(`${dir}/report.pdf`);
+      await seeder.share.offer(`${dir}/other.bin`);
+      await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+      await waitFor(() => leecher.share.files().length === 2, "both announced", LONG);
+      for (const status of leecher.share.files()) {
+        assert.equal(status.state, "known");
+        assert.equal(status.kind, "file");
+        assert.equal(status.holders, 1);
+        assert.deepEqual(status.origin, { id: seeder.peer.id, nick: seeder.peer.nick });
+      }
+      assert.equal(leecher.piecesFrom.size, 0, "nothing fetched");
+      await assert.rejects(() => Deno.stat(`${dir}/out`), Deno.errors.NotFound, "nothing written");
+
+      await leecher.share.fetch(report.root);
+      const status = () => leecher.share.files().find((f) => f.root === report.root)!;
+      await waitFor(() => status().have > 0, "a first piece of report.pdf", LONG);
+      assert.equal(leecher.share.cancel(report.root), true);
+      assert.equal(leecher.share.cancel(report.root), false, "cancelled already");
+      assert.equal(status().state, "known");
+      const partial = `${dir}/out/.meshtalk/${report.root}.partial`;
+      assert.equal((await Deno.stat(partial)).size, source.length, "what it got is kept");
+
+      await leecher.share.fetch(report.root);
+      await waitFor(() => leecher.saved.length === 1, "report.pdf saved", LONG);
+      assert.equal(leecher.saved[0].root, report.root);
+      assert.ok(leecher.saved[0].resumed > 0, "resumed from what the cancel kept");
+      assert.deepEqual(await Deno.readFile(`${dir}/out/report.pdf`), source);
+      assert.equal(
+        leecher.share.files().filter((f) => f.state === "seeding").length,
+        1,
+        "only the file asked for",
+      );
+    } finally {
+      await stop(leecher);
+    }
+  }, { uploadRate: 4 * 2 ** 20 });
+});
+
+Deno.test("a link fetches exactly what it names from the peer it names; an altered one is refused", async () => {
+  await withPair(async ({ dir, seeder, leecher: idle }) => {
+    await stop(idle);
+    const leecher = await startNode(`${dir}/out`, { wants: () => false });
+    try {
+      await writeTree(`${dir}/album`, { "a.jpg": 300_000, "b/c.jpg": 5 });
+      await writeRandom(`${dir}/decoy.bin`, 1000);
+      const album = await seeder.share.offer(`${dir}/album`);
+      await seeder.share.offer(`${dir}/decoy.bin`);
+      const link = {
+        root: album.root,
+        host: "127.0.0.1",
+        port: seeder.peer.port,
+        id: seeder.peer.id,
+        name: album.name,
+      };
+      const refused = async (text: string, code: string) => {
+        const error = await leecher.share.fetchLink(text, { timeoutMs: 500 }).then(
+          () => null,
+          (e) => e,
+        );
+        assert.ok(error instanceof FileShareError, text);
+        assert.equal(error.code, code, error.message);
+        return error.message;
+      };
+      // Another id: the peer there cannot prove it, and is refused.
+      const otherId = `${seeder.peer.id.slice(0, 31)}${seeder.peer.id.endsWith("0") ? "1" : "0"}`;
+      assert.match(
+        await refused(formatLink({ ...link, id: otherId }), "wrong-peer"),
+        /the link was altered/,
+      );
+      assert.equal(leecher.peer.peers().length, 0, "no connection kept to the wrong peer");
+      // A malformed one, before anything is dialed.
+      await refused(formatLink(link).replace(album.root, album.root.slice(2)), "bad-link");
+      // Another root: the peer offers nothing under it.
+      const otherRoot = `${album.root.slice(0, 63)}${album.root.endsWith("0") ? "1" : "0"}`;
+      assert.match(
+        await refused(formatLink({ ...link, root: otherRoot }), "not-offered"),
+        /the link's hash was altered/,
+      );
+      await assert.rejects(() => Deno.stat(`${dir}/out`), Deno.errors.NotFound, "nothing written");
+
+      const manifest = await leecher.share.fetchLink(formatLink(link));
+      assert.equal(manifest.root, album.root);
+      await waitFor(() => leecher.saved.length === 1, "the album saved", LONG);
+      assert.deepEqual(await treeHashes(`${dir}/out/album`), await treeHashes(`${dir}/album`));
+      assert.deepEqual(leecher.saved.map((s) => s.name), ["album"], "nothing but what it names");
+    } finally {
+      await stop(leecher);
+    }
+  });
+});
+
+Deno.test("the seeder says what it sends: an upload starts, and stops with bytes and time", async () => {
+  await withPair(async ({ dir, seeder, leecher }) => {
+    const uploads: FileShareEvents["upload"][] = [];
+    seeder.share.on("upload", (e) => uploads.push(e));
+    const source = await writeRandom(`${dir}/part2.txt`, 3 * 2 ** 20);
+    await seeder.share.offer(`${dir}/part2.txt`);
+    await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => uploads.some((u) => u.type === "stop"), "the upload stopped", LONG);
+    const [start, end] = uploads;
+    assert.deepEqual(
+      { ...start, seconds: 0 },
+      {
+        type: "start",
+        peer: { id: leecher.peer.id, nick: leecher.peer.nick },
+        name: "part2.txt",
+        root: start.root,
+        bytes: 0,
+        seconds: 0,
+      },
+    );
+    assert.equal(end.type, "stop");
+    assert.equal(end.reason, "idle");
+    assert.equal(end.name, "part2.txt");
+    assert.deepEqual(end.peer, start.peer);
+    assert.equal(end.bytes, source.length, "every piece once: the seeder was the only source");
+    assert.ok(end.seconds > 0);
+    assert.equal(uploads.length, 2);
   });
 });

@@ -1,10 +1,11 @@
 /**
- * What a user of file sharing sees: its options, the state of a file, the events, and the
- * {@linkcode FileShare} itself (see `createFileShare`).
+ * What a user of file sharing sees: its options, the state of a file or folder, the events, and
+ * the {@linkcode FileShare} itself (see `createFileShare`).
  *
  * @module
  */
 import type { PeerInfo } from "@meshtalk/core";
+import type { ShareLink } from "./link.ts";
 import type { Manifest } from "./manifest.ts";
 
 /**
@@ -21,7 +22,11 @@ export interface FileShareOptions {
   out?: string;
   /** Where manifests of offered files are kept, so they are not hashed again on every start. */
   cacheDir?: string;
-  /** Which announced files to fetch (default: all of them). */
+  /**
+   * Which announced files and folders to fetch as soon as they are announced (default: all of
+   * them). With `() => false` announcements are only recorded (`announce` events, `files()`),
+   * and nothing is fetched but what `fetch` or `fetchLink` asks for.
+   */
   wants?: (manifest: Manifest) => boolean;
   /** Bad pieces a peer may send before it is dropped (default 3). */
   maxStrikes?: number;
@@ -34,7 +39,8 @@ export interface FileShareOptions {
 }
 
 /**
- * Where a file stands here (see {@linkcode FileShare.files}).
+ * Where a file or folder stands here (see {@linkcode FileShare.files}). A folder has one status:
+ * its size, pieces and progress are those of all its files together.
  *
  * @example
  * ```ts
@@ -67,6 +73,16 @@ export interface FileStatus {
   sources: number;
   /** Bytes per second over the last progress interval. */
   rate: number;
+  // The fields below are set on every status a share gives; they are optional only so that
+  // statuses built by hand elsewhere need not name them.
+  /** A file, or a folder. */
+  kind?: "file" | "folder";
+  /** How many files a folder holds. */
+  files?: number;
+  /** How many peers are known to hold all of it, this one included (at most 8 are counted). */
+  holders?: number;
+  /** The peer that first offered it (signed its manifest), with its nick when it is known. */
+  origin?: { id: string; nick: string | null };
 }
 
 /**
@@ -95,6 +111,22 @@ export interface FileShareEvents {
     /** Bytes found verified on disk when the download began. */
     resumed: number;
   };
+  /**
+   * Pieces of a file or folder started going to a peer (`start`), or stopped (`stop`: nothing
+   * asked of it for 2 s, the peer left, or this share closed). `seconds` runs from the first
+   * piece sent to the end of the last, so `bytes / seconds` is the rate.
+   */
+  upload: {
+    type: "start" | "stop";
+    peer: Pick<PeerInfo, "id" | "nick">;
+    name: string;
+    root: string;
+    bytes: number;
+    seconds: number;
+    reason?: "idle" | "left" | "closed";
+  };
+  /** Something under a folder being offered was left out (a link, or not a regular file). */
+  skipped: { name: string; path: string; reason: string };
   /** A peer sent a piece that failed verification; it is fetched again elsewhere. */
   "piece-rejected": { from: PeerInfo; name: string; root: string; piece: number; reason: string };
   /**
@@ -119,11 +151,30 @@ export interface FileShareEvents {
  * ```
  */
 export interface FileShare {
-  /** Offers the file at `path` (named `name`, default its base name) and announces it. */
+  /**
+   * Offers the file or folder at `path` (named `name`, default its base name) and announces it.
+   * In a folder, links are not followed: they are left out, each with a `skipped` event.
+   */
   offer(path: string, name?: string): Promise<Manifest>;
-  /** Starts fetching a file announced earlier, by root hash. */
+  /**
+   * Starts fetching a file or folder announced earlier, by root hash (a cancelled one resumes
+   * from what it kept). Throws a `FileShareError` (`bad-manifest`) when none is known.
+   */
   fetch(root: string): Promise<void>;
-  /** Every file this peer knows of. */
+  /**
+   * Fetches exactly what a share link (see `parseLink`) names: dials the link's peer, refusing
+   * any other there, waits for its announcement of the root (default up to 10 s), and starts
+   * fetching it. Resolves with its manifest once the download has begun (or it is here already).
+   * Throws a `FileShareError`: `bad-link`, `wrong-peer`, `unreachable` or `not-offered`.
+   */
+  fetchLink(link: string | ShareLink, options?: { timeoutMs?: number }): Promise<Manifest>;
+  /**
+   * Stops fetching a file or folder; what was verified stays on disk for a later `fetch`, and
+   * its announcements no longer start it again. False when it was not being fetched (or is
+   * being saved already).
+   */
+  cancel(root: string): boolean;
+  /** Every file and folder this peer knows of. */
   files(): FileStatus[];
   /**
    * Subscribes to an event; returns a function that unsubscribes. A handler that throws does not

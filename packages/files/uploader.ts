@@ -1,11 +1,12 @@
 /**
  * Serving pieces: a queue of requests per peer, served one after another (the core paces each
  * send to the socket), refused as busy past a bound, cancelled on request, and all sends together
- * held to one upload rate.
+ * held to one upload rate. What goes to whom is told as upload flows (see `upload_flows.ts`).
  *
  * @module
  */
 import type { FileRange } from "@meshtalk/core";
+import { type UploadFlowEvent, UploadFlows } from "./upload_flows.ts";
 import { type Refusal, REFUSED_BUSY, REFUSED_MISSING } from "./wire.ts";
 
 /**
@@ -21,15 +22,21 @@ import { type Refusal, REFUSED_BUSY, REFUSED_MISSING } from "./wire.ts";
  * };
  * ```
  */
-export interface UploaderOptions {
+export interface UploaderOptions<R extends FileRange = FileRange> {
   /** Where the bytes of a piece are, or null when this peer does not have it. */
-  locate(file: string, piece: number): FileRange | null;
-  /** Sends a piece; rejects when the peer is gone. */
-  send(peer: string, file: string, range: FileRange): Promise<void>;
+  locate(file: string, piece: number): R | null;
+  /** Sends a piece, from where `locate` said it is; rejects when the peer is gone. */
+  send(peer: string, file: string, range: R): Promise<void>;
   /** Most bytes per second sent to all peers together (default 0: no limit). */
   rate?: number;
   /** Requests waiting for one peer; more are refused as busy (default 256). */
   maxQueue?: number;
+  /** Hears each upload flow start and stop (see `UploadFlows` and {@linkcode Uploader.sweep}). */
+  onFlow?: (event: UploadFlowEvent) => void;
+  /** A flow with nothing sent for this long stops at the next sweep (default 2,000 ms). */
+  flowIdleMs?: number;
+  /** The time in ms (default `performance.now`). */
+  now?: () => number;
 }
 
 interface Queue {
@@ -53,19 +60,23 @@ interface Queue {
  * console.log(sent); // ["ada@16384"]
  * ```
  */
-export class Uploader {
-  readonly #options: UploaderOptions;
+export class Uploader<R extends FileRange = FileRange> {
+  readonly #options: UploaderOptions<R>;
   readonly #maxQueue: number;
   readonly #queues = new Map<string, Queue>();
   readonly #pacer: Pacer;
   readonly #serving = new Set<Promise<void>>();
+  readonly #flows: UploadFlows;
+  readonly #now: () => number;
   #closed = false;
 
   /** An uploader with nothing queued. */
-  constructor(options: UploaderOptions) {
+  constructor(options: UploaderOptions<R>) {
     this.#options = options;
     this.#maxQueue = options.maxQueue ?? 256;
     this.#pacer = new Pacer(options.rate ?? 0);
+    this.#flows = new UploadFlows(options.onFlow ?? (() => {}), options.flowIdleMs ?? 2000);
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /**
@@ -97,11 +108,17 @@ export class Uploader {
     return this.#queues.get(peer)?.requests.length ?? 0;
   }
 
-  /** Forgets `peer`'s requests: it left. */
+  /** Forgets `peer`'s requests: it left (its flows stop). */
   drop(peer: string): void {
     const queue = this.#queues.get(peer);
     if (queue) queue.requests = [];
     this.#queues.delete(peer);
+    this.#flows.drop(peer);
+  }
+
+  /** Stops the flows that have sent nothing for the idle time: call it now and then. */
+  sweep(): void {
+    this.#flows.sweep(this.#now());
   }
 
   /** Resolves once nothing is being sent. */
@@ -109,10 +126,11 @@ export class Uploader {
     while (this.#serving.size > 0) await Promise.all(this.#serving);
   }
 
-  /** Serves nothing more; what is being sent finishes. */
+  /** Serves nothing more; what is being sent finishes. Every flow stops. */
   close(): void {
     this.#closed = true;
     this.#queues.clear();
+    this.#flows.close();
   }
 
   async #serve(peer: string, queue: Queue): Promise<void> {
@@ -125,11 +143,15 @@ export class Uploader {
         if (!range) continue;
         const wait = this.#pacer.delay(range.length, performance.now());
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (this.#closed) break;
+        this.#flows.sending(peer, file, this.#now());
         await this.#options.send(peer, file, range);
+        this.#flows.sent(peer, file, range.length, this.#now());
       }
     } catch {
-      // The peer left: its queue goes with it.
+      // The peer left: its queue goes with it, and its flows stop.
       if (this.#queues.get(peer) === queue) this.#queues.delete(peer);
+      this.#flows.drop(peer);
     } finally {
       queue.serving = false;
     }

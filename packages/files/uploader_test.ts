@@ -13,8 +13,15 @@ function harness(options: { maxQueue?: number; failFor?: string } = {}) {
   const here = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   const sent: string[] = [];
   const waiting: (() => void)[] = [];
+  /** Upload flows as told, `type peer file bytes seconds reason`. */
+  const flows: string[] = [];
+  /** The uploader's clock, set by the test. */
+  const clock = { now: 0 };
   const uploader = new Uploader({
     maxQueue: options.maxQueue,
+    now: () => clock.now,
+    onFlow: (e) =>
+      flows.push([e.type, e.peer, e.file, e.bytes, e.seconds, e.reason ?? ""].join(" ").trim()),
     locate: (file, piece): FileRange | null =>
       file === "f" && here.has(piece)
         ? { path: "f.bin", offset: piece * PIECE, length: PIECE }
@@ -32,7 +39,7 @@ function harness(options: { maxQueue?: number; failFor?: string } = {}) {
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
   };
-  return { uploader, sent, here, release };
+  return { uploader, sent, here, release, flows, clock };
 }
 
 Deno.test("each peer's requests are served one at a time, in the order they came", async () => {
@@ -102,4 +109,48 @@ Deno.test("the pacer holds all sends together to one rate, and lets an idle link
   // Long idle: no credit is saved up beyond now, and no debt remains.
   assert.equal(pacer.delay(1000, 10_000), 0);
   assert.equal(new Pacer(0).delay(10 ** 9, 0), 0, "0 means no limit");
+});
+
+Deno.test("an upload flow starts with the first piece sent, and stops 2 s after the last", async () => {
+  const { uploader, release, flows, clock } = harness();
+  for (const piece of [0, 1]) uploader.request("bob", "f", piece);
+  assert.deepEqual(flows, ["start bob f 0 0"], "said as the first piece goes");
+  clock.now = 1000;
+  await release();
+  await uploader.idle();
+  clock.now = 2999;
+  uploader.sweep();
+  assert.equal(flows.length, 1, "not idle for 2 s yet");
+  // More is asked for: the same flow goes on.
+  uploader.request("bob", "f", 2);
+  clock.now = 3000;
+  await release();
+  await uploader.idle();
+  clock.now = 4999;
+  uploader.sweep();
+  assert.equal(flows.length, 1);
+  clock.now = 5000;
+  uploader.sweep();
+  assert.deepEqual(flows, ["start bob f 0 0", `stop bob f ${3 * PIECE} 3 idle`]);
+  uploader.sweep();
+  assert.equal(flows.length, 2, "stopped once");
+});
+
+Deno.test("upload flows are per peer and file; a peer that leaves or fails stops its flows", async () => {
+  const { uploader, release, flows, clock } = harness({ failFor: "gone" });
+  uploader.request("ada", "f", 0);
+  uploader.request("gone", "f", 1);
+  clock.now = 500;
+  await release();
+  await uploader.idle();
+  assert.deepEqual(flows, [
+    "start ada f 0 0",
+    "start gone f 0 0",
+    "stop gone f 0 0 left",
+  ]);
+  uploader.drop("ada");
+  assert.equal(flows.at(-1), `stop ada f ${PIECE} 0.5 left`);
+  uploader.request("bob", "f", 3);
+  uploader.close();
+  assert.equal(flows.at(-1), "stop bob f 0 0 closed", "a send under way when it closed");
 });

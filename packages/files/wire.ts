@@ -6,6 +6,7 @@
  */
 import {
   type AppDefinition,
+  type ArraySchema,
   type BinSchema,
   defineApp,
   HASH_BYTES,
@@ -18,6 +19,7 @@ import {
   type UintSchema,
 } from "@meshtalk/core";
 import { type Manifest, type ManifestSignature, MAX_PIECE_SIZE, MAX_PIECES } from "./manifest.ts";
+import { MAX_FOLDER_FILES, MAX_PATH_BYTES } from "./names.ts";
 
 type FileRef = MapSchema<{ file: StrSchema; piece: UintSchema }>;
 
@@ -38,6 +40,7 @@ export type FilesSchema = OneOfSchema<"t", {
     size: UintSchema;
     pieceSize: UintSchema;
     pieces: BinSchema;
+    files: OptionalSchema<ArraySchema<MapSchema<{ path: StrSchema; size: UintSchema }>>>;
     root: StrSchema;
     origin: StrSchema;
     key: BinSchema;
@@ -57,6 +60,9 @@ export type FilesSchema = OneOfSchema<"t", {
 
 const ref: FileRef = s.map({ file: s.str(64), piece: s.uint(MAX_PIECES) });
 
+/** Longest `file` of a `piece`: a root, `/`, and the number of a folder's file. */
+const PIECE_KEY_LENGTH = 64 + 1 + String(MAX_FOLDER_FILES - 1).length;
+
 /**
  * The files app's wire messages; `piece` carries bulk bytes the workers verify and store.
  *
@@ -74,6 +80,9 @@ export const filesApp: AppDefinition<FilesSchema> = defineApp(
       size: s.uint(),
       pieceSize: s.uint(MAX_PIECE_SIZE),
       pieces: s.bin(MAX_PIECES * HASH_BYTES),
+      files: s.optional(
+        s.array(s.map({ path: s.str(MAX_PATH_BYTES), size: s.uint() }), MAX_FOLDER_FILES),
+      ),
       root: s.str(64),
       origin: s.str(32),
       key: s.bin(32),
@@ -88,7 +97,7 @@ export const filesApp: AppDefinition<FilesSchema> = defineApp(
     request: ref,
     cancel: ref,
     refuse: s.map({ file: s.str(64), piece: s.uint(MAX_PIECES), reason: s.str(200) }),
-    piece: s.map({ file: s.str(64), offset: s.uint(), data: s.bin(MAX_PIECE_SIZE) }),
+    piece: s.map({ file: s.str(PIECE_KEY_LENGTH), offset: s.uint(), data: s.bin(MAX_PIECE_SIZE) }),
   }),
   { bulk: { data: "data", key: "file", offset: "offset" } },
 );
@@ -186,6 +195,7 @@ export function announcement(
     size: manifest.size,
     pieceSize: manifest.pieceSize,
     pieces: manifest.pieces,
+    ...(manifest.files ? { files: manifest.files } : {}),
     root: manifest.root,
     origin: signature.origin,
     key: signature.key,
@@ -219,7 +229,40 @@ export function readAnnouncement(
       pieceSize: body.pieceSize,
       pieces: body.pieces,
       root: body.root,
+      ...(body.files ? { files: body.files } : {}),
     },
     signature: { origin: body.origin, key: body.key, sig: body.sig },
   };
+}
+
+/**
+ * The `file` of a `piece` message: what the receiving worker writes its bytes by. For a file, its
+ * root; for a folder, its root, `/` and the number of the folder's file the piece is of (from 0,
+ * in decimal), whose `offset` is then an offset in that file. Each file of a folder is written
+ * into a file of its own, so each needs a key of its own.
+ *
+ * @example
+ * ```ts
+ * import { pieceKey } from "./wire.ts";
+ * console.log(pieceKey("ab".repeat(32), null) === "ab".repeat(32), pieceKey("ab".repeat(32), 7).slice(64)); // true "/7"
+ * ```
+ */
+export function pieceKey(root: string, entry: number | null): string {
+  return entry === null ? root : `${root}/${entry}`;
+}
+
+/**
+ * The root and the number of the folder's file a `piece`'s `file` names (0 for a file), or null
+ * when it is not a key {@linkcode pieceKey} makes.
+ *
+ * @example
+ * ```ts
+ * import { readPieceKey } from "./wire.ts";
+ * console.log(readPieceKey(`${"ab".repeat(32)}/7`)?.entry, readPieceKey("junk")); // 7 null
+ * ```
+ */
+export function readPieceKey(key: string): { root: string; entry: number } | null {
+  const match = /^([0-9a-f]{64})(?:\/(0|[1-9][0-9]*))?$/.exec(key);
+  if (!match) return null;
+  return { root: match[1], entry: match[2] === undefined ? 0 : Number(match[2]) };
 }

@@ -4,7 +4,9 @@ import {
   announcement,
   filesApp,
   type FilesMessage,
+  pieceKey,
   readAnnouncement,
+  readPieceKey,
   REFUSED_BUSY,
   REFUSED_MISSING,
 } from "./wire.ts";
@@ -59,4 +61,50 @@ Deno.test("every message of the files app passes its schema; bounds are enforced
   assert.throws(() => validate(filesApp.schema, { t: "want", file: "x".repeat(65) }));
   assert.throws(() => validate(filesApp.schema, { t: "unknown", file }));
   assert.deepEqual(filesApp.bulk, { data: "data", key: "file", offset: "offset" });
+});
+
+Deno.test("a folder's announcement carries its files after its piece hashes", () => {
+  const folder = {
+    ...manifest,
+    files: [{ path: "a.txt", size: 16384 }, { path: "sub/b", size: 20_000 - 16384 }],
+  };
+  const body = announcement(folder, signature, "ef".repeat(16), null, 16);
+  assert.deepEqual(Object.keys(body).slice(0, 7), [
+    "t",
+    "name",
+    "size",
+    "pieceSize",
+    "pieces",
+    "files",
+    "root",
+  ]);
+  assertValid(filesApp.schema, body);
+  assert.deepEqual(readAnnouncement(body), {
+    manifest: folder,
+    signature,
+  });
+  assert.equal(
+    "files" in readAnnouncement(announcement(manifest, signature, "x", null, 1)).manifest,
+    false,
+  );
+  assert.throws(
+    () => validate(filesApp.schema, { ...body, files: [{ path: "x".repeat(1025), size: 1 }] }),
+    /exceeds 1024/,
+  );
+});
+
+Deno.test("a piece of a folder's file is keyed by the root and the file's number", () => {
+  const root = manifest.root;
+  assert.equal(pieceKey(root, null), root);
+  assert.equal(pieceKey(root, 0), `${root}/0`);
+  assert.deepEqual(readPieceKey(root), { root, entry: 0 });
+  assert.deepEqual(readPieceKey(`${root}/9999`), { root, entry: 9999 });
+  for (
+    const key of [`${root}/`, `${root}/01`, `${root}/-1`, `${root}/x`, root.slice(1), `${root}a`]
+  ) {
+    assert.equal(readPieceKey(key), null, key);
+  }
+  const piece = { t: "piece", file: `${root}/9999`, offset: 0, data: new Uint8Array(1) };
+  assert.deepEqual(validate(filesApp.schema, piece), piece);
+  assert.throws(() => validate(filesApp.schema, { ...piece, file: `${root}/10000` }));
 });
