@@ -94,6 +94,7 @@ class ChatProcess {
       "--json",
       "--connections",
       "0",
+      "--no-discovery", // the topology is the benchmark's, not the LAN's
       "--data-dir",
       dataDir,
       "--nick",

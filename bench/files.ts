@@ -21,7 +21,8 @@ class ShareProcess {
   constructor(args: string[]) {
     const child = this.child = new Deno.Command(Deno.execPath(), {
       // The V8 flags of `deno task share`: what a user runs is what is measured.
-      args: ["run", "-A", V8_FLAGS, share, "--json", ...args],
+      // No LAN discovery: the peers are the ones each run joins, as in every earlier run.
+      args: ["run", "-A", V8_FLAGS, share, "--json", "--no-discovery", ...args],
       stdin: "null",
       stdout: "piped",
       stderr: Deno.env.get("BENCH_VERBOSE") ? "inherit" : "null",

@@ -2,6 +2,8 @@
 // address, joined by two bridges and a trunk between them, so that a test can cut one host off
 // (its bridge port down: packets to it vanish, as behind a dead link) or split the hosts in two
 // (the trunk down). Every address lives only inside these namespaces; nothing leaves them.
+// The bridges pass multicast (the hosts' LAN discovery); a host can be given more addresses
+// (a forger sending from many), or be made with loopback only (peers that share one machine).
 // Needs root and iproute2: `Hosts.available()` says why not when it cannot run.
 
 const decoder = new TextDecoder();
@@ -17,22 +19,31 @@ export class Hosts {
   readonly split: number;
   readonly #prefix: string;
   readonly #subnet: string;
+  readonly #wired: boolean;
   #closed = false;
 
-  private constructor(count: number, split: number, prefix: string, subnet: string) {
+  private constructor(
+    count: number,
+    split: number,
+    prefix: string,
+    subnet: string,
+    wired: boolean,
+  ) {
     this.count = count;
     this.split = split;
     this.#prefix = prefix;
     this.#subnet = subnet;
+    this.#wired = wired;
   }
 
   /** Null when hosts can be made here, else why not (for the test's skip message). */
   static async available(): Promise<string | null> {
     if (Deno.build.os !== "linux") return "network namespaces need Linux";
-    // Asked of `id` rather than Deno.uid(), which needs --allow-sys (the test task has not).
-    const id = await new Deno.Command("id", { args: ["-u"], stdout: "piped" }).output()
-      .catch(() => null);
-    if (decoder.decode(id?.stdout).trim() !== "0") return "making network namespaces needs root";
+    // (`id -u` rather than Deno.uid(), which would need --allow-sys.)
+    const id = await new Deno.Command("id", { args: ["-u"], stdout: "piped" }).output();
+    if (new TextDecoder().decode(id.stdout).trim() !== "0") {
+      return "making network namespaces needs root";
+    }
     try {
       await new Deno.Command("ip", { args: ["-V"], stdout: "null" }).output();
     } catch {
@@ -43,12 +54,17 @@ export class Hosts {
 
   /**
    * Makes `count` hosts. A namespace per host, named from the test's pid so that runs do not
-   * collide, with address 10.<a>.<b>.<host + 1>/24 on a subnet chosen from the pid.
+   * collide, with address 10.<a>.<b>.<host + 1>/24 on a subnet chosen from the pid. Unless
+   * `wired` is false: then each host has loopback only, and no bridge is made.
    */
-  static async create(count: number, split = Math.ceil(count / 2)): Promise<Hosts> {
+  static async create(
+    count: number,
+    split = Math.ceil(count / 2),
+    { wired = true }: { wired?: boolean } = {},
+  ): Promise<Hosts> {
     const tag = (Deno.pid % 4096).toString(36) + Math.floor(Math.random() * 36 ** 2).toString(36);
     const subnet = `10.${100 + (Deno.pid % 100)}.${Math.floor(Math.random() * 250)}`;
-    const hosts = new Hosts(count, split, `mt${tag}`, subnet);
+    const hosts = new Hosts(count, split, `mt${tag}`, subnet, wired);
     try {
       await hosts.#build();
     } catch (error) {
@@ -68,17 +84,24 @@ export class Hosts {
     return `${this.#prefix}h${i}`;
   }
 
-  /** What runs a program in host `i`'s namespace: `ip netns exec <ns>`, then the program. */
-  exec(i: number): string[] {
-    return ["ip", "netns", "exec", this.namespace(i)];
-  }
-
   /** A command run in host `i`'s namespace. */
   command(i: number, program: string, args: string[], options: Deno.CommandOptions = {}) {
     return new Deno.Command("ip", {
       ...options,
       args: ["netns", "exec", this.namespace(i), program, ...args],
     });
+  }
+
+  /**
+   * Gives host `i` `count` more addresses on its link (10.<a>.<b>.101 and up, shared by every
+   * host of the set: give them to one); returns them.
+   */
+  async addAddresses(i: number, count: number): Promise<string[]> {
+    const added = Array.from({ length: count }, (_, k) => `${this.#subnet}.${101 + k}`);
+    for (const address of added) {
+      await ip("-n", this.namespace(i), "addr", "add", `${address}/24`, "dev", this.#link(i));
+    }
+    return added;
   }
 
   /** Cuts host `i` off (true) or plugs it back in (false): its bridge port goes down or up. */
@@ -107,7 +130,7 @@ export class Hosts {
         "lladdr",
         mac,
         "dev",
-        this.#inside(other),
+        this.#link(other),
         "nud",
         "permanent",
       );
@@ -133,6 +156,11 @@ export class Hosts {
     }
   }
 
+  /** Host `i`'s end of its link, inside its namespace. */
+  #link(i: number): string {
+    return `${this.#prefix}e${i}`;
+  }
+
   get #bridges(): string {
     return `${this.#prefix}br`;
   }
@@ -141,14 +169,9 @@ export class Hosts {
     return `${this.#prefix}p${i}`;
   }
 
-  /** Host `i`'s end of its link, inside its namespace. */
-  #inside(i: number): string {
-    return `${this.#prefix}e${i}`;
-  }
-
   async #hardwareAddress(i: number): Promise<string> {
     const { success, stdout, stderr } = await new Deno.Command("ip", {
-      args: ["-n", this.namespace(i), "-j", "link", "show", "dev", this.#inside(i)],
+      args: ["-n", this.namespace(i), "-j", "link", "show", "dev", this.#link(i)],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -157,6 +180,13 @@ export class Hosts {
   }
 
   async #build(): Promise<void> {
+    if (!this.#wired) {
+      for (let i = 0; i < this.count; i++) {
+        await ip("netns", "add", this.namespace(i));
+        await ip("-n", this.namespace(i), "link", "set", "lo", "up");
+      }
+      return;
+    }
     const br = this.#bridges;
     await ip("netns", "add", br);
     for (const side of ["a", "b"]) {
@@ -180,7 +210,7 @@ export class Hosts {
     await ip("-n", br, "link", "set", `${this.#prefix}tb`, "master", "brb", "up");
     for (let i = 0; i < this.count; i++) {
       const ns = this.namespace(i);
-      const inside = this.#inside(i);
+      const inside = this.#link(i);
       await ip("netns", "add", ns);
       await ip("link", "add", inside, "type", "veth", "peer", "name", this.#port(i));
       await ip("link", "set", inside, "netns", ns);

@@ -168,24 +168,33 @@ export interface RunOptions {
   /** A program to run with the args instead of `deno run <script>` (an installed command). */
   executable?: string;
   /**
-   * A command that runs the command for it, with its arguments: `["ip", "netns", "exec", ns]` runs
-   * it on another host (tests/_hosts.ts). It must exec the command, so that signals reach it.
+   * LAN discovery as the command has it by default (true), or off (false, the default here:
+   * `--no-discovery` is added, so that a test's peers meet only whom the test introduces and
+   * announce nothing on the machine's network).
    */
-  wrap?: string[];
+  discovery?: boolean;
+  /** The network namespace to run in (see `_hosts.ts`); default this process's. */
+  namespace?: string;
 }
 
-/** `deno run -A <script> ...args`, the script under the project's root, output piped, no colour. */
+/**
+ * `deno run -A <script> ...args --no-discovery`, the script under the project's root, output
+ * piped, no colour.
+ */
 function denoRun(
   script: string,
   args: string[],
   options: RunOptions & { stdin: "piped" | "null" },
 ): Deno.Command {
+  // An installed command takes the same arguments, without `run` and the script.
   const command = options.executable
-    ? [options.executable, ...args]
-    : [Deno.execPath(), "run", ...(options.permissions ?? ["-A"]), `${root}${script}`, ...args];
-  const [program, ...rest] = [...(options.wrap ?? []), ...command];
-  return new Deno.Command(program, {
-    args: rest,
+    ? [...args]
+    : ["run", ...(options.permissions ?? ["-A"]), `${root}${script}`, ...args];
+  const run = [...command, ...(options.discovery ? [] : ["--no-discovery"])];
+  const program = options.executable ?? Deno.execPath();
+  const inNamespace = options.namespace ? ["netns", "exec", options.namespace, program] : [];
+  return new Deno.Command(options.namespace ? "ip" : program, {
+    args: [...inNamespace, ...run],
     cwd: options.cwd,
     stdin: options.stdin,
     stdout: "piped",

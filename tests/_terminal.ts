@@ -34,14 +34,17 @@ export class Terminal {
   }
 
   /**
-   * Runs `deno run -A <script> ...args` (the script under the project's root, no colour) in a
+   * Runs `deno run -A <script> ...args --no-discovery` (the script under the project's root, no colour) in a
    * new terminal. Its exit status then stays on the screen, for the test and for diagnosis:
    * `[<name> exited: <code>]`, the name being the script's (`chat` for apps/cli/chat.ts).
    */
   static async run(dir: string, script: string, args: string[]): Promise<Terminal> {
     const name = script.replace(/^.*\//, "").replace(/\.ts$/, "");
-    const command = ["env", "NO_COLOR=1", Deno.execPath(), "run", "-A", `${root}${script}`, ...args]
-      .map(shellQuote).join(" ");
+    // No LAN discovery: the test's peers meet only whom it introduces (see `RunOptions`).
+    const command = [
+      ...["env", "NO_COLOR=1", Deno.execPath(), "run", "-A", `${root}${script}`, ...args],
+      "--no-discovery",
+    ].map(shellQuote).join(" ");
     return await Terminal.start(dir, `${command}; echo "[${name} exited: $?]"; sleep 60`);
   }
 

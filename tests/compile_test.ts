@@ -25,8 +25,8 @@ Deno.test({
     assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
     for (
       const [binary, args] of [
-        ["meshtalk-chat", ["0", "--json", "--no-input"]],
-        ["meshtalk-share", ["--port", "0", "--json", "--seed-only"]],
+        ["meshtalk-chat", ["0", "--json", "--no-input", "--no-discovery"]],
+        ["meshtalk-share", ["--port", "0", "--json", "--seed-only", "--no-discovery"]],
       ] as const
     ) {
       const dataDir = await Deno.makeTempDir();

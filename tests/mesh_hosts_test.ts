@@ -203,7 +203,7 @@ class HostMesh {
     const process = new MeshProcess(
       "apps/cli/chat.ts",
       [String(port), "--json", "--nick", `p${k}`, "--data-dir", dataDir, ...join],
-      { wrap: this.hosts.exec(member.host) },
+      { namespace: this.hosts.namespace(member.host) },
     );
     this.#runs.push(process);
     member.process = process;

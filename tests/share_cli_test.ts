@@ -176,7 +176,11 @@ Deno.test("bad input: a clear line on stderr and a non-zero exit", async () => {
     closed.close();
     const cases: [string[], number, RegExp][] = [
       [["--part", "missing.txt"], 2, /^share: cannot read missing\.txt: no such file$/],
-      [["--part", "."], 2, /^share: cannot read \.: not a regular file$/],
+      [
+        ["--part", "/dev/null"],
+        2,
+        /^share: cannot read \/dev\/null: not a regular file or folder$/,
+      ],
       [["--out", "a-file/sub"], 2, /^share: cannot write to the output directory a-file\/sub: /],
       [
         ["--get", "../etc/passwd"],

@@ -6,31 +6,35 @@
 import { Command, Option } from "commander";
 import type * as readline from "node:readline";
 import { type Address, aeadPath, formatAddress, type Peer, startPeer } from "@meshtalk/core";
-import { type Chat, chatApp, createChat } from "@meshtalk/chat";
-import { CHAT_HELP, type ChatCommand, parseChatCommand } from "./chat_commands.ts";
+import { chatApp, createChat } from "@meshtalk/chat";
+import { createFileShare, filesApp } from "@meshtalk/files";
+import { CHAT_HELP } from "./chat_commands.ts";
+import { ChatFiles } from "./chat_files.ts";
 import { startPrompt } from "./chat_prompt.ts";
+import { execute, type Session } from "./chat_session.ts";
+import { formatMessage, formatPeer, type Me, messageEvent } from "./chat_view.ts";
+import { showTransfers } from "./files_view.ts";
 import {
-  formatMessage,
-  formatPeer,
-  type Me,
-  messageEvent,
-  neighbourLines,
-  statsLine,
-} from "./chat_view.ts";
+  addDiscoveryOptions,
+  type DiscoveryCliOptions,
+  discoverySettings,
+} from "./discovery_options.ts";
 import { shortId } from "./format.ts";
 import { checkExpectPeer, join } from "./join.ts";
 import {
   collectAddress,
   defaultDataDir,
   parsePort,
+  parseRate,
   runCommand,
   UsageError,
   userPath,
 } from "./options.ts";
 import { Output } from "./output.ts";
+import { ProgressBars } from "./progress.ts";
 import { onSignals, SIGNAL_EXIT_CODES } from "./signals.ts";
 
-interface ChatCliOptions {
+interface ChatCliOptions extends DiscoveryCliOptions {
   port: number;
   peer: Address[];
   host: string;
@@ -41,6 +45,8 @@ interface ChatCliOptions {
   connections: number;
   linesPerSay: number;
   expectPeer?: string;
+  out: string;
+  maxUpload?: number;
 }
 
 /** The peers given on the command line are retried from 1 s, doubling to 30 s, while chat runs. */
@@ -72,6 +78,12 @@ export async function main(args: string[], name = "chat"): Promise<number> {
       "--expect-peer <id>",
       "the peer id the peer you join through must prove (the first peer given); another is refused",
     )
+    .option("--out <dir>", "where files fetched with /get are saved", "./downloads")
+    .option(
+      "--max-upload <MiB/s>",
+      "most MiB per second of files sent, to all peers together",
+      parseRate,
+    )
     .option("--json", "one JSON event per line on stdout; human text on stderr", false)
     .option("--no-input", "relay only: read nothing from stdin, run until SIGINT or SIGTERM")
     .addOption(
@@ -88,6 +100,7 @@ export async function main(args: string[], name = "chat"): Promise<number> {
       ).default(64).argParser(linesPerSay),
     )
     .addHelpText("after", `\n${CHAT_HELP}`);
+  addDiscoveryOptions(program);
   return await runCommand(program, args, () => {
     const [port, peerHost, peerPort] = program.processedArgs as [number, string?, number?];
     const options = { ...program.opts<Omit<ChatCliOptions, "port">>(), port };
@@ -98,16 +111,6 @@ export async function main(args: string[], name = "chat"): Promise<number> {
     checkExpectPeer(options.expectPeer, options.peer);
     return options;
   }, run);
-}
-
-/** What a typed line is carried out with. */
-interface Session {
-  out: Output;
-  peer: Peer;
-  chat: Chat;
-  /** This peer, as message lines name it. */
-  me: Me;
-  quit: () => void;
 }
 
 async function run(options: ChatCliOptions): Promise<number> {
@@ -122,8 +125,9 @@ async function run(options: ChatCliOptions): Promise<number> {
       nick: options.nick,
       // One data dir per port, known once bound: two peers on port 0 get identities of their own.
       dataDir: options.dataDir !== undefined ? userPath(options.dataDir) : defaultDataDir,
-      apps: [chatApp],
+      apps: [chatApp, filesApp],
       targetConnections: options.connections,
+      discovery: discoverySettings(options),
       log,
     });
   } catch (error) {
@@ -140,7 +144,17 @@ async function run(options: ChatCliOptions): Promise<number> {
     nickOf: (id) =>
       chat.knownPeers().get(id) ?? peer.peers().find((info) => info.id === id)?.nick ?? shortId(id),
   };
-  const session: Session = { out, peer, chat, me, quit: () => done.resolve(0) };
+  // Files over the same connections; in the chat an offer is fetched only when /get asks.
+  const share = createFileShare(peer, {
+    out: userPath(options.out),
+    cacheDir: `${peer.dataDir}/manifests`,
+    wants: () => false,
+    uploadRate: (options.maxUpload ?? 0) * 2 ** 20,
+  });
+  const files = new ChatFiles({ share, peer, out, listenHost: options.host, nickOf: me.nickOf });
+  const bars = new ProgressBars(out);
+  showTransfers(share, out, bars);
+  const session: Session = { out, peer, chat, files, me, quit: () => done.resolve(0) };
   let prompt: readline.Interface | null = null;
 
   const crypto = aeadPath();
@@ -229,87 +243,16 @@ async function run(options: ChatCliOptions): Promise<number> {
   signals.remove();
   joining.abort();
   if (prompt) {
-    out.aroundWrites(() => {}, () => {}); // no prompt to redraw from here on
     prompt.close();
     out.draw("\n");
   }
+  bars.clear();
+  share.close();
   chat.close();
   await peer.close();
   log("bye");
   await out.flushed();
   return code;
-}
-
-/** Carries out a typed line; what goes wrong is said, and the chat goes on. */
-async function execute(session: Session, line: string): Promise<void> {
-  try {
-    const command = parseChatCommand(line);
-    if (command) await perform(session, command);
-  } catch (error) {
-    session.out.error((error as Error).message);
-  }
-}
-
-async function perform(
-  { out, peer, chat, me, quit }: Session,
-  command: ChatCommand,
-): Promise<void> {
-  switch (command.name) {
-    case "say": {
-      const sent = chat.say(command.text);
-      // A terminal shows what was typed already; a script's lines are shown as sent.
-      if (!out.json && !Deno.stdin.isTerminal()) out.line(formatMessage(out, sent, me));
-      break;
-    }
-    case "connect": {
-      const { host, port, expectPeer } = command;
-      const info = await peer.connect(host, port, { expectPeer });
-      out.line(out.paint("2", `* connected to ${formatPeer(info)} at ${info.address}`));
-      break;
-    }
-    case "disconnect": {
-      const gone = await peer.disconnect(command.target);
-      if (!gone) {
-        out.error(`no neighbour matches "${command.target}"; see /peers`);
-        break;
-      }
-      out.line(out.paint("2", `* disconnected from ${formatPeer(gone)}; it will not be redialed`));
-      break;
-    }
-    case "peers": {
-      const nicks = chat.knownPeers(); // nicknames seen on messages are the newest
-      const list = peer.peers().map((info) => ({ ...info, nick: nicks.get(info.id) ?? info.nick }));
-      out.event("peers", {
-        peers: list.map(({ id, nick, address, rttMs }) => ({ id, nick, address, rttMs })),
-      });
-      for (const line of neighbourLines(list)) out.line(line);
-      break;
-    }
-    case "nick":
-      chat.setNick(command.nick);
-      out.line(out.paint("2", `* you are now ${chat.nick}`));
-      break;
-    case "msg": {
-      const sent = chat.direct(command.to, command.text);
-      if (!out.json) out.line(formatMessage(out, sent, me));
-      break;
-    }
-    case "stats": {
-      const stats = chat.stats();
-      out.event("stats", { ...stats });
-      if (!out.json) out.line(statsLine(stats));
-      break;
-    }
-    case "history":
-      for (const message of chat.history()) out.line(formatMessage(out, message, me));
-      break;
-    case "help":
-      out.line(CHAT_HELP);
-      break;
-    case "quit":
-      quit();
-      break;
-  }
 }
 
 /** Waits for `promise`, but no longer than `ms`. */

@@ -23,6 +23,10 @@ export const CHAT_HELP: string = helpTable("commands:", [
   ["/nick <name>", "change your nickname (every peer is told; kept for next time)"],
   ["/msg <nick | id> <text>", "a direct message, shown only to that peer"],
   ["/history", "show recent messages, yours too"],
+  ["/share <path>", "offer a file or folder to the mesh (and print its link)"],
+  ["/files", "list what is on offer: number, name, size, peers, who offered it"],
+  ["/get <number | name | link>", "fetch a file or folder into --out, every piece verified"],
+  ["/cancel <number | name>", "stop a fetch; what was verified is kept for a later /get"],
   ["/stats", "messages sent, shown, relayed, duplicates and forgeries dropped"],
   ["/help", "this list"],
   ["/quit", "leave (also Ctrl-D)"],
@@ -61,6 +65,14 @@ export type ChatCommand =
   | { name: "msg"; to: string; text: string }
   /** Show recent messages. */
   | { name: "history" }
+  /** Offer the file or folder at `path`. */
+  | { name: "share"; path: string }
+  /** List what is on offer. */
+  | { name: "files" }
+  /** Fetch what `target` names: a number from `/files`, a name, a hash prefix or a link. */
+  | { name: "get"; target: string }
+  /** Stop fetching what `target` names. */
+  | { name: "cancel"; target: string }
   /** Show the counters. */
   | { name: "stats" }
   /** Show the commands. */
@@ -118,12 +130,31 @@ export function parseChatCommand(line: string): ChatCommand | null {
     case "/msg":
       if (args.length < 2) throw new ChatCommandError("usage: /msg <nick | id> <text>");
       return { name: "msg", to: args[0], text: args.slice(1).join(" ") };
+    case "/share": {
+      // The rest of the line, spaces and all: a path may hold them.
+      const path = text.slice(name.length).trim();
+      if (!path) throw new ChatCommandError("usage: /share <path of a file or folder>");
+      return { name: "share", path };
+    }
+    case "/get":
+    case "/cancel":
+      if (args.length !== 1) {
+        throw new ChatCommandError(
+          name === "/get"
+            ? "usage: /get <number | name | hash prefix | link>"
+            : "usage: /cancel <number | name | hash prefix>",
+        );
+      }
+      return { name: name.slice(1) as "get" | "cancel", target: args[0] };
+    case "/files":
     case "/peers":
     case "/history":
     case "/stats":
     case "/help":
     case "/quit":
-      return { name: name.slice(1) as "peers" | "history" | "stats" | "help" | "quit" };
+      return {
+        name: name.slice(1) as "files" | "peers" | "history" | "stats" | "help" | "quit",
+      };
     default:
       throw new ChatCommandError(`unknown command ${name}; /help lists them`);
   }

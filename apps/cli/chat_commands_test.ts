@@ -83,11 +83,28 @@ Deno.test("/msg <nick | id> <text>: the words of the text joined by one space", 
   refused("/msg bob", "usage: /msg <nick | id> <text>");
 });
 
-Deno.test("/peers, /history, /stats, /help, /quit take no arguments (extra words are ignored)", () => {
-  for (const name of ["peers", "history", "stats", "help", "quit"]) {
+Deno.test("/files, /peers, /history, /stats, /help, /quit take no arguments (extra words are ignored)", () => {
+  for (const name of ["files", "peers", "history", "stats", "help", "quit"]) {
     assert.deepEqual(parseChatCommand(`/${name}`), { name });
     assert.deepEqual(parseChatCommand(` /${name} now `), { name });
   }
+});
+
+Deno.test("/share takes the rest of the line as the path; /get and /cancel one word", () => {
+  assert.deepEqual(parseChatCommand("/share  my photos/2026 trip "), {
+    name: "share",
+    path: "my photos/2026 trip",
+  });
+  refused("/share", "usage: /share <path of a file or folder>");
+  const link = `meshtalk:${"ab".repeat(32)}?peer=10.0.0.7:7000&id=${id}`;
+  assert.deepEqual(parseChatCommand(`/get ${link}`), { name: "get", target: link });
+  assert.deepEqual(parseChatCommand("/get 3"), { name: "get", target: "3" });
+  assert.deepEqual(parseChatCommand("/cancel report.pdf"), {
+    name: "cancel",
+    target: "report.pdf",
+  });
+  refused("/get", "usage: /get <number | name | hash prefix | link>");
+  refused("/cancel a b", "usage: /cancel <number | name | hash prefix>");
 });
 
 Deno.test("an unknown command points to /help", () => {
@@ -98,7 +115,10 @@ Deno.test("an unknown command points to /help", () => {
 
 Deno.test("the help lists every command the parser knows", () => {
   for (
-    const name of ["connect", "disconnect", "peers", "nick", "msg", "history", "stats", "help"]
+    const name of [
+      ...["connect", "disconnect", "peers", "nick", "msg", "history", "stats", "help"],
+      ...["share", "files", "get", "cancel"],
+    ]
   ) {
     assert.match(CHAT_HELP, new RegExp(`^  /${name}\\b`, "m"));
   }

@@ -41,7 +41,7 @@ export function startPrompt(
     output: process.stdout,
     prompt: "> ",
   });
-  out.aroundWrites(() => clearInput(rl), () => redrawInput(rl));
+  const stopDrawing = out.below({ erase: () => clearInput(rl), draw: () => redrawInput(rl) });
   // The line editor redraws on a resize by moving up as many rows as its input spanned at the old
   // width; a terminal that reflows wrapped rows (most do) has moved them already, and that wipes
   // the lines above. The input is measured at the new width instead.
@@ -59,6 +59,7 @@ export function startPrompt(
   rl.on("SIGINT", onInterrupt);
   rl.on("close", () => {
     open = false;
+    stopDrawing(); // no prompt to redraw from here on
     process.stdout.off("resize", onResize);
     onClose();
   });

@@ -48,6 +48,23 @@ export function parsePort(text: string, what = "port"): number {
 }
 
 /**
+ * Parses `--max-upload`: a positive number of MiB per second.
+ *
+ * @example
+ * ```ts
+ * import { parseRate } from "./options.ts";
+ * console.log(parseRate("2.5")); // 2.5
+ * ```
+ */
+export function parseRate(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) {
+    throw new InvalidArgumentError(`--max-upload must be a positive number, got "${value}"`);
+  }
+  return n;
+}
+
+/**
  * Parses `host:port` (IPv6 as `[::1]:9000`) for an option, which reports a wrong one.
  *
  * @example

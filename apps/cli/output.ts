@@ -16,6 +16,14 @@ export interface OutputOptions {
   stderr?: OutputStream;
 }
 
+/** Something an {@linkcode Output} keeps drawn below its lines: see {@linkcode Output.below}. */
+export interface Below {
+  /** Clears it from the screen, leaving the cursor at the start of the row it began on. */
+  erase(): void;
+  /** Draws it at the cursor. */
+  draw(): void;
+}
+
 /** Past this many characters unwritten to a pipe, writes block: memory stays bounded. */
 const MAX_QUEUED = 16 * 2 ** 20;
 
@@ -40,8 +48,8 @@ export class Output {
   readonly terminal: boolean;
   readonly #stdout: OutputStream;
   readonly #stderr: OutputStream;
-  #beforeWrite: () => void = () => {};
-  #afterWrite: () => void = () => {};
+  /** What is drawn below the lines, top to bottom (progress bars, then a prompt). */
+  readonly #below: Below[] = [];
   readonly #encoder = new TextEncoder();
   readonly #terminals = new Map<OutputStream, boolean>();
   readonly #pipes = new Map<OutputStream, Pipe>();
@@ -55,10 +63,24 @@ export class Output {
     this.color = this.terminal && !Deno.env.get("NO_COLOR");
   }
 
-  /** Hooks that clear and redraw what is drawn below the lines (a prompt, progress bars). */
-  aroundWrites(before: () => void, after: () => void): void {
-    this.#beforeWrite = before;
-    this.#afterWrite = after;
+  /**
+   * Keeps `part` drawn below every line written: before a write, the parts are erased from the
+   * bottom up (each leaving the cursor at the start of its first row), after it drawn again from
+   * the top down. Parts added later are drawn below those added before. Returns a function that
+   * stops drawing it (without erasing it).
+   */
+  below(part: Below): () => void {
+    this.#below.push(part);
+    return () => {
+      const at = this.#below.indexOf(part);
+      if (at >= 0) this.#below.splice(at, 1);
+    };
+  }
+
+  /** Erases and draws again everything below the lines (one of the parts changed). */
+  redraw(): void {
+    this.#eraseBelow();
+    this.#drawBelow();
   }
 
   /** A JSON event (only in JSON mode). */
@@ -97,13 +119,21 @@ export class Output {
   }
 
   #write(stream: OutputStream, text: string): void {
-    this.#beforeWrite();
+    this.#eraseBelow();
     if (this.#isTerminal(stream)) {
       writeAll(stream, this.#encoder.encode(text));
     } else {
       this.#pipe(stream).push(text);
     }
-    this.#afterWrite();
+    this.#drawBelow();
+  }
+
+  #eraseBelow(): void {
+    for (let i = this.#below.length - 1; i >= 0; i--) this.#below[i].erase();
+  }
+
+  #drawBelow(): void {
+    for (const part of this.#below) part.draw();
   }
 
   /** Asked once per stream: the answer is a system call, and chat writes a line per message. */

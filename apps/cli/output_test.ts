@@ -64,15 +64,24 @@ Deno.test("colour only on a terminal, not in JSON mode, and not with NO_COLOR", 
   });
 });
 
-Deno.test("a terminal is written at once; the hooks run around each write, not around draw", () => {
+Deno.test("a terminal is written at once; what is below is erased bottom up and drawn top down around each write", () => {
   const { out, stdout } = recorded(false, true);
   const calls: string[] = [];
-  out.aroundWrites(() => calls.push("before"), () => calls.push("after"));
+  const part = (name: string) => ({
+    erase: () => calls.push(`erase ${name}`),
+    draw: () => calls.push(`draw ${name}`),
+  });
+  out.below(part("bars"));
+  const stopPrompt = out.below(part("prompt"));
   out.line("one");
   assert.deepEqual(stdout.writes, ["one\n"], "written synchronously");
   out.draw("[bar]\n");
   assert.deepEqual(stdout.writes, ["one\n", "[bar]\n"]);
-  assert.deepEqual(calls, ["before", "after"]);
+  assert.deepEqual(calls, ["erase prompt", "erase bars", "draw bars", "draw prompt"]);
+  calls.length = 0;
+  stopPrompt();
+  out.redraw();
+  assert.deepEqual(calls, ["erase bars", "draw bars"]);
 });
 
 Deno.test("a pipe is written in the background, in order, and flushed() waits for it", async () => {

@@ -46,7 +46,7 @@ export class ProgressBars {
   constructor(out: Output, options: ProgressOptions = {}) {
     this.#out = out;
     this.#now = options.now ?? (() => performance.now());
-    if (out.terminal) out.aroundWrites(() => this.#erase(), () => this.#draw());
+    if (out.terminal) out.below({ erase: () => this.#erase(), draw: () => this.#draw() });
   }
 
   /** Shows `status`, when its file is downloading. */
@@ -54,8 +54,7 @@ export class ProgressBars {
     if (status.state !== "downloading") return;
     this.#files.set(status.root, status);
     if (this.#out.terminal) {
-      this.#erase();
-      this.#draw();
+      this.#out.redraw();
     } else if (!this.#out.json && this.#now() - this.#lastLog > LOG_INTERVAL_MS) {
       this.#lastLog = this.#now();
       for (const file of this.#files.values()) this.#out.line(describeProgress(file));

@@ -22,13 +22,21 @@ import {
   type FileShare,
   FileShareError,
   type Manifest,
+  parseLink,
+  type ShareLink,
 } from "@meshtalk/files";
-import { shortId } from "./format.ts";
+import { formatBytes, shortId } from "./format.ts";
+import {
+  addDiscoveryOptions,
+  type DiscoveryCliOptions,
+  discoverySettings,
+} from "./discovery_options.ts";
 import { checkExpectPeer, join } from "./join.ts";
 import {
   collectAddress,
   defaultDataDir,
   parsePort,
+  parseRate,
   runCommand,
   UsageError,
   userPath,
@@ -36,16 +44,19 @@ import {
 import { Output } from "./output.ts";
 import { ProgressBars } from "./progress.ts";
 import {
-  describeOffer,
+  linkHost,
   names,
   notAnnounced,
+  offerLink,
+  pieceCount,
   showKept,
-  showShare,
+  showOffer,
+  showTransfers,
   showWaiting,
-} from "./share_view.ts";
+} from "./files_view.ts";
 import { onSignals } from "./signals.ts";
 
-interface ShareCliOptions {
+interface ShareCliOptions extends DiscoveryCliOptions {
   port: number;
   host: string;
   part: string[];
@@ -60,6 +71,8 @@ interface ShareCliOptions {
   /** The `--part`s and `--out`, absolute. */
   partPaths: string[];
   outPath: string;
+  /** Share links to fetch (given as the argument or as `--get`): exactly what each names. */
+  links: ShareLink[];
   exitWhenDone: boolean;
   json: boolean;
 }
@@ -87,24 +100,38 @@ export async function main(args: string[], name = "share"): Promise<number> {
     .description("meshtalk share: offer files, and fetch the ones peers announce, piece by piece")
     .option("--port <port>", "TCP port to listen on (0: any free port)", (v) => parsePort(v), 6881)
     .option("--host <address>", "address to listen on", "0.0.0.0")
-    .option("--part <file>", "a file to offer (repeatable)", collectText, [])
+    .argument("[link]", "a share link (meshtalk:…): fetch exactly that, save it, and exit")
+    .option("--part <path>", "a file or folder to offer (repeatable)", collectText, [])
     .option("--peer <host:port>", "a peer to join through (repeatable)", collectAddress, [])
     .option("--expect-peer <id>", "the peer id the first --peer must prove, or be refused")
-    .option("--get <name|hash>", "fetch only this file (repeatable)", collectGet, [])
+    .option("--get <name|hash|link>", "fetch only this file or folder (repeatable)", collectGet, [])
     .option("--out <dir>", "where fetched files are saved", "./downloads")
     .option("--data-dir <dir>", "where the identity and manifests are kept (default: per port)")
     .option("--nick <name>", "the name peers see")
     .option("--seed-only", "fetch nothing; only serve", false)
-    .option("--max-upload <MiB/s>", "most MiB per second to send, to all peers together", rate)
+    .option("--max-upload <MiB/s>", "most MiB per second to send, to all peers together", parseRate)
     .option("--exit-when-done", "exit once every file fetched is saved", false)
     .option("--json", "one JSON event per line on stdout; human text on stderr", false);
+  addDiscoveryOptions(program);
   return await runCommand(program, args, async () => {
     const options = program.opts<ShareCliOptions>();
     // Paths are the user's, wherever `deno task` runs the command; messages show them as given.
     options.partPaths = options.part.map(userPath);
     options.outPath = userPath(options.out);
     if (options.dataDir !== undefined) options.dataDir = userPath(options.dataDir);
-    if (program.args.length > 0) throw new UsageError(`unexpected argument "${program.args[0]}"`);
+    if (program.args.length > 1) throw new UsageError(`unexpected argument "${program.args[1]}"`);
+    // A link is read before anything is written: a bad one changes nothing on disk.
+    const linkTexts = [...program.args, ...options.get.filter(isLink)];
+    options.links = linkTexts.map(readLink);
+    options.get = [
+      ...options.get.filter((get) => !isLink(get)),
+      ...options.links.map((l) => l.root),
+    ];
+    // A link fetches what it names, from whom it names, and is done once that is saved.
+    if (options.links.length > 0) options.exitWhenDone = true;
+    if (program.args.length > 0 && options.seedOnly) {
+      throw new UsageError("--seed-only fetches nothing: it cannot be used with a link");
+    }
     if (options.seedOnly && (options.get.length > 0 || options.exitWhenDone)) {
       throw new UsageError(
         "--seed-only fetches nothing: it cannot be used with --get or --exit-when-done",
@@ -129,6 +156,7 @@ async function run(options: ShareCliOptions): Promise<number> {
       // One data dir per port, known once bound: two peers on port 0 get identities of their own.
       dataDir: options.dataDir ?? defaultDataDir,
       apps: [filesApp],
+      discovery: discoverySettings(options),
       log,
     });
   } catch (error) {
@@ -153,11 +181,27 @@ async function run(options: ShareCliOptions): Promise<number> {
   const savedRoots = new Set<string>();
   let lastAnnounce = performance.now();
 
-  showShare(share, out, bars, wanted);
+  share.on("announce", ({ manifest, from, origin }) => {
+    lastAnnounce = performance.now();
+    out.event("announce", {
+      name: manifest.name,
+      size: manifest.size,
+      hash: manifest.root,
+      pieces: pieceCount(manifest),
+      kind: manifest.files ? "folder" : "file",
+      files: manifest.files?.length,
+      from: { id: from.id, nick: from.nick },
+      origin,
+    });
+    out.line(
+      out.paint("2", `* ${from.nick} announced ${manifest.name} (${formatBytes(manifest.size)})`) +
+        (wanted(manifest) ? "" : out.paint("2", " - not fetching it")),
+    );
+  });
+  showTransfers(share, out, bars);
   // A connection that failed is said by the peer's log for people; programs get an event.
   peer.on("error", ({ address, message }) => out.event("error", { address, message }));
   share.on("saved", (file) => savedRoots.add(file.root));
-  share.on("announce", () => lastAnnounce = performance.now());
   share.on("error", ({ error }) => {
     // A file that cannot be saved will not be done: waiting for it would be waiting forever.
     if (options.exitWhenDone && error instanceof FileShareError && error.code === "unwritable") {
@@ -174,11 +218,11 @@ async function run(options: ShareCliOptions): Promise<number> {
 
   let code: number;
   try {
+    const host = linkHost(options.host);
     for (const [i, path] of options.partPaths.entries()) {
       log(`hashing ${options.part[i]}`);
       const manifest = await share.offer(path);
-      out.event("offer", { name: manifest.name, size: manifest.size, hash: manifest.root });
-      out.line(describeOffer(manifest));
+      showOffer(out, manifest, offerLink(manifest, { host, port: peer.port }, peer.id));
     }
     const [crypto, blake3] = [aeadPath(), await blake3Path()];
     out.event("ready", { port: peer.port, id: peer.id, crypto, blake3 });
@@ -206,13 +250,21 @@ async function run(options: ShareCliOptions): Promise<number> {
         quit(1);
       });
     }
+    for (const link of options.links) {
+      // Dialed as the link says, pinned to its id; the fetch starts once the peer announces it.
+      share.fetchLink(link).catch((error) => {
+        out.error(`share: ${(error as Error).message}`);
+        quit(1);
+      });
+    }
     const doneCheck = options.exitWhenDone
       ? setInterval(() => {
         if (isDone(share, options, savedRoots, lastAnnounce)) quit(0);
       }, 100)
       : undefined;
     // A --get that names nothing announced is said at once, and again now and then.
-    const tellWaiting = () => showWaiting(out, notAnnounced(options.get, share.files()));
+    const named = options.get.filter((get) => !options.links.some((link) => link.root === get));
+    const tellWaiting = () => showWaiting(out, notAnnounced(named, share.files()));
     tellWaiting();
     const waitingNotice = setInterval(tellWaiting, WAITING_NOTICE_MS);
     code = await done.promise;
@@ -261,7 +313,11 @@ async function checkParts(parts: string[], paths: string[]): Promise<void> {
   for (const [i, path] of parts.entries()) {
     try {
       const info = await Deno.stat(paths[i]);
-      if (!info.isFile) throw new Error("not a regular file");
+      if (info.isDirectory) {
+        for await (const _ of Deno.readDir(paths[i])) break; // readable
+        continue;
+      }
+      if (!info.isFile) throw new Error("not a regular file or folder");
       (await Deno.open(paths[i], { read: true })).close();
     } catch (error) {
       const reason = error instanceof Deno.errors.NotFound
@@ -285,20 +341,24 @@ async function checkOut(given: string, dir: string): Promise<void> {
   }
 }
 
-function rate(value: string): number {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) {
-    throw new InvalidArgumentError(`--max-upload must be a positive number, got "${value}"`);
-  }
-  return n;
-}
-
 function collectText(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+function isLink(text: string): boolean {
+  return /^meshtalk:/i.test(text.trim());
+}
+
+function readLink(text: string): ShareLink {
+  try {
+    return parseLink(text);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 function collectGet(value: string, previous: string[]): string[] {
-  if (!/^[0-9a-f]{8,64}$/.test(value)) {
+  if (!isLink(value) && !/^[0-9a-f]{8,64}$/.test(value)) {
     try {
       checkFileName(value);
     } catch (error) {

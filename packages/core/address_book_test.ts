@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { AddressBook } from "./address_book.ts";
+import { AddressBook, HINT_TTL_MS, MAX_HINTS } from "./address_book.ts";
 
 const at = (port: number) => ({ host: "10.0.0.7", port });
 
@@ -109,37 +109,143 @@ Deno.test("a success at a time given (a simulated clock) is a sighting at that t
   assert.deepEqual(book.dialable(9_000).map((e) => e.port), [7000]);
 });
 
+const peerId = (n: number) => n.toString(16).padStart(32, "0");
+
+Deno.test("hints have a quota of their own: a flood of them never pushes out another entry", () => {
+  const book = new AddressBook(4);
+  for (let port = 7000; port < 7004; port++) book.add(at(port), undefined, 100 + port);
+  for (let n = 0; n < 1000; n++) book.hint({ host: "10.0.1.1", port: 20_000 + n }, peerId(n), n);
+  assert.deepEqual(
+    book.list().filter((e) => !e.heard).map((e) => e.port).sort(),
+    [7000, 7001, 7002, 7003],
+  );
+  const hints = book.list().filter((e) => e.heard);
+  assert.equal(hints.length, MAX_HINTS);
+  assert.equal(Math.min(...hints.map((e) => e.port)), 20_000 + 1000 - MAX_HINTS, "newest kept");
+  book.add(at(7004), undefined, 5000);
+  assert.equal(book.list().filter((e) => !e.heard).length, 4, "ordinary adds evict ordinary");
+  assert.equal(book.list().filter((e) => e.heard).length, MAX_HINTS);
+});
+
+Deno.test("a hint neither relabels nor refreshes an address known otherwise", () => {
+  const book = new AddressBook();
+  book.add(at(7000), peerId(1), 100);
+  book.hint(at(7000), peerId(2), 200);
+  assert.deepEqual([book.get(at(7000))!.id, book.get(at(7000))!.lastSeenAt], [peerId(1), 100]);
+  assert.equal(book.get(at(7000))!.heard, undefined);
+  book.hint(at(7000), peerId(1), 300);
+  assert.equal(book.get(at(7000))!.lastSeenAt, 300, "the same peer, heard: refreshed");
+});
+
+Deno.test("a hint takes the id heard last, keeps its backoff, and becomes ordinary once proven", () => {
+  const book = new AddressBook();
+  const entry = book.hint(at(7000), peerId(1), 100);
+  assert.equal(entry.heard, true);
+  book.failed(entry, 100);
+  book.hint(at(7000), peerId(2), 200);
+  assert.deepEqual([entry.id, entry.failures], [peerId(2), 1], "a new id does not reset it");
+  book.succeeded(at(7000), peerId(2));
+  assert.equal(book.get(at(7000))!.heard, undefined);
+  assert.equal(book.get(at(7000))!.failures, 0);
+  assert.deepEqual(book.stored().map((e) => e.port), [7000], "proven: saved like any");
+});
+
+Deno.test("hints are not saved, are forgotten when no longer heard, and stay forgotten if their dial fails", () => {
+  const book = new AddressBook();
+  book.add(at(7000), undefined, 0);
+  const hint = book.hint(at(7001), peerId(1), 10_000);
+  book.hint(at(7002), peerId(2), 20_000);
+  assert.deepEqual(book.stored().map((e) => e.port), [7000]);
+  book.forgetHints(10_000 + HINT_TTL_MS);
+  assert.deepEqual(book.list().map((e) => e.port), [7002, 7000]);
+  book.failed(hint); // a dial of the forgotten hint, failing late
+  assert.equal(book.get(at(7001)), undefined);
+  book.failed(at(7003)); // an address dialed that the book never had is added, as before
+  assert.equal(book.get(at(7003))!.failures, 1);
+});
+
+Deno.test("a new hint of a peer the user parted from starts blocked", () => {
+  const book = new AddressBook();
+  book.add(at(7000), peerId(1));
+  book.setBlocked({ id: peerId(1) }, true);
+  assert.equal(book.hint(at(7001), peerId(1)).blocked, true);
+  assert.equal(book.hint(at(7002), peerId(2)).blocked, false);
+  assert.deepEqual(book.dialable().map((e) => e.port), [7002]);
+});
+
+Deno.test("a hint may be made to wait before its first dial", () => {
+  const book = new AddressBook();
+  book.hint(at(7000), peerId(1), 1000, 5000);
+  book.hint(at(7000), peerId(1), 2000, 5000); // heard again: the wait stands, not renewed
+  assert.equal(book.dialable(5999).length, 0);
+  assert.equal(book.dialable(6000).length, 1);
+});
+
 /**
  * What the book did before eviction had a heap: on adding a new address to a full book, look at
- * every entry and drop the first (in the order added) of those seen longest ago.
+ * every entry that is not a hint (nor the hint being made an ordinary entry) and drop the first,
+ * in the order added, of those seen longest ago. Hints as the book has them: a quota of their
+ * own, refreshed when heard again, made ordinary by `add`.
  */
 class ScanningBook {
-  readonly seenAt = new Map<number, number>();
+  readonly entries = new Map<number, { at: number; heard: boolean; id?: string }>();
+  hints = 0;
   constructor(readonly max: number) {}
 
-  add(port: number, now: number): void {
-    if (!this.seenAt.has(port) && this.seenAt.size >= this.max) {
-      let oldest: [number, number] | undefined;
-      for (const item of this.seenAt) if (!oldest || item[1] < oldest[1]) oldest = item;
-      this.seenAt.delete(oldest![0]);
+  add(port: number, now: number, id?: string): void {
+    let entry = this.entries.get(port);
+    if (entry?.heard) {
+      entry.heard = false;
+      this.hints--;
+      if (this.entries.size - this.hints > this.max) this.#evict(false, port);
     }
-    this.seenAt.set(port, now);
+    if (!entry) {
+      if (this.entries.size - this.hints >= this.max) this.#evict(false);
+      this.entries.set(port, entry = { at: now, heard: false });
+    }
+    entry.at = now;
+    if (id) entry.id = id;
+  }
+
+  hint(port: number, now: number, id: string): void {
+    const entry = this.entries.get(port);
+    if (entry) {
+      if (entry.heard) entry.id = id;
+      if (entry.id === id) entry.at = now;
+      return;
+    }
+    if (this.hints >= MAX_HINTS) this.#evict(true);
+    this.entries.set(port, { at: now, heard: true, id });
+    this.hints++;
   }
 
   /** Ports, most recently seen first (ties in the order added, as `list()` sorts). */
   ports(): number[] {
-    return [...this.seenAt].sort((x, y) => y[1] - x[1]).map(([port]) => port);
+    return [...this.entries].sort((x, y) => y[1].at - x[1].at).map(([port]) => port);
+  }
+
+  #evict(heard: boolean, keep?: number): void {
+    let oldest: [number, { at: number; heard: boolean }] | undefined;
+    for (const item of this.entries) {
+      if (item[1].heard !== heard || item[0] === keep) continue;
+      if (!oldest || item[1].at < oldest[1].at) oldest = item;
+    }
+    if (!oldest) return;
+    this.entries.delete(oldest[0]);
+    if (heard) this.hints--;
   }
 }
 
 Deno.test("a full book drops exactly what a scan of every entry dropped, whatever the sightings", () => {
-  // Few ports, few times and a small book: evictions, ties, and addresses seen again at an older
-  // time (a restore, a time given by the caller) all come often.
-  const step = fc.oneof(
-    fc.record({ kind: fc.constant("add" as const), port: fc.nat(12), at: fc.nat(20) }),
-    fc.record({ kind: fc.constant("failed" as const), port: fc.nat(12), at: fc.nat(20) }),
-    fc.record({ kind: fc.constant("succeeded" as const), port: fc.nat(12), at: fc.nat(20) }),
-  );
+  // Few ports, few times and a small book: evictions, ties, hints made ordinary, and addresses
+  // seen again at an older time (a restore, a time given by the caller) all come often.
+  const kinds = ["add", "failed", "succeeded", "mention", "hint", "forget"] as const;
+  const step = fc.record({
+    kind: fc.constantFrom(...kinds),
+    port: fc.nat(12),
+    at: fc.nat(20),
+    id: fc.constantFrom("aa", "bb"),
+  });
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 6 }),
@@ -147,17 +253,33 @@ Deno.test("a full book drops exactly what a scan of every entry dropped, whateve
       (max, steps) => {
         const book = new AddressBook(max);
         const model = new ScanningBook(max);
-        for (const { kind, port, at: time } of steps) {
-          if (kind === "add") {
-            book.add(at(port), undefined, time);
-            model.add(port, time);
-          } else if (kind === "succeeded") {
-            book.succeeded(at(port), "77".repeat(16), time);
-            model.add(port, time);
+        for (const { kind, port, at: time, id } of steps) {
+          const known = model.entries.get(port);
+          if (kind === "add" || kind === "succeeded") {
+            if (kind === "add") book.add(at(port), id, time);
+            else book.succeeded(at(port), id, time);
+            model.add(port, time, id);
+          } else if (kind === "mention") {
+            // Seen only if new (or a hint, made ordinary); else only the id.
+            book.mention(at(port), id, time);
+            if (!known || known.heard) model.add(port, time, id);
+            else known.id = id;
+          } else if (kind === "hint") {
+            book.hint(at(port), id, time);
+            model.hint(port, time, id);
+          } else if (kind === "forget") {
+            // Hints heard before `time` are forgotten.
+            book.forgetHints(time + HINT_TTL_MS);
+            for (const [p, entry] of model.entries) {
+              if (entry.heard && entry.at <= time) {
+                model.entries.delete(p);
+                model.hints--;
+              }
+            }
           } else {
-            // A failure keeps the time an entry was last seen; a new address is seen at `time`.
+            // A failure is no sighting; an address new to the book is seen at `time`.
             book.failed(at(port), time);
-            model.add(port, model.seenAt.get(port) ?? time);
+            if (!known) model.add(port, time);
           }
           assert.deepEqual(book.list().map((e) => e.port), model.ports());
         }

@@ -13,6 +13,8 @@ import { bytesEqual, fromHex, toHex } from "./bytes.ts";
 
 /** Largest announcement accepted, in bytes. */
 export const MAX_ANNOUNCEMENT_BYTES = 512;
+/** Most apps an announcement names. */
+export const MAX_ANNOUNCED_APPS = 16;
 /** The room of a peer that names none: every peer that names none is in it. */
 export const DEFAULT_ROOM = "meshtalk";
 
@@ -41,7 +43,9 @@ export function roomKey(room: string): Uint8Array {
 
 /**
  * The announcement's bytes: UTF-8 JSON `{"meshtalk":1,"id","port","apps","room"}`, `room` being
- * the tag (see {@linkcode roomTag}).
+ * the tag (see {@linkcode roomTag}). Throws a `RangeError` for more than
+ * {@linkcode MAX_ANNOUNCED_APPS} apps or {@linkcode MAX_ANNOUNCEMENT_BYTES} bytes, which no peer
+ * would take.
  *
  * @example
  * ```ts
@@ -52,8 +56,22 @@ export function roomKey(room: string): Uint8Array {
  */
 export function encodeAnnouncement(announcement: Announcement, key: Uint8Array): Uint8Array {
   const { id, port, apps } = announcement;
+  if (apps.length > MAX_ANNOUNCED_APPS) {
+    throw new RangeError(`a peer announces at most ${MAX_ANNOUNCED_APPS} apps, not ${apps.length}`);
+  }
+  const bad = apps.find((app) => !isAppName(app));
+  if (bad !== undefined) {
+    throw new RangeError(`cannot announce app ${JSON.stringify(bad)}: 1 to 32 characters, no NUL`);
+  }
   const room = toHex(roomTag(announcement, key));
-  return new TextEncoder().encode(JSON.stringify({ meshtalk: 1, id, port, apps, room }));
+  const bytes = new TextEncoder().encode(JSON.stringify({ meshtalk: 1, id, port, apps, room }));
+  if (bytes.length > MAX_ANNOUNCEMENT_BYTES) {
+    throw new RangeError(
+      `announcing apps ${apps.join(", ")} takes ${bytes.length} bytes, more than the ` +
+        `${MAX_ANNOUNCEMENT_BYTES} peers accept: use fewer or shorter app names`,
+    );
+  }
+  return bytes;
 }
 
 /**
@@ -80,14 +98,19 @@ export function decodeAnnouncement(bytes: Uint8Array, key: Uint8Array): Announce
   if (
     meshtalk !== 1 || typeof id !== "string" || !/^[0-9a-f]{32}$/.test(id) ||
     !Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535 ||
-    !Array.isArray(apps) || apps.length > 16 ||
-    !apps.every((app) => typeof app === "string" && app.length > 0 && app.length <= 32) ||
+    !Array.isArray(apps) || apps.length > MAX_ANNOUNCED_APPS ||
+    !apps.every(isAppName) ||
     typeof room !== "string" || !/^[0-9a-f]{32}$/.test(room)
   ) {
     return null;
   }
   const announcement = { id, port: port as number, apps: apps as string[] };
   return bytesEqual(fromHex(room), roomTag(announcement, key)) ? announcement : null;
+}
+
+/** An app name an announcement may carry: 1 to 32 characters, none of them NUL (the separator). */
+function isAppName(app: unknown): boolean {
+  return typeof app === "string" && app.length > 0 && app.length <= 32 && !app.includes("\0");
 }
 
 /**

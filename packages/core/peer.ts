@@ -2,7 +2,7 @@
  * A peer: it listens and dials, keeps at most one connection per peer id, keeps its mesh at a
  * target size from an address book fed by peer exchange, checks liveness with heartbeats, and
  * gives apps a small interface: send to one, broadcast to all, hear messages and peer events.
- * This module holds the {@linkcode Peer} interface and the class that wires its parts together:
+ * This module starts a peer: the class that implements {@linkcode Peer} wires its parts together:
  * admission (who gets in), the dialer, the registry of connections, peer exchange, heartbeats,
  * upkeep and the app channels.
  *
@@ -17,6 +17,13 @@ import { BulkFiles } from "./bulk_files.ts";
 import { startsWithBytes } from "./bytes.ts";
 import type { ConnectionSetup } from "./connection.ts";
 import { Dialer } from "./dialer.ts";
+import {
+  type Discovery,
+  type DiscoverySettings,
+  interfacesFor,
+  type PeerDiscoveryStats,
+  startDiscovery,
+} from "./discovery.ts";
 import { Dispatcher } from "./dispatch.ts";
 import type { Emitter } from "./emitter.ts";
 import { ConnectError } from "./errors.ts";
@@ -24,6 +31,7 @@ import { Heartbeat } from "./heartbeat.ts";
 import { generateIdentity, type Identity, loadOrCreateIdentity } from "./identity.ts";
 import { type AppSchema, MAX_NICK_LENGTH } from "./messages.ts";
 import { PeerExchange } from "./peer_exchange.ts";
+import type { ConnectOptions, Peer } from "./peer_interface.ts";
 import { peerEmitter, type PeerEvents } from "./peer_events.ts";
 import {
   connectionSetup,
@@ -43,80 +51,11 @@ export {
   defineApp,
 } from "./app_channel.ts";
 export type { KnownAddress } from "./address_book.ts";
+export type { DiscoverySettings, DiscoveryStats, PeerDiscoveryStats } from "./discovery.ts";
 export type { PeerEvents } from "./peer_events.ts";
 export type { PeerOptions } from "./peer_options.ts";
 export type { PeerInfo } from "./registry.ts";
-
-/** A running peer. */
-export interface Peer {
-  /** This peer's id. */
-  readonly id: string;
-  /** The port it listens on. */
-  readonly port: number;
-  /** Its nickname. */
-  readonly nick: string;
-  /** The directory its identity, nickname and address book are kept in; none when in memory. */
-  readonly dataDir: string | undefined;
-  /**
-   * Dials host:port and completes the encrypted, mutually authenticated handshake; resolves with
-   * the peer there. With `expectPeer`, the peer must prove that id (the full 32 hex characters):
-   * any other is refused and the promise rejects with a {@linkcode ConnectError} whose reason is
-   * `wrong-peer`.
-   *
-   * @example
-   * ```ts ignore
-   * const info = await peer.connect("10.0.0.7", 7000, { expectPeer: "4f1c...e2" });
-   * ```
-   */
-  connect(host: string, port: number, options?: ConnectOptions): Promise<PeerInfo>;
-  /** This peer's raw Ed25519 public key; its id is derived from it (see `peerIdFromKey`). */
-  readonly publicKey: Uint8Array;
-  /**
-   * Signs `data` with this peer's Ed25519 identity key: 64 bytes that anyone can check against
-   * {@linkcode Peer.publicKey} with `verifySignature`. Apps sign what they originate (chat signs
-   * every message) so that peers relaying it cannot alter it. Sign only data whose first bytes
-   * name your app and purpose, so that a signature made for one use cannot pass for another: the
-   * core's own handshake signatures begin with "meshtalk/2 auth", and data that does is refused
-   * (`RangeError`).
-   *
-   * @example
-   * ```ts ignore
-   * const data = new TextEncoder().encode("myapp/1 note\0hello");
-   * const sig = await peer.sign(data);
-   * console.log(await verifySignature(peer.publicKey, sig, data)); // true
-   * ```
-   */
-  sign(data: Uint8Array): Promise<Uint8Array>;
-  /** Closes the connection to a peer (by id, `host:port` or port) and keeps it from being redialed. */
-  disconnect(target: string): Promise<PeerInfo | null>;
-  /** The connected peers: one entry per peer, its open connection. */
-  peers(): PeerInfo[];
-  /** Every connection, handshaking and closing ones too (`id` is "" until the handshake). */
-  connections(): PeerInfo[];
-  /** The address book. */
-  addresses(): KnownAddress[];
-  /** Adds an address to the book: upkeep dials it (with backoff) while below its target. */
-  addAddress(host: string, port: number): void;
-  /**
-   * Changes the nickname announced in future handshakes; with a data dir, it is kept there and
-   * used again at the next start (unless `nick` is given then).
-   */
-  setNick(nick: string): void;
-  /** The channel of one of this peer's apps. */
-  app<S extends AppSchema>(definition: AppDefinition<S>): AppChannel<S>;
-  /** Subscribes to an event; returns a function that unsubscribes. */
-  on<E extends keyof PeerEvents>(event: E, handler: (detail: PeerEvents[E]) => void): () => void;
-  /** Measures one round trip to a connected peer, in milliseconds. */
-  ping(peerId: string): Promise<number>;
-  /** Says `bye` to every peer, closes every connection, worker, timer and the listener. */
-  close(): Promise<void>;
-}
-
-/** Options of {@linkcode Peer.connect}. */
-export interface ConnectOptions {
-  /** The id (32 lowercase hex characters) the peer dialed must prove, or the dial fails. */
-  expectPeer?: string;
-}
+export type { ConnectOptions, Peer } from "./peer_interface.ts";
 
 /**
  * Starts a peer listening on `options.port`.
@@ -153,7 +92,16 @@ export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
         options.log ?? console.error,
       )
       : null;
-    return new MeshPeer(identity, listener, { ...options, nick }, { book, saved, dataDir }, false);
+    const peer = new MeshPeer(
+      identity,
+      listener,
+      { ...options, nick },
+      { book, saved, dataDir },
+      false,
+    );
+    const { discovery } = options;
+    if (discovery) peer.discover(discovery === true ? {} : discovery);
+    return peer;
   } catch (error) {
     listener.close();
     throw error;
@@ -207,6 +155,7 @@ class MeshPeer implements Peer {
   readonly #upkeep: Upkeep;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #accepting: Promise<void>;
+  #discovery: Discovery | null = null;
   #closing: Promise<void> | null = null;
 
   constructor(
@@ -328,6 +277,21 @@ class MeshPeer implements Peer {
     this.#book.add({ host, port });
   }
 
+  /** Starts LAN discovery: the peers heard that run one of our apps are hints in the book. */
+  discover(settings: DiscoverySettings): void {
+    this.#discovery = startDiscovery({
+      ...settings,
+      interfaces: settings.interfaces ?? interfacesFor(this.#listener.addr.hostname),
+      announce: { id: this.id, port: this.port, apps: [...this.#apps.keys()] },
+      onHeard: (heard, waitMs) => this.#book.hint(heard, heard.id, Date.now(), waitMs),
+      log: this.#options.log,
+    });
+  }
+
+  discoveryStats(): PeerDiscoveryStats | null {
+    return this.#discovery && { ...this.#discovery.stats(), dialed: this.#upkeep.hintsDialed };
+  }
+
   setNick(nick: string): void {
     this.nick = nick.slice(0, MAX_NICK_LENGTH);
     this.#setup.nick = this.nick;
@@ -370,6 +334,7 @@ class MeshPeer implements Peer {
 
   async #shutdown(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#discovery?.close();
     this.#listener.close();
     await this.#accepting;
     // Connections first, handshaking ones included: their dials then settle at once.
@@ -391,6 +356,7 @@ class MeshPeer implements Peer {
     for (const gone of this.#registry.expireDeparting(now)) {
       this.#events.emit("peer:disconnected", gone);
     }
+    this.#book.forgetHints();
     this.#upkeep.run(now);
     this.#savedBook?.tick(now);
   }

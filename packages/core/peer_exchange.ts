@@ -24,7 +24,8 @@ export interface LinkedPeer {
  * Addresses worth telling a neighbour (not `exclude`, the id of the one told): where the
  * `connected` peers listen (marked `linked`), then the most recently seen of `known` (the address
  * book's entries, most recently seen first: `AddressBook.list()`) that never failed since they
- * last answered; at most {@linkcode MAX_PEERS_PER_MESSAGE}. Pure, so that a simulated peer picks
+ * last answered, hints left out (what anyone on our LAN may have forged is not ours to spread); at
+ * most {@linkcode MAX_PEERS_PER_MESSAGE}. Pure, so that a simulated peer picks
  * what to tell exactly as a real one does.
  *
  * @example
@@ -54,7 +55,7 @@ export function exchangeList(
   for (const entry of known) {
     if (out.length >= MAX_PEERS_PER_MESSAGE) break;
     const key = formatAddress(entry);
-    if (entry.self || entry.failures > 0 || seen.has(key)) continue;
+    if (entry.self || entry.heard || entry.failures > 0 || seen.has(key)) continue;
     if (exclude !== undefined && entry.id === exclude) continue;
     seen.add(key);
     out.push(
@@ -146,7 +147,8 @@ export class PeerExchange {
   /**
    * Addresses worth telling a neighbour (not `exclude`, the id of the one told): where our
    * connected peers listen (marked `linked`), then the most recently seen of the book that never
-   * failed since they last answered; at most {@linkcode MAX_PEERS_PER_MESSAGE}.
+   * failed since they last answered, hints left out (what anyone on our LAN may have forged is
+   * not ours to spread); at most {@linkcode MAX_PEERS_PER_MESSAGE}.
    */
   list(exclude?: string): PeerAddress[] {
     return exchangeList(this.#linked(), this.#book.list(), exclude);

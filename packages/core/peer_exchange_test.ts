@@ -34,6 +34,14 @@ Deno.test("the exchange list never names this peer, nor an address that turned o
   assert.deepEqual(exchange.list(), [{ id: idOf(2), host: "10.0.0.2", port: 7000 }]);
 });
 
+Deno.test("the exchange list leaves out addresses only heard on the LAN: anyone there can forge one", () => {
+  const { book, exchange } = exchangeOf();
+  book.hint({ host: "10.0.0.2", port: 7000 }, idOf(2));
+  assert.deepEqual(exchange.list(), []);
+  book.succeeded({ host: "10.0.0.2", port: 7000 }, idOf(2)); // proven by a handshake
+  assert.deepEqual(exchange.list(), [{ id: idOf(2), host: "10.0.0.2", port: 7000 }]);
+});
+
 Deno.test("the exchange list leaves out addresses that failed since they last answered", () => {
   const { book, exchange } = exchangeOf();
   exchange.learn([

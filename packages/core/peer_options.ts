@@ -6,6 +6,7 @@
  */
 import type { AppDefinition } from "./app_channel.ts";
 import { type ConnectionSetup, ringBytesFor } from "./connection.ts";
+import type { DiscoverySettings } from "./discovery.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "./frame.ts";
 import type { Identity } from "./identity.ts";
 
@@ -67,13 +68,20 @@ export interface PeerOptions {
   heartbeatTimeoutMs?: number;
   /** Close connections that carried no app message for this long (default 0: never). */
   idleTimeoutMs?: number;
+  /**
+   * LAN discovery (default off): announce this peer by UDP multicast, and dial the peers of its
+   * room heard there that run one of its apps, each pinned to the id it announced (`true`: with
+   * the default settings). Reading the host's interfaces needs `--allow-sys=networkInterfaces`
+   * unless `interfaces` names them. See `discovery.ts`.
+   */
+  discovery?: DiscoverySettings | boolean;
   /** Where connection errors are reported (default `console.error`). */
   log?: (line: string) => void;
 }
 
 /** The options a running peer uses: every limit and timer filled in with its default. */
 export type ResolvedPeerOptions = Required<
-  Omit<PeerOptions, "identity" | "dataDir" | "apps" | "host" | "port" | "nick">
+  Omit<PeerOptions, "identity" | "dataDir" | "apps" | "host" | "port" | "nick" | "discovery">
 >;
 
 /**

@@ -4,7 +4,8 @@
  * to dial is a pure function of the peer's state, {@linkcode planDials}; a round of upkeep,
  * {@linkcode upkeepRound}, feeds it from any peer that answers {@linkcode UpkeepPeer} (the
  * simulation in tests/ runs a thousand over an in-memory network); {@linkcode Upkeep} runs the
- * rounds of a real peer.
+ * rounds of a real peer. Addresses heard on the LAN (hints) are dialed with their peer's id
+ * pinned, and at a rate of their own: announcements cost nothing to forge.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import type { Dialer } from "./dialer.ts";
 import type { PeerExchange } from "./peer_exchange.ts";
 import type { ResolvedPeerOptions } from "./peer_options.ts";
 import type { Registry } from "./registry.ts";
+import { TokenBucket } from "./worker/token_bucket.ts";
 
 /** Most recent dials upkeep keeps in flight at once (see `SLOW_DIAL_MS`). */
 export const MAX_UPKEEP_DIALS = 2;
@@ -31,6 +33,10 @@ export const REBALANCE_SLACK = 2;
  * 5 or 10 s (docs/ARCHITECTURE.md).
  */
 export const REBALANCE_MIN_AGE_MS = 15_000;
+/** Dials a second, on average, of addresses heard on the LAN (hints), whatever is heard. */
+export const HINT_DIALS_PER_SECOND = 2;
+/** Hints dialed at once at most, when none was for a while. */
+export const HINT_DIAL_BURST = 4;
 
 /** What upkeep decides from. */
 export interface UpkeepState {
@@ -55,14 +61,16 @@ export interface UpkeepState {
    * dialed, the one at that fraction of the list. Undefined: no exploring this round.
    */
   explore?: number;
+  /** Most hints (candidates `heard` on the LAN) to dial this round (default: no limit). */
+  hintDials?: number;
 }
 
 /**
  * The addresses to dial now: the first candidates that are neither connected nor being dialed,
  * as many as bring the connections up to the target (and never past `maxConnections`), with at
  * most {@linkcode MAX_UPKEEP_DIALS} recent dials and {@linkcode MAX_DIALS} dials in all in
- * flight. At the target, when `explore` says so, one candidate at random: two parts of a mesh
- * that each look whole find each other this way.
+ * flight, and at most `hintDials` hints. At the target, when `explore` says so, one candidate at
+ * random: two parts of a mesh that each look whole find each other this way.
  *
  * @example
  * ```ts
@@ -87,13 +95,16 @@ export function planDials(state: UpkeepState): KnownAddress[] {
   let connections = state.connections;
   let recent = state.dialsInFlight;
   let all = state.allDials ?? state.dialsInFlight;
+  let hints = state.hintDials ?? Infinity;
   const open = state.candidates.filter((entry) =>
     !(entry.id && state.connectedIds.has(entry.id)) &&
-    !state.busyAddresses.has(formatAddress(entry))
+    !state.busyAddresses.has(formatAddress(entry)) &&
+    !(entry.heard && hints <= 0)
   );
   const plan: KnownAddress[] = [];
   for (const entry of open) {
     if (connections >= limit || recent >= MAX_UPKEEP_DIALS || all >= MAX_DIALS) break;
+    if (entry.heard && hints-- <= 0) continue;
     plan.push(entry);
     connections++;
     recent++;
@@ -171,8 +182,10 @@ export interface UpkeepPeer {
   busyAddresses(): ReadonlySet<string>;
   /** Addresses that may be dialed now, best first (see `AddressBook.dialable`). */
   candidates(): KnownAddress[];
-  /** Starts a dial of `entry`; its outcome goes to the address book. */
-  dial(entry: KnownAddress): void;
+  /** Most hints (addresses heard on the LAN) to dial at `now` (default: no limit). */
+  hintDials?(now: number): number;
+  /** Starts a dial of `entry` at `now` (a hint pinned to its id); its outcome goes to the book. */
+  dial(entry: KnownAddress, now: number): void;
   /** Retells every neighbour the exchange list, if that is due at `now`. */
   gossip(now: number): void;
 }
@@ -240,8 +253,9 @@ export function upkeepRound(
     connectedIds: peer.connectedIds(),
     busyAddresses: peer.busyAddresses(),
     explore: explore ? random() : undefined,
+    hintDials: peer.hintDials?.(now),
   });
-  for (const entry of plan) peer.dial(entry);
+  for (const entry of plan) peer.dial(entry, now);
   return next;
 }
 
@@ -289,12 +303,18 @@ export interface UpkeepHost {
 export class Upkeep {
   readonly #host: UpkeepHost;
   readonly #peer: UpkeepPeer;
+  readonly #hints = { bucket: new TokenBucket(HINT_DIALS_PER_SECOND, HINT_DIAL_BURST), dialed: 0 };
   #exploreAt = 0;
 
   /** Upkeep of the peer `host` describes. */
   constructor(host: UpkeepHost) {
     this.#host = host;
-    this.#peer = peerOf(host);
+    this.#peer = peerOf(host, this.#hints);
+  }
+
+  /** Dials of hints (addresses heard on the LAN) since the peer started. */
+  get hintsDialed(): number {
+    return this.#hints.dialed;
   }
 
   /**
@@ -308,7 +328,7 @@ export class Upkeep {
 }
 
 /** A real peer's registry, book, dialer and exchange, as {@linkcode upkeepRound} sees them. */
-function peerOf(host: UpkeepHost): UpkeepPeer {
+function peerOf(host: UpkeepHost, hints: { bucket: TokenBucket; dialed: number }): UpkeepPeer {
   const { options, registry, book, dialer, exchange } = host;
   return {
     targetConnections: options.targetConnections,
@@ -338,14 +358,25 @@ function peerOf(host: UpkeepHost): UpkeepPeer {
       return busy;
     },
     candidates: () => book.dialable(),
-    dial: (entry) =>
-      dialer.dial(entry).catch((error) => {
+    hintDials: (now) => {
+      hints.bucket.take(0, now); // refilled for the time since the last round
+      return Math.max(0, Math.floor(hints.bucket.tokens));
+    },
+    dial: (entry, now) => {
+      if (entry.heard) {
+        hints.bucket.take(1, now);
+        hints.dialed++;
+      }
+      // A hint's peer must prove the id it was heard with: a forged announcement cannot send
+      // this peer to another.
+      dialer.dial(entry, entry.heard ? entry.id : undefined).catch((error) => {
         // Report an address going bad once, not on every retry of the backoff, and not at all
-        // for a peer that said goodbye: it left, it did not fail.
-        if (entry.failures === 1 && !entry.left) {
+        // for a peer that said goodbye (it left, it did not fail) or a hint (anyone can forge one).
+        if (entry.failures === 1 && !entry.left && !entry.heard) {
           options.log(`${(error as Error).message}; will retry with backoff`);
         }
-      }),
+      });
+    },
     gossip: (now) => exchange.gossip(now),
   };
 }

@@ -4,6 +4,8 @@ import { AddressBook, type KnownAddress } from "./address_book.ts";
 import { closeAll, peers, waitFor } from "./testing.ts";
 import {
   EXPLORE_EVERY_MS,
+  HINT_DIAL_BURST,
+  HINT_DIALS_PER_SECOND,
   MAX_DIALS,
   MAX_UPKEEP_DIALS,
   type Neighbour,
@@ -142,6 +144,23 @@ Deno.test("at its target a peer explores: one random candidate, and only when to
   assert.deepEqual(planDials(state(book, { ...full, explore: 0, maxConnections: 4 })), []);
   assert.deepEqual(planDials(state(book, { ...full, explore: 0, dialsInFlight: 2 })), []);
   assert.deepEqual(planDials(state(book, { ...full, explore: 0, targetConnections: 0 })), []);
+});
+
+Deno.test("hints are dialed within their own budget, which never holds back other addresses", () => {
+  const book = bookOf(4); // ports 7000-7003
+  for (let i = 0; i < 4; i++) book.hint({ host: "10.0.1.1", port: 8000 + i }, "77".repeat(16), i);
+  // Heard after the others were seen: the hints come first among candidates.
+  for (const entry of book.list()) if (entry.heard) entry.lastSeenAt += 10_000;
+  assert.deepEqual(ports(planDials(state(book))), [8003, 8002], "hints heard last, first");
+  assert.deepEqual(ports(planDials(state(book, { hintDials: 1 }))), [8003, 7000]);
+  assert.deepEqual(ports(planDials(state(book, { hintDials: 0 }))), [7000, 7001]);
+  const full = { targetConnections: 4, connections: 4, hintDials: 0 };
+  for (const explore of [0, 0.5, 0.99]) {
+    const plan = planDials(state(book, { ...full, explore }));
+    assert.ok(plan.every((entry) => !entry.heard), "no hint explored past the budget either");
+  }
+  assert.equal(HINT_DIALS_PER_SECOND, 2);
+  assert.equal(HINT_DIAL_BURST, 4);
 });
 
 Deno.test("slow dials do not hold upkeep back, but dials in all are capped", () => {

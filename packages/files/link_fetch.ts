@@ -63,21 +63,20 @@ export class LinkFetcher {
   }
 
   /**
-   * Resolves once the root of `link` is in the catalog: at once if it is, else after dialing the
-   * link's peer (unless it is a neighbour) and its announcement of the root, within `timeoutMs`.
+   * Resolves once the link's peer has proven the id the link names (a neighbour has; anyone else
+   * is dialed) and the root of `link` is in the catalog (at once if it was, else once announced,
+   * within `timeoutMs`). The peer is proven even when the root is known from others: a link pins
+   * who it names, and an altered one is refused rather than quietly served by someone else.
    * Throws a {@linkcode FileShareError}: `wrong-peer` when the peer there is not the one the link
    * names, `unreachable` when it cannot be reached, `not-offered` when it does not announce the
    * root in time (or this closes).
    */
   async reach(link: ShareLink, timeoutMs: number): Promise<void> {
-    if (this.#host.known(link.root)) return;
     const where = formatAddress(link);
-    const arrived = this.#arrival(link.root, timeoutMs);
     if (!this.#host.connected(link.id)) {
       try {
         await this.#host.connect(link.host, link.port, link.id);
       } catch (error) {
-        arrived.cancel();
         const message = (error as Error).message;
         if (error instanceof ConnectError && error.reason === "wrong-peer") {
           throw new FileShareError(
@@ -89,6 +88,9 @@ export class LinkFetcher {
         throw new FileShareError("unreachable", `cannot reach ${where} for the link: ${message}`);
       }
     }
+    // Checked and waited for in one turn: an announcement cannot slip in between.
+    if (this.#host.known(link.root)) return;
+    const arrived = this.#arrival(link.root, timeoutMs);
     if (await arrived.promise) return;
     throw new FileShareError(
       "not-offered",

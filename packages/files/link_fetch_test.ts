@@ -30,11 +30,19 @@ async function refusal(promise: Promise<unknown>): Promise<FileShareError> {
   return error;
 }
 
-Deno.test("a root known already needs no dial", async () => {
+Deno.test("a root known already still has the link's peer proven: dialed pinned, or refused", async () => {
   const { fetcher, known, dials } = harness();
   known.add(link.root);
   await fetcher.reach(link, 1000);
-  assert.deepEqual(dials, []);
+  assert.deepEqual(dials, [`10.0.0.7:7000 ${link.id}`]);
+  const wrong = new ConnectError("wrong-peer", `expected peer ${link.id} at 10.0.0.7:7000 but…`);
+  const altered = harness({ failWith: wrong });
+  altered.known.add(link.root);
+  assert.equal((await refusal(altered.fetcher.reach(link, 1000))).code, "wrong-peer");
+  const neighbour = harness({ connected: true });
+  neighbour.known.add(link.root);
+  await neighbour.fetcher.reach(link, 1000);
+  assert.deepEqual(neighbour.dials, [], "a neighbour with the link's id has proven it");
 });
 
 Deno.test("the link's peer is dialed pinned to its id, and its announcement waited for", async () => {

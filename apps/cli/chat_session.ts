@@ -1,0 +1,114 @@
+/**
+ * What a typed chat line does: the commands carried out on the session's peer, chat and files.
+ * What goes wrong is said, and the chat goes on.
+ *
+ * @module
+ */
+import type { Peer } from "@meshtalk/core";
+import type { Chat } from "@meshtalk/chat";
+import { CHAT_HELP, type ChatCommand, parseChatCommand } from "./chat_commands.ts";
+import type { ChatFiles } from "./chat_files.ts";
+import { formatMessage, formatPeer, type Me, neighbourLines, statsLine } from "./chat_view.ts";
+import type { Output } from "./output.ts";
+
+/** What a typed line is carried out with. */
+export interface Session {
+  out: Output;
+  peer: Peer;
+  chat: Chat;
+  files: ChatFiles;
+  /** This peer, as message lines name it. */
+  me: Me;
+  quit: () => void;
+}
+
+/**
+ * Carries out a typed line; what goes wrong is said, and the chat goes on.
+ *
+ * @example
+ * ```ts ignore
+ * await execute(session, "/peers");
+ * ```
+ */
+export async function execute(session: Session, line: string): Promise<void> {
+  try {
+    const command = parseChatCommand(line);
+    if (command) await perform(session, command);
+  } catch (error) {
+    session.out.error((error as Error).message);
+  }
+}
+
+async function perform(
+  { out, peer, chat, files, me, quit }: Session,
+  command: ChatCommand,
+): Promise<void> {
+  switch (command.name) {
+    case "say": {
+      const sent = chat.say(command.text);
+      // A terminal shows what was typed already; a script's lines are shown as sent.
+      if (!out.json && !Deno.stdin.isTerminal()) out.line(formatMessage(out, sent, me));
+      break;
+    }
+    case "connect": {
+      const { host, port, expectPeer } = command;
+      const info = await peer.connect(host, port, { expectPeer });
+      out.line(out.paint("2", `* connected to ${formatPeer(info)} at ${info.address}`));
+      break;
+    }
+    case "disconnect": {
+      const gone = await peer.disconnect(command.target);
+      if (!gone) {
+        out.error(`no neighbour matches "${command.target}"; see /peers`);
+        break;
+      }
+      out.line(out.paint("2", `* disconnected from ${formatPeer(gone)}; it will not be redialed`));
+      break;
+    }
+    case "peers": {
+      const nicks = chat.knownPeers(); // nicknames seen on messages are the newest
+      const list = peer.peers().map((info) => ({ ...info, nick: nicks.get(info.id) ?? info.nick }));
+      out.event("peers", {
+        peers: list.map(({ id, nick, address, rttMs }) => ({ id, nick, address, rttMs })),
+      });
+      for (const line of neighbourLines(list)) out.line(line);
+      break;
+    }
+    case "nick":
+      chat.setNick(command.nick);
+      out.line(out.paint("2", `* you are now ${chat.nick}`));
+      break;
+    case "msg": {
+      const sent = chat.direct(command.to, command.text);
+      if (!out.json) out.line(formatMessage(out, sent, me));
+      break;
+    }
+    case "stats": {
+      const stats = chat.stats();
+      out.event("stats", { ...stats });
+      if (!out.json) out.line(statsLine(stats));
+      break;
+    }
+    case "history":
+      for (const message of chat.history()) out.line(formatMessage(out, message, me));
+      break;
+    case "share":
+      await files.share(command.path);
+      break;
+    case "files":
+      files.list();
+      break;
+    case "get":
+      await files.get(command.target);
+      break;
+    case "cancel":
+      files.cancel(command.target);
+      break;
+    case "help":
+      out.line(CHAT_HELP);
+      break;
+    case "quit":
+      quit();
+      break;
+  }
+}
