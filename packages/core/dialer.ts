@@ -185,8 +185,10 @@ export class Dialer {
       return info;
     } catch (error) {
       const reason = (error as ConnectError).reason;
-      // Someone else answers there: upkeep must not dial it unpinned behind the user's back.
-      if (reason === "wrong-peer") book.setBlocked(address, true);
+      // Someone else answers where the user asked for a peer: upkeep must not dial it unpinned
+      // behind the user's back. A hint (heard on the LAN, anyone may forge one) naming the wrong
+      // id only fails: it must not let a forger block a real peer's address.
+      if (reason === "wrong-peer" && pinned) book.setBlocked(address, true);
       else if (reason !== "self") book.failed(address);
       throw error;
     }
