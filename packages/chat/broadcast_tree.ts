@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { BoundedMap } from "@meshtalk/core";
+import { BoundedMap, BoundedSet } from "@meshtalk/core";
 import type { Numbered, StreamLog, StreamSummary } from "./stream_log.ts";
 
 /** What two ends of a link say to each other. */
@@ -79,6 +79,15 @@ const HOLES_PER_ANNOUNCEMENT = 256;
  * could send it. The log then counts it as had, so that it is not asked for again and again.
  */
 const GIVE_UP_MS = 30_000;
+/**
+ * Grafts sent for one hole before asking stops: the neighbours asked did not keep it (it is older
+ * than what they keep), and those that announced it too most likely keep no more. The hole is
+ * forgotten, not counted as had: a later announcement asks again, and a new link's summary answer
+ * still brings it if anyone has it (a graft lost across a partition must not lose the message).
+ * Without this, a peer that missed many old messages (one that restarted) asks for each every
+ * `graftAfterMs` until {@linkcode GIVE_UP_MS}.
+ */
+const MAX_TRIES = 3;
 /** Holes asked for at once: announcements cannot grow this without end. */
 const MAX_WANTED = 4096;
 /** Most numbers of one stream, and most streams, one graft asks for (the wire's bound). */
@@ -87,6 +96,8 @@ export const MAX_GRAFT = 64;
 export const MAX_SUMMARY = 512;
 /** Streams whose last arrival is remembered. */
 const MAX_FLOWING = 4096;
+/** Messages remembered as having come late: more than a log keeps to answer grafts with. */
+const MAX_LATE = 4096;
 
 interface Wanted {
   stream: string;
@@ -126,6 +137,11 @@ export class BroadcastTree<I extends Numbered> {
   readonly #wanted = new Map<string, Wanted>();
   /** When a message of each stream last arrived: a stream still flowing is not grafted. */
   readonly #lastArrival = new BoundedMap<string, number>(MAX_FLOWING);
+  /**
+   * Messages that came late (`stream#n`): a graft is answered with them marked late too, so that
+   * a message said across a partition is late wherever it goes, whichever way it takes.
+   */
+  readonly #cameLate = new BoundedSet<string>(MAX_LATE);
   readonly #stats: TreeStats = {
     pushed: 0,
     announced: 0,
@@ -221,6 +237,13 @@ export class BroadcastTree<I extends Numbered> {
         this.#o.log.add(wanted); // lost: asking again would only bring the same answer
         continue;
       }
+      // Asking stops once the answer to the last try would have come (by when the next was due).
+      const tried = wanted.tries >= MAX_TRIES &&
+        now - wanted.since >= this.#o.graftAfterMs * (wanted.tries + 1);
+      if (tried) {
+        this.#wanted.delete(key);
+        continue;
+      }
       if (wanted.from.length === 0) {
         this.#wanted.delete(key); // everyone who had it left; a new link's summary may bring it
         continue;
@@ -279,10 +302,14 @@ export class BroadcastTree<I extends Numbered> {
       }
       return;
     }
-    this.#wanted.delete(`${item.stream}#${item.n}`);
+    const key = `${item.stream}#${item.n}`;
+    this.#wanted.delete(key);
     this.#lastArrival.set(item.stream, this.#o.now());
     this.#lastArrival.touch(item.stream);
-    if (late) this.#stats.late++;
+    if (late) {
+      this.#stats.late++;
+      this.#cameLate.add(key);
+    }
     const onward = this.#o.forward(item);
     // Kept as it goes on, so that answers and grafts send what a relay would.
     if (onward) this.#o.log.keep(onward);
@@ -333,7 +360,7 @@ export class BroadcastTree<I extends Numbered> {
       for (const n of numbers) {
         const item = this.#o.log.get(stream, n);
         if (!item) continue;
-        this.#o.send([from], { t: "item", item, late: false });
+        this.#o.send([from], { t: "item", item, late: this.#cameLate.has(`${stream}#${n}`) });
         this.#stats.pushed++;
       }
     }

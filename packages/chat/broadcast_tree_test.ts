@@ -11,6 +11,8 @@ type Item = { stream: string; n: number; hops: number };
 class Mesh {
   readonly trees: BroadcastTree<Item>[] = [];
   readonly shown: Map<string, number>[] = [];
+  /** Per peer: the messages it was given late. */
+  readonly late: Set<string>[] = [];
   readonly links = new Set<string>();
   #queue: [to: number, from: number, message: TreeMessage<Item>][] = [];
   now = 0;
@@ -20,6 +22,8 @@ class Mesh {
     for (let i = 0; i < count; i++) {
       const shown = new Map<string, number>();
       this.shown.push(shown);
+      const late = new Set<string>();
+      this.late.push(late);
       this.trees.push(
         new BroadcastTree<Item>({
           log: new StreamLog(),
@@ -29,9 +33,10 @@ class Mesh {
               this.#queue.push([Number(peer), i, message]);
             }
           },
-          deliver: (item) => {
+          deliver: (item, _from, cameLate) => {
             const key = `${item.stream}#${item.n}`;
             shown.set(key, (shown.get(key) ?? 0) + 1);
+            if (cameLate) late.add(key);
           },
           forward: (item) => item.hops > 1 ? { ...item, hops: item.hops - 1 } : null,
           now: () => this.now,
@@ -170,4 +175,46 @@ Deno.test("a message stops at its hop limit", () => {
   mesh.trees[0].publish({ stream: "p0.1", n: 1, hops: 2 });
   mesh.settle();
   assert.deepEqual(mesh.shown.map((s) => s.size), [0, 1, 1, 0, 0]);
+});
+
+Deno.test("a hole no neighbour keeps is grafted three times, not for as long as it is missing; a new link still brings it", () => {
+  let now = 0;
+  const grafts: string[] = [];
+  const shown: string[] = [];
+  const tree = new BroadcastTree<Item>({
+    log: new StreamLog(),
+    send: (peers, message) => {
+      if (message.t === "graft") grafts.push(`${peers} ${JSON.stringify(message.want)}`);
+    },
+    deliver: (item, _, late) => shown.push(`${item.stream}#${item.n}${late ? " late" : ""}`),
+    forward: (item) => item,
+    now: () => now,
+  });
+  tree.join("b");
+  tree.receive("b", { t: "prune" });
+  // b has 1..3 of a stream, but keeps none of them any more (older than what it keeps): it
+  // never answers a graft.
+  tree.receive("b", { t: "ihave", have: [["p9.1", 3, 3]] });
+  for (; now <= 40_000; now += 100) tree.tick();
+  assert.deepEqual(grafts, Array(3).fill('b [["p9.1",[1,2,3]]]'));
+  // Given up asking, not counted as had: a summary answer on a new link brings it.
+  tree.join("c");
+  tree.receive("c", { t: "item", item: say(9, 2), late: true });
+  assert.deepEqual(shown, ["p9.1#2 late"]);
+});
+
+Deno.test("a message said across a partition is late at every peer of the other side, also one that grafted it", () => {
+  const mesh = new Mesh(3);
+  mesh.link(1, 2);
+  mesh.settle();
+  // The link 1-2 carries announcements only (as when the tree reaches 2 some other way).
+  mesh.trees[1].receive("2", { t: "prune" });
+  mesh.trees[2].receive("1", { t: "prune" });
+  mesh.trees[0].publish(say(0, 1)); // said on the other side, with no link to it
+  mesh.settle();
+  mesh.link(0, 1); // the heal: 1 gets it in answer to its summary, and announces it to 2
+  mesh.settle();
+  assert.ok(mesh.trees[2].stats().grafts > 0, "2 grafted it from 1");
+  assert.ok(mesh.everyoneOnce([say(0, 1)], (_, peer) => peer === 0));
+  assert.deepEqual(mesh.late.map((late) => [...late]), [[], ["p0.1#1"], ["p0.1#1"]]);
 });
