@@ -76,8 +76,8 @@ export class StreamLog<I extends Numbered> {
   /** An empty log. */
   constructor(options: StreamLogOptions = {}) {
     this.#streams = new BoundedMap(options.maxStreams ?? 4096);
-    this.#items = new BoundedMap(options.maxItems ?? 1000);
-    this.#maxGaps = options.maxGaps ?? 1024;
+    this.#items = new BoundedMap(options.maxItems ?? 4096);
+    this.#maxGaps = options.maxGaps ?? 8192;
   }
 
   /** True if message `n` of `stream` was had (or given up). */
