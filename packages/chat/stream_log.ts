@@ -76,7 +76,7 @@ export class StreamLog<I extends Numbered> {
   /** An empty log. */
   constructor(options: StreamLogOptions = {}) {
     this.#streams = new BoundedMap(options.maxStreams ?? 4096);
-    this.#items = new BoundedMap(options.maxItems ?? 4096);
+    this.#items = new BoundedMap(options.maxItems ?? 1000);
     this.#maxGaps = options.maxGaps ?? 8192;
   }
 
