@@ -24,7 +24,10 @@
  * @module
  */
 import { BoundedMap, BoundedSet } from "@meshtalk/core";
+import { type Announcement, PendingAnnouncements } from "./announcements.ts";
 import type { Numbered, StreamLog, StreamSummary } from "./stream_log.ts";
+
+export type { Announcement } from "./announcements.ts";
 
 /** What two ends of a link say to each other. */
 export type TreeMessage<I> =
@@ -61,9 +64,6 @@ export interface TreeOptions<I extends Numbered> {
   /** Most streams in a summary (default and most {@linkcode MAX_SUMMARY}). */
   maxSummary?: number;
 }
-
-/** Of one stream, the runs of numbers `[from, to]` (inclusive) a neighbour has lately had. */
-export type Announcement = [stream: string, runs: [from: number, to: number][]];
 
 /** Counters since the tree started. */
 export interface TreeStats {
@@ -103,10 +103,8 @@ const MAX_TREES = 4096;
 const MAX_LATE = 4096;
 /** Most numbers of one stream, and most streams, one graft asks for (the wire's bound). */
 export const MAX_GRAFT = 64;
-/** Most streams in a summary or an announcement, and most runs of one stream (the wire's bound). */
+/** Most streams in a summary (the wire's bound). */
 export const MAX_SUMMARY = 512;
-/** Most runs of one stream in one announcement (the wire's bound); past it, announced at once. */
-export const MAX_RUNS = 64;
 
 interface Wanted {
   stream: string;
@@ -147,8 +145,8 @@ export class BroadcastTree<I extends Numbered> {
    * last grafted. A peer that says one line now and then starts on a tree, not a flood.
    */
   readonly #usuallyLazy = new Set<string>();
-  /** Per lazy neighbour: per stream, the runs of numbers had since it was last told. */
-  readonly #toAnnounce = new Map<string, Map<string, [number, number][]>>();
+  /** Per lazy neighbour: what it has yet to be told. */
+  readonly #pending = new PendingAnnouncements();
   readonly #wanted = new Map<string, Wanted>();
   /**
    * Messages that came late (`stream#n`): a graft is answered with them marked late too, so that
@@ -183,7 +181,7 @@ export class BroadcastTree<I extends Numbered> {
     this.#neighbours.delete(peer);
     this.#usuallyLazy.delete(peer);
     for (const lazy of this.#lazy.values()) lazy.delete(peer);
-    this.#toAnnounce.delete(peer);
+    this.#pending.drop(peer);
     for (const wanted of this.#wanted.values()) {
       const at = wanted.from.indexOf(peer);
       if (at >= 0) wanted.from.splice(at, 1);
@@ -232,7 +230,7 @@ export class BroadcastTree<I extends Numbered> {
    * did not come in time. Call it every ~100 ms.
    */
   tick(): void {
-    for (const peer of this.#toAnnounce.keys()) this.#announce(peer);
+    for (const peer of this.#pending.peers()) this.#announce(peer);
     const now = this.#o.now();
     const grafts = new Map<string, Map<string, number[]>>();
     for (const [key, wanted] of this.#wanted) {
@@ -318,8 +316,10 @@ export class BroadcastTree<I extends Numbered> {
     const to: string[] = [];
     for (const peer of this.#neighbours) {
       if (peer === from) continue;
-      if (lazy?.has(peer)) this.#note(peer, item);
-      else to.push(peer);
+      if (lazy?.has(peer)) {
+        const full = this.#pending.note(peer, item);
+        if (full) this.#announce(peer, full);
+      } else to.push(peer);
     }
     if (to.length > 0) {
       this.#o.send(to, { t: "item", item, late });
@@ -335,31 +335,10 @@ export class BroadcastTree<I extends Numbered> {
     return lazy;
   }
 
-  /** Notes that `item` is to be announced to lazy neighbour `peer`. */
-  #note(peer: string, item: I): void {
-    let streams = this.#toAnnounce.get(peer);
-    let runs = streams?.get(item.stream);
-    const last = runs?.at(-1);
-    const extends_ = last !== undefined && item.n === last[1] + 1;
-    // An announcement names at most MAX_SUMMARY streams and MAX_RUNS runs of one: a full one goes
-    // now. (A stream's messages mostly come in order, so its runs stay few.)
-    const full = runs ? !extends_ && runs.length >= MAX_RUNS : (streams?.size ?? 0) >= MAX_SUMMARY;
-    if (full) {
-      this.#announce(peer);
-      streams = runs = undefined;
-    }
-    if (!streams) this.#toAnnounce.set(peer, streams = new Map());
-    if (!runs) streams.set(item.stream, runs = []);
-    if (extends_ && !full) last![1] = item.n;
-    else runs.push([item.n, item.n]);
-  }
-
   /** Sends lazy neighbour `peer` what waits to be announced to it. */
-  #announce(peer: string): void {
-    const streams = this.#toAnnounce.get(peer);
-    if (!streams || streams.size === 0) return;
-    this.#toAnnounce.delete(peer);
-    this.#o.send([peer], { t: "ihave", have: [...streams] });
+  #announce(peer: string, have = this.#pending.take(peer)): void {
+    if (!have) return;
+    this.#o.send([peer], { t: "ihave", have });
     this.#stats.announced++;
   }
 

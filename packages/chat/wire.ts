@@ -22,7 +22,8 @@ import {
   type StrSchema,
   type UintSchema,
 } from "@meshtalk/core";
-import { MAX_GRAFT, MAX_RUNS, MAX_SUMMARY } from "./broadcast_tree.ts";
+import { MAX_RUNS } from "./announcements.ts";
+import { MAX_GRAFT, MAX_SUMMARY } from "./broadcast_tree.ts";
 
 /** Longest message text, in characters; also the most text one `say` carries in all its lines. */
 export const MAX_TEXT_LENGTH = 4000;
