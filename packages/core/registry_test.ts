@@ -59,7 +59,7 @@ Deno.test("a connection dialed by the lower id wins; between two of one dialer, 
   assert.equal(preferredConnection(byLow, again, low), again);
 });
 
-Deno.test("a second connection to a peer is collapsed: the kept one stays, the other is closed", () => {
+Deno.test("a second connection to a peer is collapsed: the kept one stays, the other is handed back to end", () => {
   const registry = new Registry(low);
   const first = fakeRecord({
     id: high,
@@ -76,9 +76,14 @@ Deno.test("a second connection to a peer is collapsed: the kept one stays, the o
   assert.deepEqual(registry.open(first, 60_000), { kind: "first", returning: false });
   registry.add(second);
   const opened = registry.open(second, 60_000);
-  assert.deepEqual(opened, { kind: "duplicate", kept: second }, "the one the lower id dialed");
+  assert.deepEqual(
+    opened,
+    { kind: "duplicate", kept: second, dropped: first },
+    "the one the lower id dialed",
+  );
   assert.equal(registry.byId.get(high), second);
-  assert.deepEqual(first.fake.closedWith, { reason: "duplicate connection", code: "duplicate" });
+  // Ended gracefully by the caller (see handover.ts): the other side may still be sending on it.
+  assert.equal(first.fake.closedWith, null);
   assert.equal(second.fake.closedWith, null);
   assert.equal(registry.peers().length, 1);
 });
@@ -97,12 +102,33 @@ Deno.test("a new connection replaces one that is closing or silent: the peer res
     else old.fake.lastReceivedAt = performance.now() - 5000;
     const fresh = fakeRecord({ id: high, direction: "inbound" }); // preferred would keep `old`
     registry.add(fresh);
-    assert.deepEqual(registry.open(fresh, 1000), { kind: "duplicate", kept: fresh }, dead);
+    assert.deepEqual(
+      registry.open(fresh, 1000),
+      { kind: "duplicate", kept: fresh, dropped: null },
+      dead,
+    );
     assert.equal(
       old.fake.closedWith?.reason,
       dead === "closing" ? "going" : "duplicate connection",
     );
   }
+});
+
+Deno.test("a connection the other side said it drops gives way to the next, even silent", () => {
+  const registry = new Registry(low);
+  const replaced = fakeRecord({
+    id: high,
+    direction: "outbound",
+    ephemeralKeys: { mine: "00", theirs: "00" },
+  });
+  registry.add(replaced);
+  registry.open(replaced, 1000);
+  replaced.replaced = true;
+  replaced.fake.lastReceivedAt = performance.now() - 5000; // nothing follows a bye
+  const twin = fakeRecord({ id: high, direction: "inbound" }); // preferred would keep `replaced`
+  registry.add(twin);
+  assert.deepEqual(registry.open(twin, 1000), { kind: "duplicate", kept: twin, dropped: replaced });
+  assert.equal(replaced.fake.closedWith, null, "not a dead socket: ended gracefully by the caller");
 });
 
 Deno.test("a peer whose connection the other side dropped as a duplicate departs only if no twin comes", () => {
