@@ -165,7 +165,7 @@ export class BroadcastTree<I extends Numbered> {
 
   /** A tree with no neighbours yet. */
   constructor(options: TreeOptions<I>) {
-    this.#o = { graftAfterMs: 500, maxAnswer: 1000, maxSummary: MAX_SUMMARY, ...options };
+    this.#o = { graftAfterMs: 200, maxAnswer: 1000, maxSummary: MAX_SUMMARY, ...options };
   }
 
   /** A new neighbour: eager at first, and sent a summary so it can send what this peer lacks. */

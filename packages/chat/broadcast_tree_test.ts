@@ -203,7 +203,7 @@ Deno.test("a hole no neighbour keeps is grafted five times, backing off, not for
     if (grafts.length > before) at.push(now);
   }
   assert.deepEqual(grafts, Array(5).fill('b [["p9.1",[1,2,3]]]'));
-  assert.deepEqual(at, [500, 1000, 2000, 4000, 8000], "each try waits twice as long");
+  assert.deepEqual(at, [200, 400, 800, 1600, 3200], "each try waits twice as long");
   assert.equal(tree.stats().abandoned, 3);
   // Given up asking, not counted as had: a summary answer on a new link brings it.
   tree.join("c");
