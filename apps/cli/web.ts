@@ -121,7 +121,8 @@ export async function startWeb(options: WebOptions): Promise<Web> {
       port: address.port,
       files,
       greeting: () => [{ event: "snapshot", data: state.snapshot() }, live()],
-      api: pageCalls(options),
+      // What a call changed (a nickname, a download begun) shows at once.
+      api: pageCalls(options, () => refreshSoon()),
       onError: (error) => out.error(`web: ${(error as Error).message}`),
     });
   } catch (error) {
@@ -249,8 +250,8 @@ const sayBody: Schema = s.map({ text: s.str(MAX_TEXT_LENGTH), to: s.optional(s.s
 const nickBody: Schema = s.map({ nick: s.str(MAX_NICK_LENGTH) });
 const fileBody: Schema = s.map({ file: s.str(64) });
 
-/** The calls of the page: each body checked, then carried out as its command. */
-function pageCalls(options: WebOptions): Record<string, ApiHandler> {
+/** The calls of the page: each body checked, then carried out as its command; `done` after. */
+function pageCalls(options: WebOptions, done: () => void): Record<string, ApiHandler> {
   const { chat, share, run } = options;
   const act = async (command: PageCommand, needs: unknown, what: string) => {
     if (!needs) throw new WebRequestError(`this peer runs no ${what}`, 404);
@@ -261,6 +262,7 @@ function pageCalls(options: WebOptions): Record<string, ApiHandler> {
         error instanceof FileShareError;
       throw said ? new WebRequestError((error as Error).message) : error;
     }
+    done();
     return {};
   };
   return {

@@ -78,6 +78,9 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
+/** How long closing waits for requests still running. */
+const CLOSE_GRACE_MS = 1000;
+
 /** Headers on every answer: no framing, no scripts or styles from elsewhere, no referrer. */
 const SAFE_HEADERS = {
   "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; " +
@@ -159,7 +162,11 @@ export function startWebServer(options: WebServerOptions): WebServer {
     send: (event, data) => hub.send(event, data),
     close: async () => {
       hub.close();
-      await server.shutdown();
+      // Requests still running (a body trickling in) are given a second, not the rest of time.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_GRACE_MS));
+      await Promise.race([server.shutdown(), late]);
+      clearTimeout(timer);
     },
   };
 }
