@@ -203,9 +203,17 @@ export async function startWeb(options: WebOptions): Promise<Web> {
  * saying so through `log` as the command says its other doings.
  *
  * @example
- * ```ts ignore
- * const run = fileCommands(share, (line) => out.line(line));
- * await run({ name: "get", target: root });
+ * ```ts
+ * import { startPeer } from "@meshtalk/core";
+ * import { createFileShare, filesApp } from "@meshtalk/files";
+ * import { fileCommands } from "./web.ts";
+ * const peer = await startPeer({ host: "127.0.0.1", apps: [filesApp], log: () => {} });
+ * const share = createFileShare(peer);
+ * const run = fileCommands(share, console.log);
+ * await run({ name: "get", target: "ab".repeat(32) }).catch((e) => console.log(e.message));
+ * // "nothing on offer has that hash"
+ * share.close();
+ * await peer.close();
  * ```
  */
 export function fileCommands(
@@ -213,17 +221,18 @@ export function fileCommands(
   log: (line: string) => void,
 ): (command: PageCommand) => Promise<void> {
   return async (command) => {
-    const file = share.files().find((f) => "target" in command && f.root === command.target);
+    if (command.name !== "get" && command.name !== "cancel") {
+      throw new WebRequestError("this peer runs no chat", 404);
+    }
+    const file = share.files().find((f) => f.root === command.target);
     if (!file) throw new WebRequestError("nothing on offer has that hash", 404);
     if (command.name === "get") {
       if (file.state !== "known") return;
       await share.fetch(file.root);
       log(`fetching ${file.name}, as the page asked`);
-    } else if (command.name === "cancel") {
+    } else {
       if (!share.cancel(file.root)) throw new WebRequestError(`${file.name} is not being fetched`);
       log(`stopped fetching ${file.name}, as the page asked`);
-    } else {
-      throw new WebRequestError("this peer runs no chat", 404);
     }
   };
 }

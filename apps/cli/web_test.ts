@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type Peer, startPeer } from "@meshtalk/core";
+import { waitFor } from "@meshtalk/core/testing";
 import { chatApp, ChatError, createChat } from "@meshtalk/chat";
 import { createFileShare, filesApp } from "@meshtalk/files";
 import { RecordingStream } from "./_recording_stream.ts";
@@ -146,29 +147,39 @@ Deno.test("a port in use is said as such, with what to do", async () => {
   }
 });
 
-Deno.test("a share's page fetches and stops what is on offer, by root hash", async () => {
+Deno.test("a share's page fetches what is on offer, by root hash, and says what it cannot do", async () => {
   const dir = await Deno.makeTempDir();
-  const peer = await startPeer({ host: "127.0.0.1", apps: [filesApp], log: () => {} });
-  const share = createFileShare(peer, { out: `${dir}/got` });
+  const start = () => startPeer({ host: "127.0.0.1", apps: [filesApp], log: () => {} });
+  const [seeder, fetcher] = [await start(), await start()];
+  const offering = createFileShare(seeder, { out: `${dir}/seeder` });
+  const share = createFileShare(fetcher, { out: `${dir}/got`, wants: () => false });
   try {
     await Deno.writeFile(`${dir}/a.txt`, new TextEncoder().encode("hello"));
-    const manifest = await share.offer(`${dir}/a.txt`);
+    const manifest = await offering.offer(`${dir}/a.txt`);
+    const saved = new Promise((resolve) => share.on("saved", resolve));
+    await fetcher.connect("127.0.0.1", seeder.port);
+    await waitFor(() => share.files().length === 1, "the offer");
     const said: string[] = [];
     const run = fileCommands(share, (line) => said.push(line));
-    // Here already: nothing to fetch, nothing to stop.
+    await run({ name: "get", target: manifest.root });
+    await saved;
+    assert.deepEqual(await Deno.readTextFile(`${dir}/got/a.txt`), "hello");
+    // Here now: nothing more to fetch, nothing to stop.
     await run({ name: "get", target: manifest.root });
     await assert.rejects(
       () => run({ name: "cancel", target: manifest.root }),
       /a\.txt is not being fetched/,
     );
+    assert.deepEqual(said, ["fetching a.txt, as the page asked"]);
     await assert.rejects(
       () => run({ name: "get", target: "ef".repeat(32) }),
       /nothing on offer has that hash/,
     );
-    assert.deepEqual(said, []);
+    await assert.rejects(() => run({ name: "nick", nick: "ada" }), /this peer runs no chat/);
   } finally {
+    offering.close();
     share.close();
-    await peer.close();
+    await Promise.all([seeder.close(), fetcher.close()]);
     await Deno.remove(dir, { recursive: true });
   }
 });
