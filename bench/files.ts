@@ -1,10 +1,20 @@
-// The files benchmark: one file (BENCH_FILES_MIB, default 1024 MiB) from one seeder, then from
-// four, to one downloader, each a real `share` process on loopback; every piece verified. Against
-// a plain Deno TCP copy of the same bytes in the same run. Reports MiB/s, the ratio, and CPU
-// seconds and peak RSS of each side (from the processes' `stats` events), as a table and in
-// bench/results/files.json. BENCH_FILES_DIR puts the files elsewhere than /dev/shm (to move a file
-// larger than memory); FILES_BENCH_V8_FLAGS replaces the V8 flags of `deno task share`.
+// The files benchmark: one file from one seeder, then from four, to one downloader, each a real
+// `share` process on loopback; every piece verified. Against a plain Deno TCP copy of the same
+// bytes, and against WebTorrent moving the same number of MiB from one seeder process to one
+// downloader process (../shared/peers-bench, see bench/peers.ts), in the same run. Reports MiB/s,
+// the ratios, and CPU seconds and peak RSS of each side (from the processes' `stats` events), as a
+// table and in bench/results/files.json (with the CPU model and WebTorrent's raw records).
+//
+// Environment (all optional): BENCH_FILES_MIB, the file's size (default 1024 MiB);
+// BENCH_FILES_ROUNDS, rounds of every transfer, the table showing medians (default 3);
+// BENCH_FILES_DIR, where the files go instead of /dev/shm (to move a file larger than memory);
+// FILES_BENCH_V8_FLAGS, V8 flags instead of those of `deno task share`; BENCH_VERBOSE=1, the
+// processes' stderr; BENCH_PEERS_DIR, the installed peers-bench (default /tmp/peers-bench);
+// BENCH_SKIP_PEERS=1, no WebTorrent runs.
 import { plainCopy } from "./baseline.ts";
+import { findPeersBench, webTorrent, type WebTorrentRecord } from "./peers.ts";
+import { cpuSeconds } from "./proc_stats.ts";
+import { figure, header, markdownTable, median, type Row, writeResults } from "./report.ts";
 
 const MIB = Number(Deno.env.get("BENCH_FILES_MIB") ?? 1024);
 const share = new URL("../apps/cli/share.ts", import.meta.url).pathname;
@@ -52,10 +62,9 @@ class ShareProcess {
     throw new Error(`no ${name} event; got ${JSON.stringify(this.events.slice(-5))}`);
   }
 
-  /** CPU seconds it has used so far (Linux /proc). */
+  /** CPU seconds it has used so far. */
   cpuSeconds(): number {
-    const fields = Deno.readTextFileSync(`/proc/${this.child.pid}/stat`).split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return cpuSeconds(this.child.pid);
   }
 
   /** Waits for it to exit by itself (`--exit-when-done`); returns its `stats` event. */
@@ -185,85 +194,99 @@ async function readFull(file: Deno.FsFile, buffer: Uint8Array): Promise<number> 
   return at;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 const ROUNDS = Number(Deno.env.get("BENCH_FILES_ROUNDS") ?? 3);
+const peers = await findPeersBench();
+if (peers.skipped) console.error(`files bench: ${peers.skipped}`);
 const plain: number[] = [];
 const one: Run[] = [];
 const four: Run[] = [];
+const torrents: WebTorrentRecord[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   plain.push(await plainCopy(MIB));
   one.push(await transfer(1, round));
+  // Its files on the same file system as meshtalk's: the same work.
+  if (peers.dir) torrents.push(await webTorrent(peers.dir, MIB, `${dir}/webtorrent`));
   four.push(await transfer(4, round));
 }
 await Deno.remove(dir, { recursive: true });
 
 const pick = (runs: Run[]) => runs.find((r) => r.mibs === median(runs.map((x) => x.mibs)))!;
-const plainMiBs = median(plain);
-const rows: { name: string; value: number; unit: string; baseline?: number; target?: string }[] =
-  [];
-rows.push({
-  name: `plain Deno TCP copy, memory to memory, ${MIB} MiB`,
-  value: plainMiBs,
-  unit: "MiB/s",
-});
-rows.push({
-  name: "seeder's first start: manifest of the file (hash workers)",
-  value: MIB / one[0].firstHashSeconds,
-  unit: "MiB/s",
-});
-for (const [label, run] of [["1 seeder", pick(one)], ["4 seeders", pick(four)]] as const) {
-  rows.push({
-    name: `${label} to 1 downloader, every piece verified`,
-    value: run.mibs,
-    unit: "MiB/s",
-    baseline: plainMiBs,
-    target: label === "1 seeder" ? ">= 400 MiB/s" : ">= 1 seeder",
-  });
-  rows.push({
-    name: `${label}: downloader CPU`,
-    value: run.downloader.cpuSeconds as number,
-    unit: "s",
-  });
-  rows.push({
-    name: `${label}: seeder CPU during the transfer (each)`,
-    value: median(run.seederStats.map((s) => s.cpuSeconds as number)),
-    unit: "s",
-  });
-  rows.push({
-    name: `${label}: downloader peak RSS`,
-    value: run.downloader.peakRssMiB as number,
-    unit: "MiB",
-    target: "< 300",
-  });
-  rows.push({
-    name: `${label}: seeder peak RSS (largest)`,
-    value: Math.max(...run.seederStats.map((s) => s.peakRssMiB as number)),
-    unit: "MiB",
-  });
+const plainBaseline = { name: "plain copy", runs: plain };
+const rows: Row[] = [
+  figure(`plain Deno TCP copy, memory to memory, ${MIB} MiB`, "MiB/s", plain),
+  figure("seeder's first start: manifest of the file (hash workers)", "MiB/s", [
+    MIB / one[0].firstHashSeconds,
+  ]),
+];
+for (const [label, runs] of [["1 seeder", one], ["4 seeders", four]] as const) {
+  const run = pick(runs);
+  rows.push(
+    figure(`${label} to 1 downloader, every piece verified`, "MiB/s", runs.map((r) => r.mibs), {
+      baseline: plainBaseline,
+      target: label === "1 seeder" ? ">= 400 MiB/s" : ">= 1 seeder",
+    }),
+  );
+  if (label === "1 seeder" && torrents.length) {
+    rows.push(
+      figure(
+        "WebTorrent, 1 seeder to 1 downloader (direct), every piece SHA-1 checked",
+        "MiB/s",
+        torrents.map((t) => t.throughput_MiB_s),
+        { baseline: plainBaseline },
+      ),
+      figure("1 seeder to 1 downloader, against WebTorrent's", "MiB/s", runs.map((r) => r.mibs), {
+        baseline: { name: "WebTorrent", runs: torrents.map((t) => t.throughput_MiB_s) },
+      }),
+    );
+  }
+  // CPU and memory of the run with the median MiB/s.
+  rows.push(
+    figure(`${label}: downloader CPU`, "s", [run.downloader.cpuSeconds as number]),
+    figure(`${label}: seeder CPU during the transfer (each)`, "s", [
+      median(run.seederStats.map((s) => s.cpuSeconds as number)),
+    ]),
+    figure(`${label}: downloader peak RSS`, "MiB", [run.downloader.peakRssMiB as number], {
+      target: "< 300",
+    }),
+    figure(`${label}: seeder peak RSS (largest)`, "MiB", [
+      Math.max(...run.seederStats.map((s) => s.peakRssMiB as number)),
+    ]),
+  );
+}
+if (torrents.length) {
+  rows.push(
+    figure("WebTorrent: downloader CPU", "s", [median(torrents.map((t) => t.leecher_cpu_s))]),
+    figure("WebTorrent: seeder CPU", "s", [median(torrents.map((t) => t.seeder_cpu_s))]),
+    figure("WebTorrent: downloader peak RSS", "MiB", [
+      median(torrents.map((t) => t.leecher_maxRss_MiB)),
+    ]),
+    figure("WebTorrent: seeder peak RSS", "MiB", [
+      median(torrents.map((t) => t.seeder_maxRss_MiB)),
+    ]),
+  );
 }
 
-const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n.toFixed(2);
-console.log(
-  `\nmeshtalk files benchmark (${
-    new Date().toISOString()
-  }, ${MIB} MiB, ${ROUNDS} rounds, median)\n`,
-);
-console.log("| measure | value | ratio to baseline | target |\n|---|---|---|---|");
-for (const row of rows) {
-  const ratio = row.baseline ? (row.value / row.baseline).toFixed(2) : "";
-  console.log(`| ${row.name} | ${fmt(row.value)} ${row.unit} | ${ratio} | ${row.target ?? ""} |`);
-}
+console.log(`\n${header("meshtalk files benchmark", `${MIB} MiB, ${ROUNDS} rounds, median`)}\n`);
+console.log(markdownTable(rows));
 console.log(
   `\nall runs, MiB/s: 1 seeder ${one.map((r) => r.mibs.toFixed(0)).join(", ")}; ` +
     `4 seeders ${four.map((r) => r.mibs.toFixed(0)).join(", ")}; plain ${
       plain.map((p) => p.toFixed(0)).join(", ")
-    }`,
+    }` +
+    (torrents.length
+      ? `; WebTorrent ${torrents.map((t) => t.throughput_MiB_s.toFixed(0)).join(", ")} ` +
+        `(webtorrent ${torrents[0].webtorrent}, node ${torrents[0].node})`
+      : ""),
 );
-await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
-const out = new URL("./results/files.json", import.meta.url);
-await Deno.writeTextFile(
-  out,
-  JSON.stringify({ date: new Date().toISOString(), mib: MIB, rows, one, four, plain }, null, 2) +
-    "\n",
-);
-console.log(`written to ${out.pathname}`);
+if (peers.skipped) console.log(`\n${peers.skipped}`);
+const out = await writeResults("files", {
+  mib: MIB,
+  rounds: ROUNDS,
+  rows,
+  one,
+  four,
+  plain,
+  peersBench: torrents,
+  ...(peers.skipped ? { peersSkipped: peers.skipped } : {}),
+});
+console.log(`written to ${out}`);

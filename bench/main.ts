@@ -1,5 +1,11 @@
 // deno task bench: the core's figures, each as a ratio against a baseline measured in the same
-// run. Prints a table and writes bench/results/core.json.
+// run. Prints a table and writes bench/results/core.json (with the CPU model), then runs the
+// files and chat benchmarks (bench/files.ts, bench/chat.ts: their own tables and JSON, and the
+// peers they are compared with: WebTorrent, js-libp2p gossipsub).
+//
+// Environment (all optional): BENCH_MIB, the bulk copies' size (default 1024 MiB);
+// BENCH_SKIP_FILES=1, BENCH_SKIP_CHAT=1, skip those benchmarks; BENCH_SKIP_PEERS=1, skip the
+// peers they are compared with. Each of files.ts and chat.ts reads more: see their headers.
 import { decodeValue } from "../packages/core/codec.ts";
 import { encodeFrame, FrameDecoder } from "../packages/core/frame.ts";
 import { RawPeer } from "../packages/core/testing.ts";
@@ -7,10 +13,19 @@ import { startPeer, verifySignature } from "../packages/core/mod.ts";
 import { startUnencryptedPeerForBenchmark } from "../packages/core/peer.ts";
 import { plainCopy } from "./baseline.ts";
 import { bulk } from "./child.ts";
+import { rssMiB } from "./proc_stats.ts";
+import {
+  figure,
+  header,
+  markdownTable,
+  median,
+  quantile,
+  type Row,
+  writeResults,
+} from "./report.ts";
 
 const MIB = Number(Deno.env.get("BENCH_MIB") ?? 1024);
-const rows: { name: string; value: number; unit: string; baseline?: number; target?: string }[] =
-  [];
+const rows: Row[] = [];
 const child = (args: string[]) =>
   new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("./child.ts", import.meta.url).pathname, ...args],
@@ -31,15 +46,6 @@ async function firstLine(process: Deno.ChildProcess): Promise<Record<string, unk
   return JSON.parse(text.split("\n")[0]);
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
-}
-
 // 1. Frame encode and decode, on this thread.
 function codecBench(label: string, message: unknown, count: number) {
   const frame = encodeFrame(message);
@@ -52,8 +58,8 @@ function codecBench(label: string, message: unknown, count: number) {
   t0 = performance.now();
   for (let i = 0; i < count / 64; i++) for (const body of decoder.push(stream)) decodeValue(body);
   const decodeMBs = (stream.length * (count / 64)) / ((performance.now() - t0) / 1000) / 1e6;
-  rows.push({ name: `frame encode, ${label}`, value: encodeMBs, unit: "MB/s" });
-  rows.push({ name: `frame decode, ${label}`, value: decodeMBs, unit: "MB/s" });
+  rows.push(figure(`frame encode, ${label}`, "MB/s", [encodeMBs]));
+  rows.push(figure(`frame decode, ${label}`, "MB/s", [decodeMBs]));
 }
 codecBench("200-byte chat message", {
   t: "app",
@@ -167,49 +173,34 @@ for (let i = 0; i < 3; i++) {
   fileCopyHashed.push(await runtimeFileCopy(1024, true));
   viaMain.push(await runtimeCopy(256));
 }
-const plainMiBs = median(plain);
-rows.push({
-  name: `plain Deno TCP copy, memory to memory, ${MIB} MiB`,
-  value: plainMiBs,
-  unit: "MiB/s",
-});
-rows.push({
-  name: "two peers through the workers, file to /dev/null, 1 MiB pieces, unencrypted (internal)",
-  value: median(toNullPlain),
-  unit: "MiB/s",
-  baseline: plainMiBs,
-  target: "ratio >= 0.5",
-});
-rows.push({
-  name: "the same, encrypted (AES-256-GCM, as every connection is)",
-  value: median(toNull),
-  unit: "MiB/s",
-  baseline: plainMiBs,
-});
-rows.push({
-  name: "encrypted / unencrypted, file to /dev/null (ratio of the medians)",
-  value: median(toNull) / median(toNullPlain),
-  unit: "",
-  target: ">= 0.8",
-});
-rows.push({
-  name: "two peers, file to file through the workers, 1 MiB pieces",
-  value: median(fileCopy),
-  unit: "MiB/s",
-  baseline: plainMiBs,
-});
-rows.push({
-  name: "the same, every piece verified (BLAKE3, hash workers) before it is written",
-  value: median(fileCopyHashed),
-  unit: "MiB/s",
-  baseline: plainMiBs,
-});
-rows.push({
-  name: "two peers, 256 KiB app messages from and to the main thread",
-  value: median(viaMain),
-  unit: "MiB/s",
-  baseline: plainMiBs,
-});
+const plainBaseline = { name: "plain copy", runs: plain };
+rows.push(
+  figure(`plain Deno TCP copy, memory to memory, ${MIB} MiB`, "MiB/s", plain),
+  figure(
+    "two peers through the workers, file to /dev/null, 1 MiB pieces, unencrypted (internal)",
+    "MiB/s",
+    toNullPlain,
+    { baseline: plainBaseline, target: "ratio >= 0.5" },
+  ),
+  figure("the same, encrypted (AES-256-GCM, as every connection is)", "MiB/s", toNull, {
+    baseline: plainBaseline,
+  }),
+  figure("encrypted / unencrypted, file to /dev/null (ratio of the medians)", "", [
+    median(toNull) / median(toNullPlain),
+  ], { target: ">= 0.8" }),
+  figure("two peers, file to file through the workers, 1 MiB pieces", "MiB/s", fileCopy, {
+    baseline: plainBaseline,
+  }),
+  figure(
+    "the same, every piece verified (BLAKE3, hash workers) before it is written",
+    "MiB/s",
+    fileCopyHashed,
+    { baseline: plainBaseline },
+  ),
+  figure("two peers, 256 KiB app messages from and to the main thread", "MiB/s", viaMain, {
+    baseline: plainBaseline,
+  }),
+);
 
 // 3. Ping round trips: main thread -> worker -> socket -> worker -> main thread, and back.
 {
@@ -221,17 +212,12 @@ rows.push({
   const rtts: number[] = [];
   for (let i = 0; i < 3000; i++) rtts.push(await peer.ping(id));
   rtts.sort((a, b) => a - b);
-  rows.push({
-    name: "ping round trip p50, worker on both sides",
-    value: quantile(rtts, 0.5) * 1000,
-    unit: "µs",
-    target: "<= 300",
-  });
-  rows.push({
-    name: "ping round trip p99, worker on both sides",
-    value: quantile(rtts, 0.99) * 1000,
-    unit: "µs",
-  });
+  rows.push(
+    figure("ping round trip p50, worker on both sides", "µs", [quantile(rtts, 0.5) * 1000], {
+      target: "<= 300",
+    }),
+    figure("ping round trip p99, worker on both sides", "µs", [quantile(rtts, 0.99) * 1000]),
+  );
   await peer.close();
   remote.stdin.close();
   await remote.status;
@@ -260,17 +246,19 @@ rows.push({
     }
     await raw.close();
   }
-  rows.push({
-    name: "handshake p50, loopback: hello to verified auth (X25519, HKDF, Ed25519 both ways)",
-    value: median(handshakes),
-    unit: "ms",
-    target: "<= 5",
-  });
-  rows.push({
-    name: "connect p50, loopback: dial to verified auth, the peer's worker start included",
-    value: median(connects),
-    unit: "ms",
-  });
+  rows.push(
+    figure(
+      "handshake p50, loopback: hello to verified auth (X25519, HKDF, Ed25519 both ways)",
+      "ms",
+      [median(handshakes)],
+      { target: "<= 5" },
+    ),
+    figure(
+      "connect p50, loopback: dial to verified auth, the peer's worker start included",
+      "ms",
+      [median(connects)],
+    ),
+  );
   remote.stdin.close();
   await remote.status;
 }
@@ -281,11 +269,10 @@ rows.push({
   const { port } = await firstLine(remote) as { port: number };
   const rss = async () => {
     await new Promise((r) => setTimeout(r, 500));
-    const status = await Deno.readTextFile(`/proc/${remote.pid}/status`);
-    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+    return rssMiB(remote.pid);
   };
   const base = await rss();
-  rows.push({ name: "RSS of an idle peer process", value: base, unit: "MiB" });
+  rows.push(figure("RSS of an idle peer process", "MiB", [base]));
   const raws: RawPeer[] = [];
   for (const target of [1, 16, 64]) {
     while (raws.length < target) {
@@ -294,12 +281,11 @@ rows.push({
       raws.push(raw);
     }
     const now = await rss();
-    rows.push({
-      name: `RSS per connection, ${target} open`,
-      value: (now - base) / target,
-      unit: "MiB",
-      target: "<= 12",
-    });
+    rows.push(
+      figure(`RSS per connection, ${target} open`, "MiB", [(now - base) / target], {
+        target: "<= 12",
+      }),
+    );
   }
   await Promise.all(raws.map((r) => r.close()));
   remote.stdin.close();
@@ -309,24 +295,10 @@ rows.push({
 await Deno.remove(dir, { recursive: true });
 
 // Report.
-const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n.toFixed(2);
-console.log(
-  `\nmeshtalk core benchmark (${
-    new Date().toISOString()
-  }, ${Deno.build.target}, ${navigator.hardwareConcurrency} cores)\n`,
-);
-console.log("| measure | value | ratio to baseline | target |\n|---|---|---|---|");
-for (const row of rows) {
-  const ratio = row.baseline ? (row.value / row.baseline).toFixed(2) : "";
-  console.log(`| ${row.name} | ${fmt(row.value)} ${row.unit} | ${ratio} | ${row.target ?? ""} |`);
-}
-await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
-const out = new URL("./results/core.json", import.meta.url);
-await Deno.writeTextFile(
-  out,
-  JSON.stringify({ date: new Date().toISOString(), mib: MIB, rows }, null, 2) + "\n",
-);
-console.log(`\nwritten to ${out.pathname}`);
+console.log(`\n${header("meshtalk core benchmark", `${MIB} MiB bulk copies, 3 rounds, median`)}\n`);
+console.log(markdownTable(rows));
+const out = await writeResults("core", { mib: MIB, rows });
+console.log(`\nwritten to ${out}`);
 
 // The files (share processes) and chat (10 peer processes) benchmarks run as processes of their
 // own, each with its own table and JSON.

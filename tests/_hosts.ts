@@ -109,6 +109,34 @@ export class Hosts {
     await ip("-n", this.#bridges, "link", "set", this.#port(i), unplugged ? "down" : "up");
   }
 
+  /**
+   * Cuts host `i` off as a black hole: unplugged, while every other host still believes it is
+   * there (a permanent neighbour entry with its hardware address). What they send it then leaves
+   * and vanishes, as across a dead link beyond a router, so that a connect waits for an answer
+   * that never comes; a plain unplug fails a connect after a few seconds of neighbour lookups
+   * ("no route to host").
+   */
+  async blackhole(i: number): Promise<void> {
+    const mac = await this.#hardwareAddress(i);
+    await this.unplug(i, true);
+    for (let other = 0; other < this.count; other++) {
+      if (other === i) continue;
+      await ip(
+        "-n",
+        this.namespace(other),
+        "neigh",
+        "replace",
+        this.address(i),
+        "lladdr",
+        mac,
+        "dev",
+        this.#link(other),
+        "nud",
+        "permanent",
+      );
+    }
+  }
+
   /** Splits the hosts in two at `split` (true), or joins them again (false). */
   async partition(split: boolean): Promise<void> {
     await ip("-n", this.#bridges, "link", "set", `${this.#prefix}ta`, split ? "down" : "up");
@@ -139,6 +167,16 @@ export class Hosts {
 
   #port(i: number): string {
     return `${this.#prefix}p${i}`;
+  }
+
+  async #hardwareAddress(i: number): Promise<string> {
+    const { success, stdout, stderr } = await new Deno.Command("ip", {
+      args: ["-n", this.namespace(i), "-j", "link", "show", "dev", this.#link(i)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!success) throw new Error(`ip link show: ${decoder.decode(stderr).trim()}`);
+    return JSON.parse(decoder.decode(stdout))[0].address;
   }
 
   async #build(): Promise<void> {

@@ -10,7 +10,6 @@ import { chatApp, createChat } from "@meshtalk/chat";
 import { createFileShare, filesApp } from "@meshtalk/files";
 import { CHAT_HELP } from "./chat_commands.ts";
 import { ChatFiles } from "./chat_files.ts";
-import { startPrompt } from "./chat_prompt.ts";
 import { execute, perform, type Session } from "./chat_session.ts";
 import { formatMessage, formatPeer, type Me, messageEvent } from "./chat_view.ts";
 import { showTransfers } from "./files_view.ts";
@@ -238,6 +237,9 @@ async function run(options: ChatCliOptions): Promise<number> {
 
   if (options.input) {
     if (Deno.stdin.isTerminal() && !options.json) {
+      // The line editor (Node's readline) is loaded only for a terminal: a piped or relaying
+      // peer never holds it.
+      const { startPrompt } = await import("./chat_prompt.ts");
       prompt = startPrompt(session.out, (line) => execute(session, line), {
         onClose: session.quit,
         onInterrupt: () => done.resolve(SIGNAL_EXIT_CODES.SIGINT),

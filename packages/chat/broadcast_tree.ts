@@ -1,11 +1,17 @@
 /**
- * A broadcast tree over a mesh (Plumtree: Leitão, Pereira and Rodrigues, 2007), with anti-entropy
- * on every new link. Each neighbour is eager or lazy. A new message goes whole to the eager ones
- * and is only announced to the lazy ones, in batches. A message that arrives twice prunes the link
- * it came by the second time (both ends make it lazy), so the eager links settle into a tree and a
- * message costs about one copy per peer instead of one per link. When a tree link dies, the
- * announcements on lazy links show what did not arrive: after a short wait the peer grafts the link
- * it heard of the message on (makes it eager, asks for what is missing), and the tree is whole again.
+ * A broadcast tree over a mesh (Plumtree: Leitão, Pereira and Rodrigues, 2007), one per stream (per
+ * author and run), with anti-entropy on every new link. For each stream each neighbour is eager or
+ * lazy (eager until pruned). A new message goes whole to the stream's eager neighbours and is only
+ * announced to its lazy ones, in batches. A message that arrives twice prunes the link it came by
+ * the second time, for its stream (both ends make it lazy), so each stream's eager links settle
+ * into a tree rooted at its author and a message costs about one copy per peer instead of one per
+ * link. (One tree for all authors would not settle: a link pruned for one author's messages cuts
+ * another's shortest path, and grafts and prunes race each other without end.) Announcements name exactly the
+ * messages a link did not carry whole (per stream, runs of numbers). A message announced and not
+ * had after a short wait is missing: the peer grafts the link it heard of it on (makes it eager,
+ * asks for it), then the next announcer, and the tree is whole again. Prunes that race each other
+ * can leave a peer off the tree for a while; the announcements are what bring it back, so no
+ * message is given up while some neighbour that announced it may still send it.
  *
  * When a link opens, each side sends a summary of what it has of every stream (see
  * `stream_log.ts`); each answers with the kept messages the other lacks, marked late. A peer passes
@@ -17,19 +23,22 @@
  *
  * @module
  */
-import { BoundedMap } from "@meshtalk/core";
+import { BoundedMap, BoundedSet } from "@meshtalk/core";
+import { type Announcement, PendingAnnouncements } from "./announcements.ts";
 import type { Numbered, StreamLog, StreamSummary } from "./stream_log.ts";
+
+export type { Announcement } from "./announcements.ts";
 
 /** What two ends of a link say to each other. */
 export type TreeMessage<I> =
   /** A message, whole; `late` when it answers a summary (it was said a while ago). */
   | { t: "item"; item: I; late: boolean }
-  /** What the sender has of each stream that moved on since its last announcement. */
-  | { t: "ihave"; have: StreamSummary[] }
-  /** Make this link eager, and send these numbers of these streams. */
+  /** The messages the sender had since its last announcement, per stream as runs of numbers. */
+  | { t: "ihave"; have: Announcement[] }
+  /** Make this link eager for these streams, and send these numbers of them. */
   | { t: "graft"; want: [stream: string, numbers: number[]][] }
-  /** Make this link lazy: its messages arrive by another way. */
-  | { t: "prune" }
+  /** Make this link lazy for these streams: their messages arrive by another way. */
+  | { t: "prune"; streams: string[] }
   /** What the sender has of every stream: send what it lacks. */
   | { t: "summary"; streams: StreamSummary[] };
 
@@ -70,23 +79,32 @@ export interface TreeStats {
   duplicates: number;
   /** Messages taken from answers to summaries (late). */
   late: number;
+  /**
+   * Missing messages no longer asked for: every neighbour that announced them was asked in vain
+   * (they kept them no more). A new link's summary may still bring them, late.
+   */
+  abandoned: number;
 }
 
-/** Holes of one stream taken from one announcement, the lowest first (the rest come later). */
-const HOLES_PER_ANNOUNCEMENT = 256;
+/** Numbers of one stream taken from one announcement (the wire's runs may name more). */
+const WANTED_PER_ANNOUNCEMENT = 1024;
 /**
- * How long a hole is asked for before it is given up as lost: no neighbour that announced it
- * could send it. The log then counts it as had, so that it is not asked for again and again.
+ * Tries for a missing message (one graft each, to the next neighbour that announced it; the k-th
+ * try `graftAfterMs * 2^k` after it was first announced) before it is no longer asked for. It is
+ * forgotten, not counted as had: a later announcement asks again, and a new link's summary answer
+ * still brings it if anyone has it (a graft lost across a partition must not lose the message).
  */
-const GIVE_UP_MS = 30_000;
-/** Holes asked for at once: announcements cannot grow this without end. */
-const MAX_WANTED = 4096;
+const MAX_TRIES = 5;
+/** Missing messages asked for at once: announcements cannot grow this without end. */
+const MAX_WANTED = 16_384;
+/** Streams whose tree (which links are lazy) is remembered: those used longest ago go first. */
+const MAX_TREES = 4096;
+/** Messages remembered as having come late: more than a log keeps to answer grafts with. */
+const MAX_LATE = 4096;
 /** Most numbers of one stream, and most streams, one graft asks for (the wire's bound). */
 export const MAX_GRAFT = 64;
-/** Most streams in a summary, the most recently heard of (the wire's bound). */
+/** Most streams in a summary (the wire's bound). */
 export const MAX_SUMMARY = 512;
-/** Streams whose last arrival is remembered. */
-const MAX_FLOWING = 4096;
 
 interface Wanted {
   stream: string;
@@ -119,13 +137,22 @@ interface Wanted {
  */
 export class BroadcastTree<I extends Numbered> {
   readonly #o: Required<TreeOptions<I>>;
-  readonly #eager = new Set<string>();
-  readonly #lazy = new Set<string>();
-  /** Per lazy neighbour: the streams that moved on since it was last told. */
-  readonly #toAnnounce = new Map<string, Set<string>>();
+  readonly #neighbours = new Set<string>();
+  /** Per stream: the neighbours it is lazy on (the others are eager). */
+  readonly #lazy = new BoundedMap<string, Set<string>>(MAX_TREES);
+  /**
+   * Where a stream not seen before starts: the links any stream was last pruned on, less those
+   * last grafted. A peer that says one line now and then starts on a tree, not a flood.
+   */
+  readonly #usuallyLazy = new Set<string>();
+  /** Per lazy neighbour: what it has yet to be told. */
+  readonly #pending = new PendingAnnouncements();
   readonly #wanted = new Map<string, Wanted>();
-  /** When a message of each stream last arrived: a stream still flowing is not grafted. */
-  readonly #lastArrival = new BoundedMap<string, number>(MAX_FLOWING);
+  /**
+   * Messages that came late (`stream#n`): a graft is answered with them marked late too, so that
+   * a message said across a partition is late wherever it goes, whichever way it takes.
+   */
+  readonly #cameLate = new BoundedSet<string>(MAX_LATE);
   readonly #stats: TreeStats = {
     pushed: 0,
     announced: 0,
@@ -133,6 +160,7 @@ export class BroadcastTree<I extends Numbered> {
     prunes: 0,
     duplicates: 0,
     late: 0,
+    abandoned: 0,
   };
 
   /** A tree with no neighbours yet. */
@@ -142,16 +170,18 @@ export class BroadcastTree<I extends Numbered> {
 
   /** A new neighbour: eager at first, and sent a summary so it can send what this peer lacks. */
   join(peer: string): void {
-    this.#eager.add(peer);
-    this.#lazy.delete(peer);
+    this.#neighbours.add(peer);
+    this.#usuallyLazy.delete(peer);
+    for (const lazy of this.#lazy.values()) lazy.delete(peer);
     this.#o.send([peer], { t: "summary", streams: this.#o.log.summary(this.#o.maxSummary) });
   }
 
   /** A neighbour gone. */
   leave(peer: string): void {
-    this.#eager.delete(peer);
-    this.#lazy.delete(peer);
-    this.#toAnnounce.delete(peer);
+    this.#neighbours.delete(peer);
+    this.#usuallyLazy.delete(peer);
+    for (const lazy of this.#lazy.values()) lazy.delete(peer);
+    this.#pending.drop(peer);
     for (const wanted of this.#wanted.values()) {
       const at = wanted.from.indexOf(peer);
       if (at >= 0) wanted.from.splice(at, 1);
@@ -186,7 +216,9 @@ export class BroadcastTree<I extends Numbered> {
       case "graft":
         return this.#onGraft(from, message.want);
       case "prune":
-        if (this.#eager.delete(from)) this.#lazy.add(from);
+        if (!this.#neighbours.has(from)) return;
+        for (const stream of message.streams) this.#lazyOn(stream).add(from);
+        this.#usuallyLazy.add(from);
         return;
       case "summary":
         return this.#onSummary(from, message.streams);
@@ -198,17 +230,7 @@ export class BroadcastTree<I extends Numbered> {
    * did not come in time. Call it every ~100 ms.
    */
   tick(): void {
-    for (const [peer, streams] of this.#toAnnounce) {
-      if (streams.size === 0) continue;
-      const have: StreamSummary[] = [];
-      for (const stream of streams) {
-        if (have.length === MAX_SUMMARY) break; // the rest at the next tick
-        have.push(this.#o.log.summaryOf(stream));
-        streams.delete(stream);
-      }
-      this.#o.send([peer], { t: "ihave", have });
-      this.#stats.announced++;
-    }
+    for (const peer of this.#pending.peers()) this.#announce(peer);
     const now = this.#o.now();
     const grafts = new Map<string, Map<string, number[]>>();
     for (const [key, wanted] of this.#wanted) {
@@ -216,21 +238,15 @@ export class BroadcastTree<I extends Numbered> {
         this.#wanted.delete(key);
         continue;
       }
-      if (now - wanted.since > GIVE_UP_MS) {
+      // Tries back off: a neighbour slow to answer is not asked again and again.
+      if (now - wanted.since < this.#o.graftAfterMs * 2 ** wanted.tries) continue;
+      if (wanted.tries >= Math.max(MAX_TRIES, wanted.from.length) || wanted.from.length === 0) {
+        // Asked of every neighbour that announced it, or they all left: asking again would only
+        // bring the same answer. Forgotten, not counted as had (see MAX_TRIES).
         this.#wanted.delete(key);
-        this.#o.log.add(wanted); // lost: asking again would only bring the same answer
+        this.#stats.abandoned++;
         continue;
       }
-      if (wanted.from.length === 0) {
-        this.#wanted.delete(key); // everyone who had it left; a new link's summary may bring it
-        continue;
-      }
-      if (now - wanted.since < this.#o.graftAfterMs * (wanted.tries + 1)) continue;
-      // A stream that is still arriving is only queued somewhere on its way (its messages travel
-      // one path, in order): a graft now would only bring duplicates. One that stalled lost its
-      // way, and is grafted.
-      const last = this.#lastArrival.get(wanted.stream) ?? -Infinity;
-      if (now - last < this.#o.graftAfterMs) continue;
       // Each try asks the next neighbour that announced it.
       const peer = wanted.from[wanted.tries % wanted.from.length];
       let streams = grafts.get(peer);
@@ -245,20 +261,21 @@ export class BroadcastTree<I extends Numbered> {
       wanted.tries++;
     }
     for (const [peer, streams] of grafts) {
-      this.#setEager(peer);
+      for (const stream of streams.keys()) this.#setEager(peer, stream);
       this.#o.send([peer], { t: "graft", want: [...streams] });
       this.#stats.grafts++;
     }
   }
 
-  /** Neighbours messages go to whole. */
-  get eager(): ReadonlySet<string> {
-    return this.#eager;
+  /** Neighbours messages of `stream` go to whole. */
+  eagerFor(stream: string): ReadonlySet<string> {
+    const lazy = this.#lazy.get(stream) ?? this.#usuallyLazy;
+    return new Set([...this.#neighbours].filter((peer) => !lazy?.has(peer)));
   }
 
-  /** Neighbours messages are only announced to. */
-  get lazy(): ReadonlySet<string> {
-    return this.#lazy;
+  /** Neighbours messages of `stream` are only announced to. */
+  lazyFor(stream: string): ReadonlySet<string> {
+    return new Set(this.#lazy.get(stream) ?? this.#usuallyLazy);
   }
 
   /** Counters since the tree started. */
@@ -269,20 +286,24 @@ export class BroadcastTree<I extends Numbered> {
   #onItem(from: string, item: I, late: boolean): void {
     if (!this.#o.log.add(item)) {
       this.#stats.duplicates++;
-      // It came another way first: this link need not carry whole messages. (Not when it answers
-      // a summary: answers do not travel the tree.)
-      if (!late && this.#eager.has(from)) {
-        this.#eager.delete(from);
-        this.#lazy.add(from);
-        this.#o.send([from], { t: "prune" });
+      // It came another way first: this link need not carry this stream's messages whole.
+      // Pruned even if this end has it lazy already: the other end, which pushed it whole, does
+      // not (a stream new to both started each on its own guess). (Not when it answers a
+      // summary: answers do not travel the tree.)
+      if (!late && this.#neighbours.has(from)) {
+        this.#lazyOn(item.stream).add(from);
+        this.#usuallyLazy.add(from);
+        this.#o.send([from], { t: "prune", streams: [item.stream] });
         this.#stats.prunes++;
       }
       return;
     }
-    this.#wanted.delete(`${item.stream}#${item.n}`);
-    this.#lastArrival.set(item.stream, this.#o.now());
-    this.#lastArrival.touch(item.stream);
-    if (late) this.#stats.late++;
+    const key = `${item.stream}#${item.n}`;
+    this.#wanted.delete(key);
+    if (late) {
+      this.#stats.late++;
+      this.#cameLate.add(key);
+    }
     const onward = this.#o.forward(item);
     // Kept as it goes on, so that answers and grafts send what a relay would.
     if (onward) this.#o.log.keep(onward);
@@ -291,49 +312,64 @@ export class BroadcastTree<I extends Numbered> {
   }
 
   #push(item: I, from: string | null, late: boolean): void {
-    const to = [...this.#eager].filter((peer) => peer !== from);
+    const lazy = this.#lazyOn(item.stream);
+    const to: string[] = [];
+    for (const peer of this.#neighbours) {
+      if (peer === from) continue;
+      if (lazy?.has(peer)) {
+        const full = this.#pending.note(peer, item);
+        if (full) this.#announce(peer, full);
+      } else to.push(peer);
+    }
     if (to.length > 0) {
       this.#o.send(to, { t: "item", item, late });
       this.#stats.pushed += to.length;
     }
-    for (const peer of this.#lazy) {
-      if (peer === from) continue;
-      let streams = this.#toAnnounce.get(peer);
-      if (!streams) this.#toAnnounce.set(peer, streams = new Set());
-      streams.add(item.stream);
-    }
   }
 
-  /**
-   * Notes what a lazy neighbour has and this peer lacks: the holes up to its base (it has all of
-   * those), the lowest first, and its highest. Not the numbers between: it may lack them too, and
-   * an author that skips numbers must not set off grafts for messages nobody has.
-   */
-  #onIHave(from: string, have: StreamSummary[]): void {
+  /** The neighbours `stream` is lazy on, kept (touched) as a stream in use. */
+  #lazyOn(stream: string): Set<string> {
+    let lazy = this.#lazy.get(stream);
+    if (!lazy) this.#lazy.set(stream, lazy = new Set(this.#usuallyLazy));
+    else this.#lazy.touch(stream);
+    return lazy;
+  }
+
+  /** Sends lazy neighbour `peer` what waits to be announced to it. */
+  #announce(peer: string, have = this.#pending.take(peer)): void {
+    if (!have) return;
+    this.#o.send([peer], { t: "ihave", have });
+    this.#stats.announced++;
+  }
+
+  /** Notes what a lazy neighbour had that this peer lacks: it is wanted, from that neighbour. */
+  #onIHave(from: string, have: Announcement[]): void {
     const now = this.#o.now();
-    for (const [stream, base, max] of have) {
-      const [, myBase] = this.#o.log.summaryOf(stream);
-      const holes = this.#o.log.missing(stream, myBase + 1, base, HOLES_PER_ANNOUNCEMENT);
-      if (!this.#o.log.has(stream, max)) holes.push(max);
-      for (const n of holes) {
-        const key = `${stream}#${n}`;
-        const wanted = this.#wanted.get(key);
-        if (wanted) {
-          if (!wanted.from.includes(from)) wanted.from.push(from);
-        } else if (this.#wanted.size < MAX_WANTED) {
-          this.#wanted.set(key, { stream, n, since: now, from: [from], tries: 0 });
+    for (const [stream, runs] of have) {
+      let budget = WANTED_PER_ANNOUNCEMENT;
+      for (const [first, last] of runs) {
+        if (budget <= 0 || this.#wanted.size >= MAX_WANTED) break;
+        for (const n of this.#o.log.missing(stream, first, last, budget)) {
+          budget--;
+          const key = `${stream}#${n}`;
+          const wanted = this.#wanted.get(key);
+          if (wanted) {
+            if (!wanted.from.includes(from)) wanted.from.push(from);
+          } else if (this.#wanted.size < MAX_WANTED) {
+            this.#wanted.set(key, { stream, n, since: now, from: [from], tries: 0 });
+          }
         }
       }
     }
   }
 
   #onGraft(from: string, want: [string, number[]][]): void {
-    this.#setEager(from);
     for (const [stream, numbers] of want) {
+      this.#setEager(from, stream);
       for (const n of numbers) {
         const item = this.#o.log.get(stream, n);
         if (!item) continue;
-        this.#o.send([from], { t: "item", item, late: false });
+        this.#o.send([from], { t: "item", item, late: this.#cameLate.has(`${stream}#${n}`) });
         this.#stats.pushed++;
       }
     }
@@ -346,10 +382,14 @@ export class BroadcastTree<I extends Numbered> {
     }
   }
 
-  #setEager(peer: string): void {
-    if (!this.#eager.has(peer) && !this.#lazy.has(peer)) return; // not a neighbour (any more)
-    this.#lazy.delete(peer);
-    this.#eager.add(peer);
-    this.#toAnnounce.delete(peer);
+  #setEager(peer: string, stream: string): void {
+    if (!this.#neighbours.has(peer)) return;
+    this.#usuallyLazy.delete(peer);
+    const lazy = this.#lazyOn(stream);
+    if (!lazy.has(peer)) return;
+    // What was noted for it as a lazy link went neither whole nor announced: announced now, or
+    // it would go nowhere.
+    this.#announce(peer);
+    lazy.delete(peer);
   }
 }

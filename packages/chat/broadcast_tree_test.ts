@@ -11,6 +11,8 @@ type Item = { stream: string; n: number; hops: number };
 class Mesh {
   readonly trees: BroadcastTree<Item>[] = [];
   readonly shown: Map<string, number>[] = [];
+  /** Per peer: the messages it was given late. */
+  readonly late: Set<string>[] = [];
   readonly links = new Set<string>();
   #queue: [to: number, from: number, message: TreeMessage<Item>][] = [];
   now = 0;
@@ -20,6 +22,8 @@ class Mesh {
     for (let i = 0; i < count; i++) {
       const shown = new Map<string, number>();
       this.shown.push(shown);
+      const late = new Set<string>();
+      this.late.push(late);
       this.trees.push(
         new BroadcastTree<Item>({
           log: new StreamLog(),
@@ -29,9 +33,10 @@ class Mesh {
               this.#queue.push([Number(peer), i, message]);
             }
           },
-          deliver: (item) => {
+          deliver: (item, _from, cameLate) => {
             const key = `${item.stream}#${item.n}`;
             shown.set(key, (shown.get(key) ?? 0) + 1);
+            if (cameLate) late.add(key);
           },
           forward: (item) => item.hops > 1 ? { ...item, hops: item.hops - 1 } : null,
           now: () => this.now,
@@ -120,7 +125,8 @@ Deno.test("a broadcast tree delivers every message once, and settles to about on
   mesh.settle();
   const pushed = mesh.trees.reduce((n, t) => n + t.stats().pushed, 0) - before;
   assert.ok(pushed <= 12, `${pushed} whole copies for 11 peers`);
-  const eagerLinks = mesh.trees.reduce((n, t) => n + t.eager.size, 0) / 2;
+  // Each author's stream has a tree of its own: p5's spans the 12 peers with about 11 links.
+  const eagerLinks = mesh.trees.reduce((n, t) => n + t.eagerFor("p5.1").size, 0) / 2;
   assert.ok(eagerLinks <= 13, `${eagerLinks} eager links of ${mesh.links.size}`);
 });
 
@@ -132,7 +138,7 @@ Deno.test("when tree links die, announcements on lazy links repair it: nothing i
   let cuts = 0;
   for (const link of [...mesh.links]) {
     const [a, b] = link.split("-").map(Number);
-    if (!mesh.trees[a].eager.has(String(b)) || cuts === 3) continue;
+    if (!mesh.trees[a].eagerFor("p0.1").has(String(b)) || cuts === 3) continue;
     mesh.links.delete(link);
     const connected = mesh.connected();
     mesh.links.add(link);
@@ -170,4 +176,112 @@ Deno.test("a message stops at its hop limit", () => {
   mesh.trees[0].publish({ stream: "p0.1", n: 1, hops: 2 });
   mesh.settle();
   assert.deepEqual(mesh.shown.map((s) => s.size), [0, 1, 1, 0, 0]);
+});
+
+Deno.test("a hole no neighbour keeps is grafted five times, backing off, not for as long as it is missing; a new link still brings it", () => {
+  let now = 0;
+  const grafts: string[] = [];
+  const shown: string[] = [];
+  const tree = new BroadcastTree<Item>({
+    log: new StreamLog(),
+    send: (peers, message) => {
+      if (message.t === "graft") grafts.push(`${peers} ${JSON.stringify(message.want)}`);
+    },
+    deliver: (item, _, late) => shown.push(`${item.stream}#${item.n}${late ? " late" : ""}`),
+    forward: (item) => item,
+    now: () => now,
+  });
+  tree.join("b");
+  tree.receive("b", { t: "prune", streams: ["p9.1"] });
+  // b had 1..3 of a stream, but keeps none of them any more (it is slow, or they went by fast):
+  // it never answers a graft.
+  tree.receive("b", { t: "ihave", have: [["p9.1", [[1, 3]]]] });
+  const at: number[] = [];
+  for (; now <= 40_000; now += 100) {
+    const before = grafts.length;
+    tree.tick();
+    if (grafts.length > before) at.push(now);
+  }
+  assert.deepEqual(grafts, Array(5).fill('b [["p9.1",[1,2,3]]]'));
+  assert.deepEqual(at, [500, 1000, 2000, 4000, 8000], "each try waits twice as long");
+  assert.equal(tree.stats().abandoned, 3);
+  // Given up asking, not counted as had: a summary answer on a new link brings it.
+  tree.join("c");
+  tree.receive("c", { t: "item", item: say(9, 2), late: true });
+  assert.deepEqual(shown, ["p9.1#2 late"]);
+});
+
+Deno.test("a message said across a partition is late at every peer of the other side, also one that grafted it", () => {
+  const mesh = new Mesh(3);
+  mesh.link(1, 2);
+  mesh.settle();
+  // The link 1-2 carries announcements only (as when the tree reaches 2 some other way).
+  mesh.trees[1].receive("2", { t: "prune", streams: ["p0.1"] });
+  mesh.trees[2].receive("1", { t: "prune", streams: ["p0.1"] });
+  mesh.trees[0].publish(say(0, 1)); // said on the other side, with no link to it
+  mesh.settle();
+  mesh.link(0, 1); // the heal: 1 gets it in answer to its summary, and announces it to 2
+  mesh.settle();
+  assert.ok(mesh.trees[2].stats().grafts > 0, "2 grafted it from 1");
+  assert.ok(mesh.everyoneOnce([say(0, 1)], (_, peer) => peer === 0));
+  assert.deepEqual(mesh.late.map((late) => [...late]), [[], ["p0.1#1"], ["p0.1#1"]]);
+});
+
+Deno.test("each author's stream settles to a tree of its own: several authors at once cost about one copy a peer each", () => {
+  const mesh = ring(10, [[0, 5], [2, 7], [4, 9], [1, 6]]);
+  const items: Item[] = [];
+  // Four authors, interleaved, as fast as the links carry them.
+  for (let n = 1; n <= 40; n++) {
+    for (const author of [0, 3, 5, 8]) {
+      const item = say(author, n);
+      items.push(item);
+      mesh.trees[author].publish(item);
+    }
+    mesh.settle(1);
+  }
+  mesh.settle();
+  assert.ok(mesh.everyoneOnce(items, (item, peer) => item.stream === `p${peer}.1`));
+  const before = mesh.trees.reduce((n, t) => n + t.stats().pushed, 0);
+  for (const author of [0, 3, 5, 8]) mesh.trees[author].publish(say(author, 41));
+  mesh.settle();
+  const pushed = mesh.trees.reduce((n, t) => n + t.stats().pushed, 0) - before;
+  assert.ok(pushed <= 4 * 10, `${pushed} whole copies for 4 messages to 9 peers each`);
+  assert.equal(mesh.trees.reduce((n, t) => n + t.stats().grafts, 0), 0, "no tree flapped");
+});
+
+Deno.test("an announcement names exactly what the lazy link did not carry: runs of numbers per stream", () => {
+  const sent: TreeMessage<Item>[] = [];
+  const tree = new BroadcastTree<Item>({
+    log: new StreamLog(),
+    send: (_peers, message) => sent.push(message),
+    deliver: () => {},
+    forward: (item) => item,
+    now: () => 0,
+  });
+  tree.join("b");
+  tree.join("c");
+  tree.receive("c", { t: "prune", streams: ["p1.1", "p2.1"] });
+  for (const n of [1, 2, 3, 5, 6]) tree.receive("b", { t: "item", item: say(1, n), late: false });
+  tree.receive("b", { t: "item", item: say(2, 7), late: false });
+  sent.length = 0;
+  tree.tick();
+  assert.deepEqual(sent, [{ t: "ihave", have: [["p1.1", [[1, 3], [5, 6]]], ["p2.1", [[7, 7]]]] }]);
+});
+
+Deno.test("a lazy link made eager before its announcement went out still hears of what it missed", () => {
+  const sent: [string, TreeMessage<Item>][] = [];
+  const tree = new BroadcastTree<Item>({
+    log: new StreamLog(),
+    send: (peers, message) => peers.forEach((peer) => sent.push([peer, message])),
+    deliver: () => {},
+    forward: (item) => item,
+    now: () => 0,
+  });
+  tree.join("b");
+  tree.join("c");
+  tree.receive("c", { t: "prune", streams: ["p1.1"] });
+  tree.receive("b", { t: "item", item: say(1, 1), late: false }); // noted for c, not sent
+  sent.length = 0;
+  tree.receive("c", { t: "graft", want: [["p1.1", [7]]] }); // c asks for something else first
+  assert.deepEqual(sent, [["c", { t: "ihave", have: [["p1.1", [[1, 1]]]] }]]);
 });

@@ -153,7 +153,13 @@ export class Relay {
       case "ihave":
         return this.#tree.receive(from.id, {
           t: "ihave",
-          have: body.have.map(({ stream, base, max }) => [stream, base, max]),
+          // A run that is no run (backwards, or from 0) names nothing.
+          have: body.have.map(({ stream, runs }) => [
+            stream,
+            runs.filter(({ from, to }) => from >= 1 && from <= to).map((
+              { from, to },
+            ) => [from, to]),
+          ]),
         });
       case "graft":
         return this.#tree.receive(from.id, {
@@ -161,7 +167,7 @@ export class Relay {
           want: body.want.map(({ stream, n }) => [stream, n]),
         });
       case "prune":
-        return this.#tree.receive(from.id, { t: "prune" });
+        return this.#tree.receive(from.id, { t: "prune", streams: body.streams });
       case "summary":
         // Answered once the says that came before it are handled: the answer is then complete.
         this.#options.checks.after(() =>
@@ -233,11 +239,17 @@ export class Relay {
       case "item":
         return { type: "say", ...message.item.say, ...(message.late ? { late: true } : {}) };
       case "ihave":
-        return { type: "ihave", have: message.have.map(summaryEntry) };
+        return {
+          type: "ihave",
+          have: message.have.map(([stream, runs]) => ({
+            stream,
+            runs: runs.map(([from, to]) => ({ from, to })),
+          })),
+        };
       case "graft":
         return { type: "graft", want: message.want.map(([stream, n]) => ({ stream, n })) };
       case "prune":
-        return { type: "prune" };
+        return { type: "prune", streams: message.streams };
       case "summary":
         return { type: "summary", streams: message.streams.map(summaryEntry) };
     }

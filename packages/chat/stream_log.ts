@@ -77,7 +77,7 @@ export class StreamLog<I extends Numbered> {
   constructor(options: StreamLogOptions = {}) {
     this.#streams = new BoundedMap(options.maxStreams ?? 4096);
     this.#items = new BoundedMap(options.maxItems ?? 1000);
-    this.#maxGaps = options.maxGaps ?? 1024;
+    this.#maxGaps = options.maxGaps ?? 8192;
   }
 
   /** True if message `n` of `stream` was had (or given up). */

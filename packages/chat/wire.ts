@@ -22,6 +22,7 @@ import {
   type StrSchema,
   type UintSchema,
 } from "@meshtalk/core";
+import { MAX_RUNS } from "./announcements.ts";
 import { MAX_GRAFT, MAX_SUMMARY } from "./broadcast_tree.ts";
 
 /** Longest message text, in characters; also the most text one `say` carries in all its lines. */
@@ -39,7 +40,7 @@ export const NICK_EVENT = "nick";
 export const HISTORY_LIMIT = 100;
 /** Most streams in a summary or an announcement. */
 export const MAX_STREAMS = MAX_SUMMARY;
-export { MAX_GRAFT };
+export { MAX_GRAFT, MAX_RUNS };
 
 /** Schema of a chat message on the wire. */
 export type ChatMessageSchema = MapSchema<{
@@ -65,14 +66,20 @@ export type StreamSummarySchema = MapSchema<
   { stream: StrSchema; base: UintSchema; max: UintSchema }
 >;
 
+/** Schema of what a lazy link announces of one stream: the runs of numbers had lately. */
+export type AnnouncementSchema = MapSchema<{
+  stream: StrSchema;
+  runs: ArraySchema<MapSchema<{ from: UintSchema; to: UintSchema }>>;
+}>;
+
 /** Schema of every chat app message. */
 export type ChatSchema = OneOfSchema<"type", {
   say: ChatMessageSchema;
-  ihave: MapSchema<{ have: ArraySchema<StreamSummarySchema> }>;
+  ihave: MapSchema<{ have: ArraySchema<AnnouncementSchema> }>;
   graft: MapSchema<{
     want: ArraySchema<MapSchema<{ stream: StrSchema; n: ArraySchema<UintSchema> }>>;
   }>;
-  prune: MapSchema<Record<never, never>>;
+  prune: MapSchema<{ streams: ArraySchema<StrSchema> }>;
   summary: MapSchema<{ streams: ArraySchema<StreamSummarySchema> }>;
 }>;
 
@@ -92,6 +99,11 @@ const chatMessage: ChatMessageSchema = s.map({
   n: s.uint(),
   late: s.optional(s.bool()),
   event: s.optional(s.str(16)),
+});
+
+const announcement: AnnouncementSchema = s.map({
+  stream: s.str(64),
+  runs: s.array(s.map({ from: s.uint(), to: s.uint() }), MAX_RUNS),
 });
 
 const streamSummary: StreamSummarySchema = s.map({
@@ -116,11 +128,11 @@ export const chatApp: AppDefinition<ChatSchema> = defineApp(
   "chat",
   s.oneOf("type", {
     say: chatMessage,
-    ihave: s.map({ have: s.array(streamSummary, MAX_STREAMS) }),
+    ihave: s.map({ have: s.array(announcement, MAX_STREAMS) }),
     graft: s.map({
       want: s.array(s.map({ stream: s.str(64), n: s.array(s.uint(), MAX_GRAFT) }), MAX_GRAFT),
     }),
-    prune: s.map({}),
+    prune: s.map({ streams: s.array(s.str(64), MAX_GRAFT) }),
     summary: s.map({ streams: s.array(streamSummary, MAX_STREAMS) }),
   }),
 );

@@ -7,6 +7,7 @@ import {
   lineId,
   MAX_GRAFT,
   MAX_LINES,
+  MAX_RUNS,
   MAX_STREAMS,
   MAX_TEXT_LENGTH,
   textLength,
@@ -64,14 +65,23 @@ Deno.test("summaries, announcements and grafts are bounded", () => {
   const entry = { stream: `${"1".repeat(32)}.1700000000000`, base: 3, max: 9 };
   assert.ok(accepts({ type: "summary", streams: Array(MAX_STREAMS).fill(entry) }));
   refuses({ type: "summary", streams: Array(MAX_STREAMS + 1).fill(entry) });
-  assert.ok(accepts({ type: "ihave", have: [entry] }));
-  refuses({ type: "ihave", have: [{ ...entry, stream: "s".repeat(65) }] });
-  refuses({ type: "ihave", have: [{ ...entry, max: -1 }] });
+  const announced = { stream: entry.stream, runs: Array(MAX_RUNS).fill({ from: 1, to: 9 }) };
+  assert.ok(accepts({ type: "ihave", have: Array(MAX_STREAMS).fill(announced) }));
+  refuses({ type: "ihave", have: Array(MAX_STREAMS + 1).fill(announced) });
+  refuses({ type: "ihave", have: [{ ...announced, stream: "s".repeat(65) }] });
+  refuses({
+    type: "ihave",
+    have: [{ ...announced, runs: Array(MAX_RUNS + 1).fill({ from: 1, to: 1 }) }],
+  });
+  refuses({ type: "ihave", have: [{ ...announced, runs: [{ from: -1, to: 1 }] }] });
+  refuses({ type: "ihave", have: [entry] }); // a summary's entry is no announcement
   const want = { stream: entry.stream, n: Array(MAX_GRAFT).fill(1) };
   assert.ok(accepts({ type: "graft", want: Array(MAX_GRAFT).fill(want) }));
   refuses({ type: "graft", want: [{ ...want, n: Array(MAX_GRAFT + 1).fill(1) }] });
   refuses({ type: "graft", want: Array(MAX_GRAFT + 1).fill(want) });
-  assert.ok(accepts({ type: "prune" }));
+  assert.ok(accepts({ type: "prune", streams: Array(MAX_GRAFT).fill(entry.stream) }));
+  refuses({ type: "prune", streams: Array(MAX_GRAFT + 1).fill(entry.stream) });
+  refuses({ type: "prune" });
   refuses({ type: "history-request", limit: 100 });
 });
 

@@ -13,6 +13,11 @@ export class FakeConnection {
   readonly sinks: SinkRequest[] = [];
   readonly remoteAddr: Deno.NetAddr;
   closedWith: { reason: string; code?: ByeCode } | null = null;
+  /** Set by `endSending`: our bye, after which nothing is sent. */
+  endedWith: { reason: string; code: ByeCode; withinMs: number } | null = null;
+  /** A deadline set by `closeAfter` (or `endSending`). */
+  closesAfter: { ms: number; reason: string } | null = null;
+  paused = false;
   hashers = 0;
   lastReceivedAt: number = performance.now();
   helloSentAt: number | null = performance.now();
@@ -22,7 +27,7 @@ export class FakeConnection {
   }
 
   get closing(): boolean {
-    return this.closedWith !== null;
+    return this.closedWith !== null || this.endedWith !== null;
   }
 
   send(message: Message, credit: number): boolean {
@@ -42,6 +47,24 @@ export class FakeConnection {
 
   drained(): Promise<void> {
     return Promise.resolve();
+  }
+
+  pauseSending(): void {
+    this.paused = true;
+  }
+
+  resumeSending(): void {
+    this.paused = false;
+  }
+
+  endSending(reason: string, code: ByeCode, withinMs: number): Promise<void> {
+    this.endedWith ??= { reason, code, withinMs };
+    this.closesAfter ??= { ms: withinMs, reason };
+    return Promise.resolve();
+  }
+
+  closeAfter(ms: number, reason: string): void {
+    this.closesAfter = { ms, reason };
   }
 
   close(reason: string, code?: ByeCode): Promise<void> {

@@ -14,6 +14,7 @@
 import { type Address, formatAddress } from "./address.ts";
 import type { StoredAddress } from "./address_book_file.ts";
 import { delayAfter } from "./backoff.ts";
+import { OldestFirst, type Sighting } from "./oldest_first.ts";
 
 /** A place a peer was seen listening. */
 export interface KnownAddress extends Address {
@@ -50,8 +51,10 @@ const DIAL_BACKOFF_MAX_MS = 60_000;
 
 /**
  * The bounded set of addresses a peer may dial. Past `max` entries, adding a new one drops the
- * one seen longest ago; past {@linkcode MAX_HINTS} hints, a new hint drops the hint heard longest
- * ago (and never another entry).
+ * one seen longest ago (of those seen at the same time, the one added first); past {@linkcode
+ * MAX_HINTS} hints, a new hint drops the hint heard longest ago (and never another entry). Which
+ * entry was seen longest ago is kept in a heap, not searched for: a peer told of many peers adds
+ * addresses all the time.
  *
  * @example
  * ```ts
@@ -64,7 +67,14 @@ const DIAL_BACKOFF_MAX_MS = 60_000;
  */
 export class AddressBook {
   readonly #entries = new Map<string, KnownAddress>();
+  /**
+   * When each entry was last seen, as noted for eviction, with the entry's place in the order
+   * entries were added (it breaks ties). Only those of entries that are not hints go in the heap.
+   */
+  readonly #sightings = new Map<string, Sighting<string>>();
+  readonly #oldest = new OldestFirst<string>((s) => this.#sightings.get(s.key) === s);
   readonly #max: number;
+  #added = 0;
   #hints = 0;
   #changes = 0;
 
@@ -80,13 +90,17 @@ export class AddressBook {
   add(address: Address, id?: string, now = Date.now()): KnownAddress {
     const key = formatAddress(address);
     let entry = this.#entries.get(key);
+    // A new entry, or a hint made an ordinary one, is noted for eviction whenever it was seen.
+    let noted = false;
     if (entry?.heard) {
       delete entry.heard;
       this.#hints--;
-      if (this.#entries.size - this.#hints > this.#max) this.#evictOldest(false, key);
+      // Not yet noted, it cannot be the one dropped.
+      if (this.#entries.size - this.#hints > this.#max) this.#evictOldest();
+      noted = true;
     }
     if (!entry) {
-      if (this.#entries.size - this.#hints >= this.#max) this.#evictOldest(false);
+      if (this.#entries.size - this.#hints >= this.#max) this.#evictOldest();
       entry = {
         host: address.host,
         port: address.port,
@@ -97,8 +111,12 @@ export class AddressBook {
         self: false,
       };
       this.#entries.set(key, entry);
+      noted = true;
     }
-    entry.lastSeenAt = now;
+    if (noted || entry.lastSeenAt !== now) {
+      entry.lastSeenAt = now;
+      this.#seen(key, entry);
+    }
     if (id) entry.id = id;
     this.#changes++;
     return entry;
@@ -112,13 +130,17 @@ export class AddressBook {
    * dialed for `waitMs`.
    */
   hint(address: Address, id: string, now = Date.now(), waitMs = 0): KnownAddress {
-    let entry = this.get(address);
+    const key = formatAddress(address);
+    let entry = this.#entries.get(key);
     if (entry) {
       if (entry.heard) entry.id = id;
-      if (entry.id === id) entry.lastSeenAt = now;
+      if (entry.id === id && entry.lastSeenAt !== now) {
+        entry.lastSeenAt = now;
+        this.#seen(key, entry);
+      }
       return entry;
     }
-    if (this.#hints >= MAX_HINTS) this.#evictOldest(true);
+    if (this.#hints >= MAX_HINTS) this.#evictOldestHint();
     entry = {
       host: address.host,
       port: address.port,
@@ -130,8 +152,9 @@ export class AddressBook {
       self: false,
       heard: true,
     };
-    this.#entries.set(formatAddress(address), entry);
+    this.#entries.set(key, entry);
     this.#hints++;
+    this.#seen(key, entry);
     return entry;
   }
 
@@ -141,9 +164,27 @@ export class AddressBook {
     for (const [key, entry] of this.#entries) {
       if (entry.heard && entry.lastSeenAt <= now - HINT_TTL_MS) {
         this.#entries.delete(key);
+        this.#sightings.delete(key);
         this.#hints--;
       }
     }
+  }
+
+  /**
+   * Records that a neighbour named `address` (maybe with the `id` there) at `now`. A new address
+   * is added as seen then, and a hint becomes an ordinary entry (see {@linkcode add}); a known
+   * one only takes the id, and keeps when it was last seen: only contact refreshes that. Were a
+   * mention a sighting, the peers most neighbours name, those with the most connections, would
+   * sort first for everyone to dial, and sit at their connection limit turning dialers away.
+   */
+  mention(address: Address, id?: string, now = Date.now()): KnownAddress {
+    const entry = this.get(address);
+    if (!entry || entry.heard) return this.add(address, id, now);
+    if (id && entry.id !== id) {
+      entry.id = id;
+      this.#changes++;
+    }
+    return entry;
   }
 
   /** Changes since the book was made: whoever saves it compares this with what it saved last. */
@@ -236,15 +277,43 @@ export class AddressBook {
     }
   }
 
-  /** Drops the entry seen longest ago among the hints (`heard`) or the others, but `keep`. */
-  #evictOldest(heard: boolean, keep?: string): void {
+  /** Drops the entry seen longest ago that is not a hint. */
+  #evictOldest(): void {
+    const key = this.#oldest.take();
+    if (key === undefined) return;
+    this.#entries.delete(key);
+    this.#sightings.delete(key);
+  }
+
+  /** Drops the hint heard longest ago (hints are few, and come at a bounded rate: a search). */
+  #evictOldestHint(): void {
     let oldest: [string, KnownAddress] | undefined;
     for (const item of this.#entries) {
-      if (!!item[1].heard !== heard || item[0] === keep) continue;
+      if (!item[1].heard) continue;
       if (!oldest || item[1].lastSeenAt < oldest[1].lastSeenAt) oldest = item;
     }
     if (!oldest) return;
     this.#entries.delete(oldest[0]);
-    if (heard) this.#hints--;
+    this.#sightings.delete(oldest[0]);
+    this.#hints--;
+  }
+
+  /** Notes when the entry at `key` was last seen (a hint's only for its place in the order). */
+  #seen(key: string, entry: KnownAddress): void {
+    const order = this.#sightings.get(key)?.order ?? this.#added++;
+    const sighting = { key, at: entry.lastSeenAt, order };
+    this.#sightings.set(key, sighting);
+    if (entry.heard) return;
+    this.#oldest.note(sighting);
+    // Every sighting of an entry seen again stays in the heap until it reaches the top: past
+    // twice the entries, start again from the last of each.
+    const ordinary = this.#entries.size - this.#hints;
+    if (this.#oldest.size > 2 * ordinary + 16) this.#oldest.compact(this.#ordinarySightings());
+  }
+
+  *#ordinarySightings(): Generator<Sighting<string>> {
+    for (const [key, sighting] of this.#sightings) {
+      if (!this.#entries.get(key)!.heard) yield sighting;
+    }
   }
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { AddressBook, HINT_TTL_MS, MAX_HINTS } from "./address_book.ts";
 
 const at = (port: number) => ({ host: "10.0.0.7", port });
@@ -178,4 +179,152 @@ Deno.test("a hint may be made to wait before its first dial", () => {
   book.hint(at(7000), peerId(1), 2000, 5000); // heard again: the wait stands, not renewed
   assert.equal(book.dialable(5999).length, 0);
   assert.equal(book.dialable(6000).length, 1);
+});
+
+/**
+ * What the book did before eviction had a heap: on adding a new address to a full book, look at
+ * every entry that is not a hint (nor the hint being made an ordinary entry) and drop the first,
+ * in the order added, of those seen longest ago. Hints as the book has them: a quota of their
+ * own, refreshed when heard again, made ordinary by `add`.
+ */
+class ScanningBook {
+  readonly entries = new Map<number, { at: number; heard: boolean; id?: string }>();
+  hints = 0;
+  constructor(readonly max: number) {}
+
+  add(port: number, now: number, id?: string): void {
+    let entry = this.entries.get(port);
+    if (entry?.heard) {
+      entry.heard = false;
+      this.hints--;
+      if (this.entries.size - this.hints > this.max) this.#evict(false, port);
+    }
+    if (!entry) {
+      if (this.entries.size - this.hints >= this.max) this.#evict(false);
+      this.entries.set(port, entry = { at: now, heard: false });
+    }
+    entry.at = now;
+    if (id) entry.id = id;
+  }
+
+  hint(port: number, now: number, id: string): void {
+    const entry = this.entries.get(port);
+    if (entry) {
+      if (entry.heard) entry.id = id;
+      if (entry.id === id) entry.at = now;
+      return;
+    }
+    if (this.hints >= MAX_HINTS) this.#evict(true);
+    this.entries.set(port, { at: now, heard: true, id });
+    this.hints++;
+  }
+
+  /** Ports, most recently seen first (ties in the order added, as `list()` sorts). */
+  ports(): number[] {
+    return [...this.entries].sort((x, y) => y[1].at - x[1].at).map(([port]) => port);
+  }
+
+  #evict(heard: boolean, keep?: number): void {
+    let oldest: [number, { at: number; heard: boolean }] | undefined;
+    for (const item of this.entries) {
+      if (item[1].heard !== heard || item[0] === keep) continue;
+      if (!oldest || item[1].at < oldest[1].at) oldest = item;
+    }
+    if (!oldest) return;
+    this.entries.delete(oldest[0]);
+    if (heard) this.hints--;
+  }
+}
+
+Deno.test("a full book drops exactly what a scan of every entry dropped, whatever the sightings", () => {
+  // Few ports, few times and a small book: evictions, ties, hints made ordinary, and addresses
+  // seen again at an older time (a restore, a time given by the caller) all come often.
+  const kinds = ["add", "failed", "succeeded", "mention", "hint", "forget"] as const;
+  const step = fc.record({
+    kind: fc.constantFrom(...kinds),
+    port: fc.nat(12),
+    at: fc.nat(20),
+    id: fc.constantFrom("aa", "bb"),
+  });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(step, { maxLength: 300 }),
+      (max, steps) => {
+        const book = new AddressBook(max);
+        const model = new ScanningBook(max);
+        for (const { kind, port, at: time, id } of steps) {
+          const known = model.entries.get(port);
+          if (kind === "add" || kind === "succeeded") {
+            if (kind === "add") book.add(at(port), id, time);
+            else book.succeeded(at(port), id, time);
+            model.add(port, time, id);
+          } else if (kind === "mention") {
+            // Seen only if new (or a hint, made ordinary); else only the id.
+            book.mention(at(port), id, time);
+            if (!known || known.heard) model.add(port, time, id);
+            else known.id = id;
+          } else if (kind === "hint") {
+            book.hint(at(port), id, time);
+            model.hint(port, time, id);
+          } else if (kind === "forget") {
+            // Hints heard before `time` are forgotten.
+            book.forgetHints(time + HINT_TTL_MS);
+            for (const [p, entry] of model.entries) {
+              if (entry.heard && entry.at <= time) {
+                model.entries.delete(p);
+                model.hints--;
+              }
+            }
+          } else {
+            // A failure is no sighting; an address new to the book is seen at `time`.
+            book.failed(at(port), time);
+            if (!known) model.add(port, time);
+          }
+          assert.deepEqual(book.list().map((e) => e.port), model.ports());
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("a restored book drops what a scan would, also after many sightings of the same addresses", () => {
+  const book = new AddressBook(4);
+  const model = new ScanningBook(4);
+  // One address seen again and again: its old sightings must neither pile up nor count.
+  for (let time = 0; time < 10_000; time++) {
+    book.add(at(7000), undefined, time);
+    model.add(7000, time);
+  }
+  const stored = [1, 2, 3, 4, 5].map((i) => ({
+    host: "10.0.0.7",
+    port: 7000 + i,
+    lastSeenAt: 10_000 + (i % 3),
+    failures: 0,
+    blocked: false,
+  }));
+  book.restore(stored);
+  // What restore keeps: the newest four, added oldest first.
+  const newestFirst = [...stored].sort((x, y) => y.lastSeenAt - x.lastSeenAt).slice(0, 4);
+  for (const { port, lastSeenAt } of newestFirst.reverse()) model.add(port, lastSeenAt);
+  assert.deepEqual(book.list().map((e) => e.port), model.ports());
+  book.add(at(7100), undefined, 20_000);
+  model.add(7100, 20_000);
+  assert.deepEqual(book.list().map((e) => e.port), model.ports());
+});
+
+Deno.test("a mention adds an address it does not know, and only takes the id of one it does", () => {
+  const book = new AddressBook();
+  book.mention(at(7000), undefined, 100);
+  assert.equal(book.get(at(7000))!.lastSeenAt, 100, "new: seen when mentioned");
+  const before = book.changes;
+  book.mention(at(7000), undefined, 500);
+  assert.equal(book.get(at(7000))!.lastSeenAt, 100, "known: not seen again by hearsay");
+  assert.equal(book.changes, before, "nothing to save");
+  book.mention(at(7000), "77".repeat(16), 600);
+  assert.equal(book.get(at(7000))!.id, "77".repeat(16));
+  assert.equal(book.changes, before + 1);
+  book.add(at(7000), undefined, 700); // contact
+  assert.equal(book.get(at(7000))!.lastSeenAt, 700);
 });

@@ -6,8 +6,6 @@
  *
  * @module
  */
-import { createBLAKE3 } from "hash-wasm";
-
 /** A BLAKE3-256 hasher on the calling thread. */
 export interface Blake3 {
   /** Which implementation runs. */
@@ -103,6 +101,8 @@ async function nativeBlake3(): Promise<Blake3 | null> {
 }
 
 async function wasmBlake3(): Promise<Blake3> {
+  // Loaded only where it runs: a peer with the native addon never holds it.
+  const { createBLAKE3 } = await import("hash-wasm");
   const hasher = await createBLAKE3();
   return {
     kind: "wasm",

@@ -82,6 +82,11 @@ export class Connection {
   #sendCredits: number[] = [];
   #sendFills: Record<number, FileRange> = {};
   #posted = 0;
+  /** Messages stay queued here, not posted, until {@linkcode resumeSending}. */
+  #paused = false;
+  /** Set once our `bye` is on its way while we go on reading: settles once it is written. */
+  #sendingEnded: Promise<void> | null = null;
+  #deadline: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
   #closeReason = "";
   #hashLink: HashLink | null = null;
@@ -140,9 +145,9 @@ export class Connection {
     this.#writing = this.#writeLoop();
   }
 
-  /** True once closing has begun. */
+  /** True once closing has begun, or our `bye` was sent (see {@linkcode endSending}). */
   get closing(): boolean {
-    return this.#closing;
+    return this.#closing || this.#sendingEnded !== null;
   }
 
   /** Estimated bytes handed to this connection and not yet in its outbound ring. */
@@ -156,7 +161,7 @@ export class Connection {
    * than `maxQueuedBytes` unsent.
    */
   send(message: Message, credit: number, fill?: FileRange): boolean {
-    if (this.#closing) return false;
+    if (this.closing) return false;
     if (this.queuedBytes + credit > this.#maxQueuedBytes) {
       const mib = (this.queuedBytes / 2 ** 20).toFixed(1);
       this.close(`peer is not reading: ${mib} MiB queued for it`, "slow");
@@ -192,6 +197,43 @@ export class Connection {
   }
 
   /**
+   * Holds what is sent from now on in this thread, in order, until {@linkcode resumeSending}
+   * (or a close, which sends it first). Pongs are the worker's and still go out.
+   */
+  pauseSending(): void {
+    this.#paused = true;
+  }
+
+  /** Posts what {@linkcode pauseSending} held, and sends as before. */
+  resumeSending(): void {
+    this.#paused = false;
+    this.#flush();
+  }
+
+  /**
+   * Half of a close: sends what is queued and a `bye` with `reason` and `code`, then nothing
+   * more, while what arrives is still delivered until {@linkcode close}. If that does not come
+   * within `withinMs`, the connection closes by itself. Resolves once the `bye` is written to
+   * the socket, or the connection is closed.
+   */
+  endSending(reason: string, code: ByeCode, withinMs: number): Promise<void> {
+    if (this.#finished) return this.#finished;
+    if (this.#sendingEnded) return this.#sendingEnded;
+    this.#paused = false;
+    this.#flush();
+    this.#post({ type: "end-sending", reason, code });
+    this.#sendingEnded = this.#writing;
+    this.closeAfter(withinMs, `${reason}: not over after ${withinMs} ms`);
+    return this.#sendingEnded;
+  }
+
+  /** Closes the connection in `ms` unless it is closed before; replaces an earlier deadline. */
+  closeAfter(ms: number, reason: string, code?: ByeCode): void {
+    clearTimeout(this.#deadline);
+    this.#deadline = setTimeout(() => this.close(reason, code), ms);
+  }
+
+  /**
    * Closes the connection: the worker sends what is queued and a `bye` with `reason` (and
    * its `code`), and the socket closes. Resolves when the
    * socket, the worker and both pumps are gone.
@@ -200,6 +242,7 @@ export class Connection {
     if (this.#finished) return this.#finished;
     this.#closing = true;
     this.#closeReason = reason;
+    this.#paused = false;
     this.#flush();
     this.#post({ type: "close", reason, code });
     this.#finished = this.#finish();
@@ -207,6 +250,7 @@ export class Connection {
   }
 
   async #finish(): Promise<void> {
+    clearTimeout(this.#deadline);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_GRACE_MS));
     await Promise.race([this.#writing, grace]);
@@ -226,7 +270,7 @@ export class Connection {
   }
 
   #flush(): void {
-    if (this.#sendQueue.length === 0) return;
+    if (this.#paused || this.#sendQueue.length === 0) return;
     this.#post({
       type: "send",
       messages: this.#sendQueue,

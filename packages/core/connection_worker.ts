@@ -88,10 +88,13 @@ function start(init: InitRequest): (request: ToWorker) => void {
     sinks,
     delivery,
     pong: (n) => outbox.pong(n),
-    bye: async () => {
+    bye: async (bye) => {
       await delivery.flush();
       inboundRing.closeConsumer();
-      close();
+      // The other side drops this connection as a duplicate but reads on until our own bye:
+      // what we send meanwhile still arrives. The main thread says when to end.
+      if (bye.code === "duplicate") stopping.abort();
+      else close();
     },
     signal: stopping.signal,
   });
@@ -145,6 +148,9 @@ function start(init: InitRequest): (request: ToWorker) => void {
         break;
       case "hashers":
         verifier.useHashers(request.ports);
+        break;
+      case "end-sending":
+        outbox.close(byeOf(request.reason, request.code));
         break;
       case "close":
         close(byeOf(request.reason, request.code));

@@ -12,8 +12,9 @@ import { Connection, type ConnectionSetup } from "./connection.ts";
 import { BoundedSet } from "./bounded.ts";
 import type { Emitter } from "./emitter.ts";
 import { ConnectError, type ProtocolError } from "./errors.ts";
+import { Handover } from "./handover.ts";
 import type { Heartbeat } from "./heartbeat.ts";
-import type { Message } from "./messages.ts";
+import type { AppMessage, Message } from "./messages.ts";
 import type { PeerExchange } from "./peer_exchange.ts";
 import type { PeerEvents } from "./peer_events.ts";
 import type { ResolvedPeerOptions } from "./peer_options.ts";
@@ -68,10 +69,16 @@ export class Dispatcher {
   readonly #host: DispatchHost;
   /** Addresses found to speak another protocol, reported once each. */
   readonly #notMeshtalk = new BoundedSet<string>(256);
+  readonly #handover: Handover;
 
   /** A dispatcher for the peer `host` describes. */
   constructor(host: DispatchHost) {
     this.#host = host;
+    this.#handover = new Handover({
+      registry: host.registry,
+      graceMs: host.options.handshakeTimeoutMs,
+      deliver: (record, message) => this.#deliver(record, message),
+    });
   }
 
   /** Takes a socket on: a new record, its connection's worker started, its handshake begun. */
@@ -129,8 +136,10 @@ export class Dispatcher {
     }
     const opened = registry.open(record, 2 * options.heartbeatIntervalMs);
     if (opened.kind === "duplicate") {
+      const { kept, dropped } = opened;
+      if (dropped) this.#handover.collapse(kept, dropped, kept === record);
       // The dial that made this connection reached the peer either way.
-      record.ready.resolve(registry.info(opened.kept));
+      record.ready.resolve(registry.info(kept));
       return;
     }
     const address = registry.listenAddress(record);
@@ -143,14 +152,18 @@ export class Dispatcher {
   }
 
   #onMessages(record: ConnectionRecord, messages: Message[]): void {
-    const { registry, book, events, exchange, heartbeat } = this.#host;
+    const { registry, book, exchange, heartbeat } = this.#host;
     for (const message of messages) {
       if (message.t === "bye") {
         if (message.code === "user" && record.remote) {
           // The other side's user chose to part: its upkeep and ours both leave it alone.
           book.setBlocked({ id: record.remote.id }, true);
         }
-        if (message.code === "duplicate") record.replaced = true;
+        if (message.code === "duplicate" && record.remote && !record.full) {
+          // It reads on until our own bye: the handover says when that is.
+          this.#handover.heardBye(record);
+          return;
+        }
         const listening = registry.listenAddress(record);
         if (listening && message.code === "shutdown") book.left(listening);
         // It has more connections than it keeps and reaches us another way: do not dial it
@@ -169,17 +182,21 @@ export class Dispatcher {
       if (!record.remote) continue;
       if (message.t === "pong") heartbeat.pong(record, message.n);
       else if (message.t === "peers") exchange.learn(message.peers, record);
-      else if (message.t === "app" && registry.byId.get(record.remote.id) === record) {
-        // (A connection not its peer's chosen one is a duplicate on its way out.)
+      else if (message.t === "app") {
+        // Also on a duplicate on its way out: each message travels on one connection only.
         record.lastAppAt = performance.now();
-        events.emit("message", {
-          from: registry.info(record),
-          app: message.app,
-          body: message.body,
-          ...(message.stored ? { stored: message.stored } : {}),
-        });
+        this.#handover.receive(record, message);
       }
     }
+  }
+
+  #deliver(record: ConnectionRecord, message: AppMessage): void {
+    this.#host.events.emit("message", {
+      from: this.#host.registry.info(record),
+      app: message.app,
+      body: message.body,
+      ...(message.stored ? { stored: message.stored } : {}),
+    });
   }
 
   #onClosed(record: ConnectionRecord, reason: string, error: ProtocolError | null): void {
@@ -218,9 +235,12 @@ export class Dispatcher {
       const peer = record.remote ? registry.info(record) : undefined;
       events.emit("error", { address, error, peer, message: text });
     }
-    const twinDeadline = this.#host.closing()
+    this.#handover.closed(record);
+    // A replaced connection waited here for its twin until its deadline (see Handover).
+    const twinDeadline = this.#host.closing() || record.twinDeadline === undefined ||
+        record.twinDeadline <= performance.now()
       ? null
-      : performance.now() + options.handshakeTimeoutMs;
+      : record.twinDeadline;
     const gone = registry.release(record, reason, twinDeadline);
     if (gone) events.emit("peer:disconnected", { peer: gone, reason });
   }

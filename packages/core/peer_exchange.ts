@@ -70,7 +70,10 @@ export function exchangeList(
 /**
  * Adds what a neighbour told us (`peers`) to `book` at time `now`, never peer `myId` itself nor a
  * hollow address, and puts the ids it named as its own neighbours (`linked`) in
- * `theirNeighbours`, in place of what was there.
+ * `theirNeighbours`, in place of what was there. An address the book knows is only a mention (see
+ * `AddressBook.mention`); new ones are added in a random order (from `Math.random`): upkeep dials
+ * the first added of addresses seen at the same time first, and in the teller's order (its own
+ * neighbours first) every newcomer it told would dial the same few peers.
  *
  * @example
  * ```ts
@@ -94,11 +97,22 @@ export function learnPeers(
   now = Date.now(),
 ): void {
   theirNeighbours?.clear();
-  for (const { id, host, port, linked } of peers) {
+  for (const i of shuffledIndices(peers.length)) {
+    const { id, host, port, linked } = peers[i];
     if (theirNeighbours && linked && id) theirNeighbours.add(id);
     if (id === myId || port === 0 || host === "") continue;
-    book.add({ host, port }, id, now);
+    book.mention({ host, port }, id, now);
   }
+}
+
+/** 0 .. n-1 in a random order (Fisher-Yates). */
+function shuffledIndices(n: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
 }
 
 /**

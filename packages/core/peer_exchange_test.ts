@@ -174,3 +174,41 @@ Deno.test("the exchange list, built from plain data, is what a peer's exchange w
     "seen at the time given",
   );
 });
+
+Deno.test("a peer every neighbour names is not thereby dialed first: only contact makes it recent", () => {
+  const book = new AddressBook();
+  const hub = { id: idOf(1), host: "10.0.0.1", port: 7000 };
+  const quiet = { id: idOf(2), host: "10.0.0.2", port: 7000 };
+  learnPeers(me, [hub], book, undefined, 100);
+  learnPeers(me, [quiet], book, undefined, 200);
+  // Named again and again by neighbours, with the id it now has there.
+  for (let at = 300; at < 1000; at += 100) {
+    learnPeers(me, [{ ...hub, id: idOf(3) }], book, undefined, at);
+  }
+  assert.deepEqual(book.dialable(1000).map((e) => e.host), ["10.0.0.2", "10.0.0.1"]);
+  assert.equal(book.get(hub)!.lastSeenAt, 100);
+  assert.equal(book.get(hub)!.id, idOf(3), "the id named last is taken");
+  book.succeeded(hub, idOf(3), 1000); // contact
+  assert.deepEqual(book.dialable(1000).map((e) => e.host), ["10.0.0.1", "10.0.0.2"]);
+});
+
+Deno.test("addresses learned together are dialed in a random order, not the teller's", () => {
+  const list = Array.from({ length: 10 }, (_, i) => ({
+    id: idOf(i + 2),
+    host: `10.0.0.${i + 2}`,
+    port: 7000,
+    linked: i < 3,
+  }));
+  const firsts = new Set<string>();
+  for (let i = 0; i < 50; i++) {
+    const book = new AddressBook();
+    const theirs = new Set<string>();
+    learnPeers(me, list, book, theirs, 100);
+    assert.equal(book.list().length, 10);
+    assert.equal(theirs.size, 3);
+    firsts.add(book.dialable(100)[0].host);
+  }
+  // Each of ten first with chance 1/10: fewer than five of them first in 50 tries is next to
+  // impossible (below 1e-17), while in the teller's order one would always be.
+  assert.ok(firsts.size >= 5, `first: ${[...firsts].join(" ")}`);
+});

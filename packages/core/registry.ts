@@ -83,6 +83,8 @@ export interface ConnectionRecord {
   ready: PromiseWithResolvers<PeerInfo>;
   /** The other side dropped this one as a duplicate: another connection is on its way. */
   replaced?: boolean;
+  /** For a replaced connection still ours: when its twin must have come (`performance.now()`). */
+  twinDeadline?: number;
   /** `performance.now()` of the last app message received. */
   lastAppAt: number;
   /**
@@ -132,10 +134,14 @@ export function newRecord(
   return record;
 }
 
-/** What became of a record whose handshake completed (see {@linkcode Registry.open}). */
+/**
+ * What became of a record whose handshake completed (see {@linkcode Registry.open}). For a
+ * duplicate, `dropped` is the connection that gives way to `kept`, left open for the caller to
+ * end gracefully, or null when it was a dead socket, closed already.
+ */
 export type Opened =
   | { kind: "first"; returning: boolean }
-  | { kind: "duplicate"; kept: ConnectionRecord };
+  | { kind: "duplicate"; kept: ConnectionRecord; dropped: ConnectionRecord | null };
 
 /** A peer whose connection was dropped as a duplicate by the other side, awaiting its twin. */
 interface Departing {
@@ -174,9 +180,10 @@ export class Registry {
 
   /**
    * Makes a record whose handshake completed the connection of its peer. If the peer has one
-   * already, both sides keep the same one of the two and the other is closed (`duplicate`): an
-   * existing connection that is closing, or silent for `staleAfterMs`, is a dead socket (the
-   * peer restarted) and the new one wins; otherwise {@linkcode preferredConnection} decides.
+   * already, both sides keep the same one of the two and the other is dropped: an existing
+   * connection that is closing, or silent for `staleAfterMs`, is a dead socket (the peer
+   * restarted), closed at once (`duplicate`), and the new one wins; one the other side said it
+   * drops gives way to the new one too; otherwise {@linkcode preferredConnection} decides.
    * `returning` says the peer was held as departing: its last connection was dropped as a
    * duplicate, and this is its twin.
    */
@@ -184,13 +191,18 @@ export class Registry {
     const id = record.remote!.id;
     const existing = this.byId.get(id);
     if (existing) {
-      const stale = existing.connection.closing ||
-        performance.now() - existing.connection.lastReceivedAt > staleAfterMs;
-      const keep = stale ? record : preferredConnection(existing, record, this.#myId);
+      // A replaced connection falls silent by design: its remote sends nothing after its bye.
+      const dead = existing.connection.closing ||
+        (!existing.replaced &&
+          performance.now() - existing.connection.lastReceivedAt > staleAfterMs);
+      const keep = dead || existing.replaced
+        ? record
+        : preferredConnection(existing, record, this.#myId);
       const drop = keep === existing ? record : existing;
       this.byId.set(id, keep);
+      if (!dead) return { kind: "duplicate", kept: keep, dropped: drop };
       drop.connection.close("duplicate connection", "duplicate");
-      return { kind: "duplicate", kept: keep };
+      return { kind: "duplicate", kept: keep, dropped: null };
     }
     this.byId.set(id, record);
     return { kind: "first", returning: this.#departing.delete(id) };

@@ -59,7 +59,7 @@ Deno.test("a connection dialed by the lower id wins; between two of one dialer, 
   assert.equal(preferredConnection(byLow, again, low), again);
 });
 
-Deno.test("a second connection to a peer is collapsed: the kept one stays, the other is closed", () => {
+Deno.test("a second connection to a peer is collapsed: the kept one stays, the other is handed back to end", () => {
   const registry = new Registry(low);
   const first = fakeRecord({
     id: high,
@@ -76,15 +76,20 @@ Deno.test("a second connection to a peer is collapsed: the kept one stays, the o
   assert.deepEqual(registry.open(first, 60_000), { kind: "first", returning: false });
   registry.add(second);
   const opened = registry.open(second, 60_000);
-  assert.deepEqual(opened, { kind: "duplicate", kept: second }, "the one the lower id dialed");
+  assert.deepEqual(
+    opened,
+    { kind: "duplicate", kept: second, dropped: first },
+    "the one the lower id dialed",
+  );
   assert.equal(registry.byId.get(high), second);
-  assert.deepEqual(first.fake.closedWith, { reason: "duplicate connection", code: "duplicate" });
+  // Ended gracefully by the caller (see handover.ts): the other side may still be sending on it.
+  assert.equal(first.fake.closedWith, null);
   assert.equal(second.fake.closedWith, null);
   assert.equal(registry.peers().length, 1);
 });
 
-Deno.test("a new connection replaces one that is closing or silent: the peer restarted", () => {
-  for (const dead of ["closing", "silent"]) {
+Deno.test("a new connection replaces one that is closing or silent (the peer restarted), or that the other side drops", () => {
+  for (const state of ["closing", "silent", "replaced"]) {
     const registry = new Registry(low);
     const old = fakeRecord({
       id: high,
@@ -93,14 +98,20 @@ Deno.test("a new connection replaces one that is closing or silent: the peer res
     });
     registry.add(old);
     registry.open(old, 1000);
-    if (dead === "closing") old.fake.closedWith = { reason: "going" };
+    if (state === "closing") old.fake.closedWith = { reason: "going" };
     else old.fake.lastReceivedAt = performance.now() - 5000;
+    // Silent too, as nothing follows a bye; but not a dead socket: the caller ends it gracefully.
+    if (state === "replaced") old.replaced = true;
     const fresh = fakeRecord({ id: high, direction: "inbound" }); // preferred would keep `old`
     registry.add(fresh);
-    assert.deepEqual(registry.open(fresh, 1000), { kind: "duplicate", kept: fresh }, dead);
+    assert.deepEqual(
+      registry.open(fresh, 1000),
+      { kind: "duplicate", kept: fresh, dropped: state === "replaced" ? old : null },
+      state,
+    );
     assert.equal(
       old.fake.closedWith?.reason,
-      dead === "closing" ? "going" : "duplicate connection",
+      { closing: "going", silent: "duplicate connection", replaced: undefined }[state],
     );
   }
 });

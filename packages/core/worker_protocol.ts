@@ -90,6 +90,8 @@ export type ToWorker =
   | { type: "send"; messages: Message[]; credits: number[]; fills: Record<number, FileRange> }
   | SinkRequest
   | { type: "hashers"; ports: MessagePort[] }
+  /** Send what is queued and a `bye`, then nothing more; go on reading until `close`. */
+  | { type: "end-sending"; reason: string; code: ByeCode }
   | { type: "close"; reason: string; code?: ByeCode };
 
 /**

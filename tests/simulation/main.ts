@@ -2,34 +2,45 @@
  * Runs a simulation by hand and prints its report, e.g.
  * `deno run -A tests/simulation/main.ts --peers 2000 --rounds 10`.
  *
- * Options: --peers, --rounds (of churn), --churn (share killed a round), --partition-s (0: none),
- * --publish-ms (time between two lines), --seed.
+ * Options (defaults as `runScenario`'s): --peers, --seed, --join-ms (time between two joins),
+ * --settle-s, --rounds (of churn), --churn (share killed a round), --round-s, --down-s,
+ * --partition-s (0: none), --tail-s, --publish-ms (time between two lines). What
+ * tests/mesh_simulation_test.ts runs: `--join-ms 5 --settle-s 10 --rounds 3 --round-s 15
+ * --tail-s 20`.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { formatReport } from "./report.ts";
-import { runScenario } from "./scenario.ts";
+import { runScenario, type ScenarioOptions } from "./scenario.ts";
+
+/** Each option, the scenario field it sets, and by what its value is multiplied. */
+const OPTIONS: [string, keyof ScenarioOptions, number][] = [
+  ["peers", "peers", 1],
+  ["seed", "seed", 1],
+  ["join-ms", "joinEveryMs", 1],
+  ["settle-s", "settleMs", 1000],
+  ["rounds", "churnRounds", 1],
+  ["churn", "churnFraction", 1],
+  ["round-s", "roundMs", 1000],
+  ["down-s", "downMs", 1000],
+  ["partition-s", "partitionMs", 1000],
+  ["tail-s", "tailMs", 1000],
+  ["publish-ms", "publishEveryMs", 1],
+];
 
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: {
-      peers: { type: "string", default: "1000" },
-      rounds: { type: "string", default: "5" },
-      churn: { type: "string", default: "0.1" },
-      "partition-s": { type: "string", default: "20" },
-      "publish-ms": { type: "string", default: "1000" },
-      seed: { type: "string", default: "1" },
-    },
+    options: Object.fromEntries(OPTIONS.map(([name]) => [name, { type: "string" }])),
   });
-  const report = runScenario({
-    peers: Number(values.peers),
-    churnRounds: Number(values.rounds),
-    churnFraction: Number(values.churn),
-    partitionMs: Number(values["partition-s"]) * 1000,
-    publishEveryMs: Number(values["publish-ms"]),
-    seed: Number(values.seed),
-  });
-  console.log(formatReport(report));
+  const options: Partial<ScenarioOptions> = {};
+  for (const [name, field, scale] of OPTIONS) {
+    const value = values[name];
+    if (typeof value !== "string") continue;
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new TypeError(`--${name} takes a number, not "${value}"`);
+    options[field] = n * scale;
+  }
+  console.log(formatReport(runScenario(options)));
 }

@@ -63,6 +63,13 @@ export interface NetworkCounts {
   full: number;
   /** Dials across a partition, timed out. */
   timedOut: number;
+  /** Connections dropped as redundant (rebalancing). */
+  rebalanced: number;
+  /**
+   * New connections between two peers whose connection was dropped as redundant before, neither
+   * having restarted since: rebalancing undone.
+   */
+  redialed: number;
 }
 
 /**
@@ -100,7 +107,11 @@ export class Network {
     refused: 0,
     full: 0,
     timedOut: 0,
+    rebalanced: 0,
+    redialed: 0,
   };
+  /** Most connections any peer held at once, all run long. */
+  peakDegree = 0;
   readonly random: SeededRandom;
   readonly #queue = new EventQueue();
   /** Links by index, while they are open at an end or have events on their way. */
@@ -109,6 +120,8 @@ export class Network {
   /** Which side of the partition each peer is on, while there is one. */
   #side: Uint8Array | null = null;
   #roots = new Int32Array(0);
+  /** Pairs of runs of peers whose connection was dropped as redundant (see `pairOf`). */
+  readonly #dropped = new Set<string>();
 
   /** An empty network whose latencies and timer phases come from `random`. */
   constructor(random: SeededRandom) {
@@ -242,6 +255,8 @@ export class Network {
 
   /** `by` closes `link` (it is redundant): the other end hears its bye one latency later. */
   drop(link: Link, by: SimPeer): void {
+    this.counts.rebalanced++;
+    this.#dropped.add(pairOf(link.a, link.b));
     this.#closeEnd(link, by, "dropped");
     this.#post(link, this.now + link.latency, CLOSE, link.other(by), "rebalance", null);
   }
@@ -334,11 +349,19 @@ export class Network {
       return;
     }
     this.counts.connected++;
+    if (this.#dropped.delete(pairOf(from, target))) this.counts.redialed++;
     const link = new Link(this.#links.length, from, target, dial.latency, this.now, dial.pinned);
     this.#links.push(link);
     this.openLinks.add(link);
     from.dialSucceeded(address, target);
     from.opened(link);
     target.opened(link);
+    this.peakDegree = Math.max(this.peakDegree, from.links.size, target.links.size);
   }
+}
+
+/** The key of the pair of runs of peers `x` and `y`, either way round. */
+function pairOf(x: SimPeer, y: SimPeer): string {
+  const [low, high] = x.index < y.index ? [x, y] : [y, x];
+  return `${low.index}.${low.generation}-${high.index}.${high.generation}`;
 }

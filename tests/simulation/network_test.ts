@@ -108,3 +108,18 @@ Deno.test("a line said reaches every connected peer once, over a line of peers",
   net.runUntil(1000);
   assert.deepEqual(shown.sort(), ["7@p1", "7@p2", "7@p3", "7@p4"]);
 });
+
+Deno.test("a connection dropped as redundant and made again counts as redialed", () => {
+  const { net, peer } = network(3);
+  peer(1).connect(addressOf(0));
+  peer(2).connect(addressOf(0));
+  net.runUntil(100);
+  assert.equal(net.peakDegree, 2, "p0 held two connections");
+  peer(0).drop("p1");
+  peer(0).drop("p2");
+  net.runUntil(200);
+  assert.deepEqual([net.counts.rebalanced, net.counts.redialed], [2, 0]);
+  peer(1).connect(addressOf(0)); // its user asks for it again
+  net.runUntil(300);
+  assert.deepEqual([net.counts.rebalanced, net.counts.redialed], [2, 1]);
+});

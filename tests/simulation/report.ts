@@ -59,6 +59,8 @@ export interface Report {
   medianDegree: number;
   /** Most connections of a live peer at the end. */
   maxDegree: number;
+  /** Most connections any peer held at once, all run long. */
+  peakDegree: number;
 }
 
 /**
@@ -99,6 +101,10 @@ export function formatReport(report: Report): string {
       `(${counts.full} full), ${counts.timedOut} timed out`,
     ],
     ["frames lost", `${counts.lost} (cut by a partition, or to a dead peer)`],
+    [
+      "rebalancing",
+      `${counts.rebalanced} redundant connections dropped, ${counts.redialed} of them made again`,
+    ],
   ];
   for (const merge of report.merges) {
     const took = merge.seconds === null
@@ -115,7 +121,7 @@ export function formatReport(report: Report): string {
     `mean ${
       report.meanDegree.toFixed(1)
     }, median ${report.medianDegree}, most ${report.maxDegree}` +
-    " (at the end)",
+    ` (at the end); most at any time ${report.peakDegree}`,
   ]);
   if (report.missing.length > 0) rows.push(["missing (some)", report.missing.join(" ")]);
   const width = Math.max(...rows.map(([name]) => name.length)) + 2;

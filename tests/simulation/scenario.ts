@@ -192,6 +192,7 @@ class Run {
       meanDegree: degrees.reduce((sum, n) => sum + n, 0) / Math.max(1, degrees.length),
       medianDegree: degrees[degrees.length >> 1] ?? 0,
       maxDegree: degrees[degrees.length - 1] ?? 0,
+      peakDegree: net.peakDegree,
     };
   }
 

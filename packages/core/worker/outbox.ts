@@ -135,6 +135,7 @@ export class Outbox {
    * nothing gets its latest answered, and the queue does not grow.
    */
   pong(n: number): Promise<void> {
+    if (this.#closing) return this.#drained; // nothing follows our bye
     if (this.#pong) this.#pong.message = { t: "pong", n };
     else {
       this.#pong = { message: { t: "pong", n }, credit: 0 };

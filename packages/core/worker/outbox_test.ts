@@ -168,7 +168,7 @@ Deno.test("docs/PROTOCOL.md's worked example: a dialer's first ping on the wire;
     assert.deepEqual([...plainOut.ring.readable()], [0, 0, 0, 11, ...body]);
   }));
 
-Deno.test("a body given in the clear goes out as it is, after keys too; a bye goes last", () =>
+Deno.test("a body given in the clear goes out as it is, after keys too; a bye goes last, even after pongs", () =>
   withLoopAlive(async () => {
     const { ring, outbox } = outboxOn(1024);
     const hello = encodeShared({ t: "hello", v: 2, e: new Uint8Array(32) }).slice();
@@ -177,6 +177,7 @@ Deno.test("a body given in the clear goes out as it is, after keys too; a bye go
     outbox.send([{ message: say(1) }]);
     outbox.close({ t: "bye", reason: "done" });
     outbox.send([{ message: say(2) }]); // closing: not taken
+    outbox.pong(3); // nor a pong: the other side may read on after our bye, but hears nothing
     const frames = await drain(ring);
     assert.equal(frames.length, 2);
     assert.deepEqual(frames[0].body, hello);
