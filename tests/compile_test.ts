@@ -11,7 +11,8 @@ if (!denort) {
 }
 
 Deno.test({
-  name: "deno task compile builds chat and share binaries that start peers",
+  name:
+    "deno task compile builds chat and share binaries that start peers, the chat's page included",
   ignore: !denort,
   async fn() {
     const root = new URL("../", import.meta.url).pathname;
@@ -25,7 +26,7 @@ Deno.test({
     assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
     for (
       const [binary, args] of [
-        ["meshtalk-chat", ["0", "--json", "--no-input", "--no-discovery"]],
+        ["meshtalk-chat", ["0", "--json", "--no-input", "--no-discovery", "--web", "0"]],
         ["meshtalk-share", ["--port", "0", "--json", "--seed-only", "--no-discovery"]],
       ] as const
     ) {
@@ -36,17 +37,30 @@ Deno.test({
         stderr: "null",
       }).spawn();
       const reader = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      // The chat's page is served from the files the binary carries (--include apps/cli/web).
+      const lines = binary === "meshtalk-chat" ? 2 : 1;
       let text = "";
-      while (!text.includes("\n")) {
+      while (text.split("\n").length <= lines) {
         const { value, done } = await reader.read();
         if (done) break;
         text += value;
+      }
+      const events = text.split("\n").slice(0, lines).map((line) => JSON.parse(line));
+      let page = 0;
+      if (lines === 2) {
+        const answer = await fetch(events[1].url);
+        page = answer.status;
+        await answer.body?.cancel();
       }
       peer.kill("SIGTERM");
       await reader.cancel();
       await peer.status;
       await Deno.remove(dataDir, { recursive: true });
-      assert.equal(JSON.parse(text.split("\n")[0]).event, "ready", `${binary} is ready`);
+      assert.equal(events[0].event, "ready", `${binary} is ready`);
+      if (lines === 2) {
+        assert.equal(events[1].event, "web");
+        assert.equal(page, 200, `${binary} serves its page`);
+      }
     }
   },
 });

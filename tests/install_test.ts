@@ -44,9 +44,16 @@ Deno.test("deno task install gives a meshtalk command that runs chat and share",
     assert.equal(message.text, "hello from the installed command");
     assert.equal(await b.end(), 0);
 
-    const share = run(["share", "--port", "0", "--json", "--data-dir", "s", "--seed-only"]);
+    const share = run([
+      ...["share", "--port", "0", "--json", "--data-dir", "s", "--seed-only", "--web", "0"],
+    ]);
     const ready = await share.waitFor(is("ready"), "share ready", 30_000);
     assert.equal(typeof ready.port, "number");
+    // The page's files are found beside the installed command's modules.
+    const web = await share.waitFor(is("web"), "share's page", 30_000);
+    const page = await fetch(web.url as string);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>meshtalk<\/title>/);
     assert.equal(await share.kill("SIGTERM"), 143);
     assert.equal(await a.kill("SIGINT"), 130);
   } finally {

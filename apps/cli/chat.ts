@@ -10,7 +10,7 @@ import { chatApp, createChat } from "@meshtalk/chat";
 import { createFileShare, filesApp } from "@meshtalk/files";
 import { CHAT_HELP } from "./chat_commands.ts";
 import { ChatFiles } from "./chat_files.ts";
-import { execute, type Session } from "./chat_session.ts";
+import { execute, perform, type Session } from "./chat_session.ts";
 import { formatMessage, formatPeer, type Me, messageEvent } from "./chat_view.ts";
 import { showTransfers } from "./files_view.ts";
 import {
@@ -25,6 +25,7 @@ import {
   defaultDataDir,
   parsePort,
   parseRate,
+  parseWebAddress,
   runCommand,
   UsageError,
   userPath,
@@ -32,6 +33,7 @@ import {
 import { Output } from "./output.ts";
 import { ProgressBars } from "./progress.ts";
 import { onSignals, SIGNAL_EXIT_CODES } from "./signals.ts";
+import { type PageCommand, startWeb, type Web, WEB_HELP } from "./web.ts";
 
 interface ChatCliOptions extends DiscoveryCliOptions {
   port: number;
@@ -46,6 +48,7 @@ interface ChatCliOptions extends DiscoveryCliOptions {
   expectPeer?: string;
   out: string;
   maxUpload?: number;
+  web?: Address;
 }
 
 /** The peers given on the command line are retried from 1 s, doubling to 30 s, while chat runs. */
@@ -83,6 +86,7 @@ export async function main(args: string[], name = "chat"): Promise<number> {
       "most MiB per second of files sent, to all peers together",
       parseRate,
     )
+    .option("--web <[host:]port>", WEB_HELP, parseWebAddress)
     .option("--json", "one JSON event per line on stdout; human text on stderr", false)
     .option("--no-input", "relay only: read nothing from stdin, run until SIGINT or SIGTERM")
     .addOption(
@@ -163,6 +167,23 @@ async function run(options: ChatCliOptions): Promise<number> {
       out.paint("2", `  crypto: ${crypto}`) +
       (options.input ? "  /help for commands" : ""),
   );
+
+  let web: Web | null = null;
+  if (options.web) {
+    try {
+      // What the page asks is done as if typed, its lines shown here as sent.
+      const asked = (command: PageCommand) => perform(session, command, "page");
+      web = await startWeb({ address: options.web, peer, chat, share, out, run: asked });
+      session.sent = (message) => web?.sent(message);
+    } catch (error) {
+      out.error(`chat: ${(error as Error).message}`);
+      share.close();
+      chat.close();
+      await peer.close();
+      await out.flushed();
+      return 1;
+    }
+  }
 
   chat.onMessage((message) => {
     out.event(message.direct ? "direct" : "message", messageEvent(message));
@@ -249,6 +270,7 @@ async function run(options: ChatCliOptions): Promise<number> {
     out.draw("\n");
   }
   bars.clear();
+  await web?.close();
   share.close();
   chat.close();
   await peer.close();

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Peer } from "@meshtalk/core";
-import type { Chat } from "@meshtalk/chat";
+import type { Chat, ChatMessage } from "@meshtalk/chat";
 import { CHAT_HELP, type ChatCommand, parseChatCommand } from "./chat_commands.ts";
 import type { ChatFiles } from "./chat_files.ts";
 import { formatMessage, formatPeer, type Me, neighbourLines, statsLine } from "./chat_view.ts";
@@ -20,7 +20,12 @@ export interface Session {
   /** This peer, as message lines name it. */
   me: Me;
   quit: () => void;
+  /** Told of each message this peer writes (its page shows them). */
+  sent?: (message: ChatMessage) => void;
 }
+
+/** Who asked for a command: a line read at the prompt or from stdin, or the peer's page. */
+export type Asker = "line" | "page";
 
 /**
  * Carries out a typed line; what goes wrong is said, and the chat goes on.
@@ -39,15 +44,27 @@ export async function execute(session: Session, line: string): Promise<void> {
   }
 }
 
-async function perform(
-  { out, peer, chat, files, me, quit }: Session,
+/**
+ * Carries out a command; throws what goes wrong. `asker` says who asked: a line the terminal shows
+ * already, or the page (its lines are shown on the terminal as sent).
+ *
+ * @example
+ * ```ts ignore
+ * await perform(session, { name: "nick", nick: "ada" }, "page");
+ * ```
+ */
+export async function perform(
+  { out, peer, chat, files, me, quit, sent: told }: Session,
   command: ChatCommand,
+  asker: Asker = "line",
 ): Promise<void> {
   switch (command.name) {
     case "say": {
       const sent = chat.say(command.text);
+      told?.(sent);
       // A terminal shows what was typed already; a script's lines are shown as sent.
-      if (!out.json && !Deno.stdin.isTerminal()) out.line(formatMessage(out, sent, me));
+      const typed = asker === "line" && Deno.stdin.isTerminal();
+      if (!out.json && !typed) out.line(formatMessage(out, sent, me));
       break;
     }
     case "connect": {
@@ -80,6 +97,7 @@ async function perform(
       break;
     case "msg": {
       const sent = chat.direct(command.to, command.text);
+      told?.(sent);
       if (!out.json) out.line(formatMessage(out, sent, me));
       break;
     }

@@ -82,6 +82,28 @@ export function parseHostPort(text: string): Address {
 }
 
 /**
+ * Parses `--web [host:]port`: where the peer's page listens; on loopback (127.0.0.1) unless a
+ * host is given. Port 0 takes any free port.
+ *
+ * @example
+ * ```ts
+ * import { parseWebAddress } from "./options.ts";
+ * console.log(parseWebAddress("8080")); // { host: "127.0.0.1", port: 8080 }
+ * console.log(parseWebAddress("[::1]:0")); // { host: "::1", port: 0 }
+ * ```
+ */
+export function parseWebAddress(text: string): Address {
+  if (/^\d+$/.test(text)) return { host: "127.0.0.1", port: parsePort(text, "--web port") };
+  try {
+    return parseAddress(text);
+  } catch {
+    throw new InvalidArgumentError(
+      `--web takes a port, or host:port (an IPv6 host in brackets), got "${text}"`,
+    );
+  }
+}
+
+/**
  * Adds the address `value` to those of a repeatable option (`--peer`).
  *
  * @example

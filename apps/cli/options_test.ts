@@ -5,6 +5,7 @@ import {
   defaultDataDir,
   parseHostPort,
   parsePort,
+  parseWebAddress,
   runCommand,
   UsageError,
   userPath,
@@ -189,4 +190,16 @@ Deno.test("runCommand: a bad argument is worded by commander, exit code 2; --hel
   const help = await runCommand(program(printed), ["--help"], () => 0, () => Promise.resolve(1));
   assert.equal(help, 0);
   assert.match(printed.join(""), /^Usage: demo \[options\] <port>/);
+});
+
+Deno.test("--web takes a port (on loopback) or host:port, and says what it takes otherwise", () => {
+  assert.deepEqual(parseWebAddress("0"), { host: "127.0.0.1", port: 0 });
+  assert.deepEqual(parseWebAddress("8080"), { host: "127.0.0.1", port: 8080 });
+  assert.deepEqual(parseWebAddress("0.0.0.0:8080"), { host: "0.0.0.0", port: 8080 });
+  assert.deepEqual(parseWebAddress("[::1]:8080"), { host: "::1", port: 8080 });
+  for (const wrong of ["", "70000", "localhost", "host:", ":80", "a b:80"]) {
+    assert.throws(() => parseWebAddress(wrong), InvalidArgumentError, wrong);
+  }
+  assert.throws(() => parseWebAddress("localhost"), /--web takes a port, or host:port/);
+  assert.throws(() => parseWebAddress("70000"), /--web port must be a number from 0 to 65535/);
 });

@@ -37,6 +37,7 @@ import {
   defaultDataDir,
   parsePort,
   parseRate,
+  parseWebAddress,
   runCommand,
   UsageError,
   userPath,
@@ -55,6 +56,7 @@ import {
   showWaiting,
 } from "./files_view.ts";
 import { onSignals } from "./signals.ts";
+import { fileCommands, startWeb, type Web, WEB_HELP } from "./web.ts";
 
 interface ShareCliOptions extends DiscoveryCliOptions {
   port: number;
@@ -75,6 +77,7 @@ interface ShareCliOptions extends DiscoveryCliOptions {
   links: ShareLink[];
   exitWhenDone: boolean;
   json: boolean;
+  web?: Address;
 }
 
 /** How long `--peer`s are tried before the share gives up as unreachable. */
@@ -111,6 +114,7 @@ export async function main(args: string[], name = "share"): Promise<number> {
     .option("--seed-only", "fetch nothing; only serve", false)
     .option("--max-upload <MiB/s>", "most MiB per second to send, to all peers together", parseRate)
     .option("--exit-when-done", "exit once every file fetched is saved", false)
+    .option("--web <[host:]port>", WEB_HELP, parseWebAddress)
     .option("--json", "one JSON event per line on stdout; human text on stderr", false);
   addDiscoveryOptions(program);
   return await runCommand(program, args, async () => {
@@ -217,6 +221,7 @@ async function run(options: ShareCliOptions): Promise<number> {
   });
 
   let code: number;
+  let web: Web | null = null;
   try {
     const host = linkHost(options.host);
     for (const [i, path] of options.partPaths.entries()) {
@@ -234,6 +239,10 @@ async function run(options: ShareCliOptions): Promise<number> {
         (options.seedOnly ? ", seeding only" : `, saving to ${options.out}`) +
         out.paint("2", `  crypto: ${crypto}, blake3: ${blake3}`),
     );
+    if (options.web) {
+      const asked = fileCommands(share, log);
+      web = await startWeb({ address: options.web, peer, share, out, run: asked });
+    }
     if (options.peer.length > 0) {
       join(peer, options.peer, {
         expectPeer: options.expectPeer,
@@ -276,6 +285,7 @@ async function run(options: ShareCliOptions): Promise<number> {
   }
   signals.remove();
   bars.clear();
+  await web?.close();
   if (interrupted) showKept(out, share.files());
   share.close();
   await peer.close();

@@ -24,9 +24,19 @@ import {
 
 const CLOSE_GRACE_MS = 1000;
 
+/** Bytes a peer's connections moved through their sockets, all of them together, since it started. */
+export interface Traffic {
+  /** Read from sockets: frames as they travel, encrypted, with their headers. */
+  bytesIn: number;
+  /** Written to sockets. */
+  bytesOut: number;
+}
+
 /** What a connection needs from its peer. */
 export interface ConnectionSetup extends WorkerSetup {
   identity: Identity;
+  /** Where this connection adds what it reads and writes (the peer's totals), if anywhere. */
+  traffic?: Traffic;
   /** Estimated bytes queued for this peer past which the connection is dropped as too slow. */
   maxQueuedBytes: number;
   /** Capacity of each of the two rings (a power of two; see `ringBytesFor`). */
@@ -67,6 +77,7 @@ export class Connection {
   readonly #control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   readonly #events: ConnectionEvents;
   readonly #maxQueuedBytes: number;
+  readonly #traffic: Traffic | undefined;
   #sendQueue: Message[] = [];
   #sendCredits: number[] = [];
   #sendFills: Record<number, FileRange> = {};
@@ -98,6 +109,7 @@ export class Connection {
     this.remoteAddr = conn.remoteAddr;
     this.#events = events;
     this.#maxQueuedBytes = setup.maxQueuedBytes;
+    this.#traffic = setup.traffic;
     this.#inbound = ByteRing.create(setup.ringBytes);
     this.#outbound = ByteRing.create(setup.ringBytes);
     this.#socketReadMax = setup.ringBytes / 4;
@@ -314,6 +326,7 @@ export class Connection {
         const count = await this.#conn.read(space.subarray(0, this.#socketReadMax));
         if (count === null) break;
         this.#inbound.commit(count);
+        if (this.#traffic) this.#traffic.bytesIn += count;
       }
     } catch (error) {
       if (!this.#closing) this.close(`connection lost: ${(error as Error).message}`);
@@ -332,6 +345,7 @@ export class Connection {
         }
         const count = await this.#conn.write(bytes);
         this.#outbound.release(count);
+        if (this.#traffic) this.#traffic.bytesOut += count;
       }
     } catch (error) {
       this.#outbound.closeConsumer();

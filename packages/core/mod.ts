@@ -27,6 +27,7 @@ export {
   type PeerInfo,
   type PeerOptions,
   startPeer,
+  type Traffic,
 } from "./peer.ts";
 export { type Address, formatAddress, parseAddress, sameAddress } from "./address.ts";
 export { Backoff, type BackoffOptions, delayAfter } from "./backoff.ts";

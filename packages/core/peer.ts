@@ -15,7 +15,7 @@ import { Admission } from "./admission.ts";
 import { type AppChannel, appChannel, type AppDefinition } from "./app_channel.ts";
 import { BulkFiles } from "./bulk_files.ts";
 import { startsWithBytes } from "./bytes.ts";
-import type { ConnectionSetup } from "./connection.ts";
+import type { ConnectionSetup, Traffic } from "./connection.ts";
 import { Dialer } from "./dialer.ts";
 import {
   type Discovery,
@@ -55,6 +55,7 @@ export type { DiscoverySettings, DiscoveryStats, PeerDiscoveryStats } from "./di
 export type { PeerEvents } from "./peer_events.ts";
 export type { PeerOptions } from "./peer_options.ts";
 export type { PeerInfo } from "./registry.ts";
+export type { Traffic } from "./connection.ts";
 export type { ConnectOptions, Peer } from "./peer_interface.ts";
 
 /**
@@ -144,6 +145,7 @@ class MeshPeer implements Peer {
   readonly #options: ResolvedPeerOptions;
   readonly #apps = new Map<string, AppDefinition>();
   readonly #setup: ConnectionSetup;
+  readonly #traffic: Traffic = { bytesIn: 0, bytesOut: 0 };
   readonly #events: Emitter<PeerEvents>;
   readonly #registry: Registry;
   readonly #book: AddressBook;
@@ -184,6 +186,7 @@ class MeshPeer implements Peer {
       o,
       plaintext,
     );
+    this.#setup.traffic = this.#traffic;
     this.#events = peerEmitter(o.log);
     // The parts, each given only what it uses of the others.
     const registry = this.#registry = new Registry(this.id);
@@ -267,6 +270,16 @@ class MeshPeer implements Peer {
 
   connections(): PeerInfo[] {
     return this.#registry.connections();
+  }
+
+  neighboursOf(peerId: string): string[] {
+    return [...this.#registry.byId.get(peerId)?.theirNeighbours ?? []].filter((id) =>
+      id !== this.id
+    );
+  }
+
+  traffic(): Traffic {
+    return { ...this.#traffic };
   }
 
   addresses(): KnownAddress[] {

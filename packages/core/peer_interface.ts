@@ -5,6 +5,7 @@
  */
 import type { KnownAddress } from "./address_book.ts";
 import type { AppChannel, AppDefinition } from "./app_channel.ts";
+import type { Traffic } from "./connection.ts";
 import type { PeerDiscoveryStats } from "./discovery.ts";
 import type { AppSchema } from "./messages.ts";
 import type { PeerEvents } from "./peer_events.ts";
@@ -56,6 +57,13 @@ export interface Peer {
   peers(): PeerInfo[];
   /** Every connection, handshaking and closing ones too (`id` is "" until the handshake). */
   connections(): PeerInfo[];
+  /**
+   * The ids a connected peer named as its own neighbours in the last peer exchange it sent
+   * (never this peer itself); empty for a peer not connected. What it says is its own word.
+   */
+  neighboursOf(peerId: string): string[];
+  /** Bytes read from and written to every connection's socket since this peer started. */
+  traffic(): Traffic;
   /** The address book. */
   addresses(): KnownAddress[];
   /** Adds an address to the book: upkeep dials it (with backoff) while below its target. */

@@ -223,3 +223,26 @@ Deno.test("close() does not wait for a dial stuck in its handshake", async () =>
   await accepting;
   for (const conn of accepted) conn.close();
 });
+
+Deno.test("a peer tells what its neighbours said of their own, and counts the bytes on its sockets", async () => {
+  const [a, b, c] = await peers(3);
+  try {
+    assert.deepEqual(a.traffic(), { bytesIn: 0, bytesOut: 0 });
+    await b.connect("127.0.0.1", a.port);
+    await c.connect("127.0.0.1", b.port);
+    // On a new link each side tells the other its neighbours: b names a to c.
+    await waitFor(() => c.neighboursOf(b.id).length === 1, "c to hear b's neighbours");
+    assert.deepEqual(c.neighboursOf(b.id), [a.id]);
+    assert.deepEqual(c.neighboursOf(a.id), [], "a is not c's neighbour");
+
+    const before = a.traffic();
+    const got = Promise.withResolvers<void>();
+    b.app(echo).onMessage(() => got.resolve());
+    a.app(echo).broadcast({ text: "bulk", data: randomBytes(100_000) });
+    await within(got.promise, "the message");
+    await waitFor(() => b.traffic().bytesIn - before.bytesOut >= 100_000, "b to count it in");
+    assert.ok(a.traffic().bytesOut - before.bytesOut >= 100_000, "a counts it out");
+  } finally {
+    await closeAll([a, b, c]);
+  }
+});

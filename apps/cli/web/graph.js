@@ -3,6 +3,10 @@
 // nodes) on an SVG: no library, so the page works offline and loads nothing from elsewhere.
 
 const SVG = "http://www.w3.org/2000/svg";
+// Nodes push each other apart as REPULSION / distance; an edge pulls its ends towards its length
+// with SPRING per unit of stretch: a lone neighbour rests about 115 units from this peer.
+const REPULSION = 400;
+const SPRING = 0.1;
 
 /**
  * Draws `graph` ({nodes: [{id, label, kind}], edges: [{a, b, label?, kind}]}) into `svg`,
@@ -35,7 +39,7 @@ function layout(nodes, edges, byId) {
         const a = nodes[i], b = nodes[j];
         const dx = a.x - b.x, dy = a.y - b.y;
         const d2 = Math.max(dx * dx + dy * dy, 1);
-        const push = 1800 / d2;
+        const push = REPULSION / d2;
         force.get(a.id).x += dx * push;
         force.get(a.id).y += dy * push;
         force.get(b.id).x -= dx * push;
@@ -46,7 +50,7 @@ function layout(nodes, edges, byId) {
       const a = byId.get(edge.a), b = byId.get(edge.b);
       const dx = b.x - a.x, dy = b.y - a.y;
       const d = Math.max(Math.hypot(dx, dy), 1);
-      const pull = (d - (edge.kind === "far" ? 60 : 80)) * 0.05;
+      const pull = (d - (edge.kind === "far" ? 60 : 80)) * SPRING;
       force.get(a.id).x += (dx / d) * pull;
       force.get(a.id).y += (dy / d) * pull;
       force.get(b.id).x -= (dx / d) * pull;
@@ -59,8 +63,8 @@ function layout(nodes, edges, byId) {
         continue;
       }
       const f = force.get(node.id);
-      node.x = clamp(node.x + clamp(f.x, -8, 8) * heat, -185, 185);
-      node.y = clamp(node.y + clamp(f.y, -8, 8) * heat, -135, 135);
+      node.x = clamp(node.x + clamp(f.x, -8, 8) * heat, -170, 170);
+      node.y = clamp(node.y + clamp(f.y, -8, 8) * heat, -125, 120);
     }
   }
 }
