@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Command, Option } from "commander";
+import { Command, Option } from "./command.ts";
 import type * as readline from "node:readline";
 import { type Address, aeadPath, formatAddress, type Peer, startPeer } from "@meshtalk/core";
 import { chatApp, createChat } from "@meshtalk/chat";

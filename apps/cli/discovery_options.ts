@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "./command.ts";
 import type { DiscoverySettings } from "@meshtalk/core";
 
 /** Longest room name taken, in characters. */
@@ -24,7 +24,7 @@ export interface DiscoveryCliOptions {
  *
  * @example
  * ```ts
- * import { Command } from "commander";
+ * import { Command } from "./command.ts";
  * import { addDiscoveryOptions } from "./discovery_options.ts";
  * const program = addDiscoveryOptions(new Command("demo"));
  * program.parse(["--room", "friends"], { from: "user" });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Command } from "commander";
+import { Command } from "./command.ts";
 import { addDiscoveryOptions, discoverySettings } from "./discovery_options.ts";
 import { runCommand } from "./options.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError } from "./command.ts";
 import { type Address, parseAddress } from "@meshtalk/core";
 
 /**
@@ -164,11 +164,11 @@ export function defaultDataDir(port: number): string {
 /**
  * Parses `args` with `program`, checks them with `read`, and runs: resolves with `run`'s exit
  * code, or 0 after `--help`, or 2 for a wrong command line, said in one line on stderr
- * (`<command>: <message>` for a {@linkcode UsageError}; commander words its own).
+ * (`<command>: <message>` for a {@linkcode UsageError}; the reader words its own).
  *
  * @example
  * ```ts
- * import { Command } from "commander";
+ * import { Command } from "./command.ts";
  * import { runCommand, UsageError } from "./options.ts";
  * const program = new Command("demo").argument("<name>");
  * const code = await runCommand(program, ["ada"], () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError } from "./command.ts";
 import {
   collectAddress,
   defaultDataDir,
@@ -175,7 +175,7 @@ Deno.test("runCommand: a usage error is '<command>: <message>' and a usage line,
   ]);
 });
 
-Deno.test("runCommand: a bad argument is worded by commander, exit code 2; --help exits 0", async () => {
+Deno.test("runCommand: a bad argument is worded by the reader, exit code 2; --help exits 0", async () => {
   const printed: string[] = [];
   const errors: string[] = [];
   const bad = await collectingErrors(

@@ -6,7 +6,7 @@
  * @module
  */
 import process from "node:process";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError } from "./command.ts";
 import {
   type Address,
   aeadPath,

@@ -19,17 +19,7 @@ import {
   type SyncCipher,
   TAG_BYTES,
 } from "./cipher.ts";
-
-/** The library names tried, in order, on each OS. */
-const CANDIDATES: Record<string, string[]> = {
-  linux: ["libcrypto.so.3"],
-  darwin: [
-    "libcrypto.3.dylib",
-    "/opt/homebrew/opt/openssl@3/lib/libcrypto.3.dylib",
-    "/usr/local/opt/openssl@3/lib/libcrypto.3.dylib",
-  ],
-  windows: ["libcrypto-3-x64.dll", "libcrypto-3.dll"],
-};
+import { openLibcrypto } from "./libcrypto.ts";
 
 const SYMBOLS = {
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
@@ -80,20 +70,8 @@ let loaded: { library: Libcrypto; path: string } | null | undefined;
  * ```
  */
 export function loadLibcrypto(): { path: string } | null {
-  if (loaded !== undefined) return loaded && { path: loaded.path };
-  loaded = null;
-  // Asked first: without the permission, dlopen would prompt on a terminal instead of failing.
-  if (Deno.permissions.querySync?.({ name: "ffi" }).state !== "granted") return null;
-  for (const path of CANDIDATES[Deno.build.os] ?? []) {
-    try {
-      const library = Deno.dlopen(path, SYMBOLS).symbols;
-      loaded = { library, path };
-      return { path };
-    } catch {
-      // no such library here: try the next, then fall back
-    }
-  }
-  return null;
+  if (loaded === undefined) loaded = openLibcrypto(SYMBOLS);
+  return loaded && { path: loaded.path };
 }
 
 /**

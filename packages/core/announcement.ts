@@ -15,8 +15,7 @@ import { bytesEqual, fromHex, toHex } from "./bytes.ts";
 export const MAX_ANNOUNCEMENT_BYTES = 512;
 /** Most apps an announcement names. */
 export const MAX_ANNOUNCED_APPS = 16;
-/** The room of a peer that names none: every peer that names none is in it. */
-export const DEFAULT_ROOM = "meshtalk";
+export { DEFAULT_ROOM } from "./discovery_settings.ts";
 
 /** A peer as it announces itself. */
 export interface Announcement {

@@ -16,29 +16,18 @@
  * @module
  */
 import dgram from "node:dgram";
-import { type Announcement, DEFAULT_ROOM, encodeAnnouncement, roomKey } from "./announcement.ts";
+import { type Announcement, encodeAnnouncement, roomKey } from "./announcement.ts";
 import { type Heard, HeardPeers, type HeardStats } from "./heard_peers.ts";
 
-/** The multicast group announcements go to (organization-local scope, RFC 2365). */
-export const DISCOVERY_GROUP = "239.255.77.84";
-/** The UDP port announcements go to, and that every peer listens on. */
-export const DISCOVERY_PORT = 47784;
-/** Between two announcements, in ms, by default (each spread ±20% at random). */
-export const ANNOUNCE_EVERY_MS = 5000;
+import {
+  ANNOUNCE_EVERY_MS,
+  DEFAULT_ROOM,
+  DISCOVERY_GROUP,
+  DISCOVERY_PORT,
+  type DiscoverySettings,
+} from "./discovery_settings.ts";
 
-/** Where and how a peer is found: what its `discovery` option sets. */
-export interface DiscoverySettings {
-  /** The room: only peers that name the same one find each other (default: one for everyone). */
-  room?: string;
-  /**
-   * The IPv4 addresses of the interfaces to announce and listen on. Default: every IPv4
-   * interface but loopback, read again at each announcement (loopback when there is no other);
-   * reading them needs `--allow-sys=networkInterfaces`.
-   */
-  interfaces?: string[];
-  /** Between two announcements, in ms (default {@linkcode ANNOUNCE_EVERY_MS}). */
-  intervalMs?: number;
-}
+export { ANNOUNCE_EVERY_MS, DISCOVERY_GROUP, DISCOVERY_PORT, type DiscoverySettings };
 
 /** How to start discovery. */
 export interface DiscoveryOptions extends DiscoverySettings {

@@ -34,14 +34,13 @@ export { Backoff, type BackoffOptions, delayAfter } from "./backoff.ts";
 export { BoundedMap, BoundedSet } from "./bounded.ts";
 export { aeadPath, blake3Path } from "./crypto_paths.ts";
 export { bytesEqual, concatBytes, fromHex, startsWithBytes, toHex } from "./bytes.ts";
+export type { DiscoveryStats, PeerDiscoveryStats } from "./discovery.ts";
 export {
+  DEFAULT_ROOM,
   DISCOVERY_GROUP,
   DISCOVERY_PORT,
   type DiscoverySettings,
-  type DiscoveryStats,
-  type PeerDiscoveryStats,
-} from "./discovery.ts";
-export { DEFAULT_ROOM } from "./announcement.ts";
+} from "./discovery_settings.ts";
 export { createVerifier, type Ed25519Verifier } from "./ed25519.ts";
 export { Emitter } from "./emitter.ts";
 export {

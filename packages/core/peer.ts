@@ -17,13 +17,8 @@ import { BulkFiles } from "./bulk_files.ts";
 import { startsWithBytes } from "./bytes.ts";
 import type { ConnectionSetup, Traffic } from "./connection.ts";
 import { Dialer } from "./dialer.ts";
-import {
-  type Discovery,
-  type DiscoverySettings,
-  interfacesFor,
-  type PeerDiscoveryStats,
-  startDiscovery,
-} from "./discovery.ts";
+import type { Discovery, PeerDiscoveryStats } from "./discovery.ts";
+import type { DiscoverySettings } from "./discovery_settings.ts";
 import { Dispatcher } from "./dispatch.ts";
 import type { Emitter } from "./emitter.ts";
 import { ConnectError } from "./errors.ts";
@@ -51,7 +46,8 @@ export {
   defineApp,
 } from "./app_channel.ts";
 export type { KnownAddress } from "./address_book.ts";
-export type { DiscoverySettings, DiscoveryStats, PeerDiscoveryStats } from "./discovery.ts";
+export type { DiscoveryStats, PeerDiscoveryStats } from "./discovery.ts";
+export type { DiscoverySettings } from "./discovery_settings.ts";
 export type { PeerEvents } from "./peer_events.ts";
 export type { PeerOptions } from "./peer_options.ts";
 export type { PeerInfo } from "./registry.ts";
@@ -292,13 +288,27 @@ class MeshPeer implements Peer {
 
   /** Starts LAN discovery: the peers heard that run one of our apps are hints in the book. */
   discover(settings: DiscoverySettings): void {
-    this.#discovery = startDiscovery({
-      ...settings,
-      interfaces: settings.interfaces ?? interfacesFor(this.#listener.addr.hostname),
-      announce: { id: this.id, port: this.port, apps: [...this.#apps.keys()] },
-      onHeard: (heard, waitMs) => this.#book.hint(heard, heard.id, Date.now(), waitMs),
-      log: this.#options.log,
-    });
+    // Loaded only when asked for: it brings Node's dgram and crypto modules (several MiB of
+    // memory) that a peer without discovery never holds. It sets up in the background anyway.
+    const started = import("./discovery.ts").then(({ startDiscovery, interfacesFor }) =>
+      startDiscovery({
+        ...settings,
+        interfaces: settings.interfaces ?? interfacesFor(this.#listener.addr.hostname),
+        announce: { id: this.id, port: this.port, apps: [...this.#apps.keys()] },
+        onHeard: (heard, waitMs) => this.#book.hint(heard, heard.id, Date.now(), waitMs),
+        log: this.#options.log,
+      })
+    );
+    let discovery: Discovery | null = null;
+    started.then(
+      (d) => discovery = d,
+      (error) => this.#options.log(`LAN discovery is off: ${error}`),
+    );
+    const none = { heard: 0, added: 0, overRate: 0, invalid: 0, overQuota: 0, known: 0, sent: 0 };
+    this.#discovery = {
+      stats: () => discovery?.stats() ?? { ...none, interfaces: [] },
+      close: () => started.then((d) => d.close(), () => {}),
+    };
   }
 
   discoveryStats(): PeerDiscoveryStats | null {
