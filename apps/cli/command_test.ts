@@ -74,11 +74,16 @@ Deno.test("a parser's other errors pass through; --help writes the help and exit
     (e) => e instanceof CommandExit && e.exitCode === 0,
   );
   const help = out.join("");
-  assert.match(
+  assert.ok(
+    help.startsWith(
+      "Usage: demo [options] <port> [host]\n\na demo\n\nArguments:\n  port  a port\n",
+    ),
     help,
-    /^Usage: demo \[options\] <port> \[host\]\n\na demo\n\nArguments:\n  port  a port\n/,
   );
-  assert.match(help, /\n  --peer <host:port>  a peer \(default: \[\]\)\n/);
-  assert.match(help, /\n  --no-input          read nothing\n/);
-  assert.match(help, /\n  -h, --help          display help for command\n\nmore words\n$/);
+  assert.ok(help.includes("\n  --peer <host:port>  a peer (default: [])\n"), help);
+  assert.ok(help.includes("\n  --no-input          read nothing\n"), help);
+  assert.ok(
+    help.endsWith("\n  -h, --help          display help for command\n\nmore words\n"),
+    help,
+  );
 });

@@ -4,9 +4,11 @@
  *
  * @module
  */
+import { formatBytes as webFormatBytes } from "./web/bytes.js";
 
 /**
- * A byte count for people: whole bytes below 1 KiB, then KiB, MiB, GiB with one decimal.
+ * A byte count for people: whole bytes below 1 KiB, then KiB, MiB, GiB with one decimal. (The page
+ * shows bytes with the same function: it lives in `web/bytes.js`, plain JavaScript a browser runs.)
  *
  * @example
  * ```ts
@@ -16,14 +18,7 @@
  * console.log(formatBytes(24 * 2 ** 20)); // "24.0 MiB"
  * ```
  */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) [value, unit] = [value / 1024, unit + 1];
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
+export const formatBytes: (bytes: number) => string = webFormatBytes;
 
 /**
  * Seconds rounded to hundredths, as lines and JSON events show them.

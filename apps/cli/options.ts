@@ -170,7 +170,7 @@ export function defaultDataDir(port: number): string {
  * ```ts
  * import { Command } from "./command.ts";
  * import { runCommand, UsageError } from "./options.ts";
- * const program = new Command("demo").argument("<name>");
+ * const program = new Command("demo").argument("<name>", "who to greet");
  * const code = await runCommand(program, ["ada"], () => {
  *   if (program.args[0] === "") throw new UsageError("a name cannot be empty");
  *   return program.args[0];

@@ -28,6 +28,7 @@ const PAGE_FILES: Record<string, string> = {
   "style.css": "text/css; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
   "graph.js": "text/javascript; charset=utf-8",
+  "bytes.js": "text/javascript; charset=utf-8",
   "icon.svg": "image/svg+xml",
 };
 

@@ -2,6 +2,7 @@
 // Server-Sent Events stream (`events`: snapshot, state, message, notice); what the user does goes
 // back as small JSON posts (`api/say`, `api/nick`, `api/get`, `api/cancel`). Every text from the
 // network is put in the page with textContent, never as HTML.
+import { formatBytes } from "./bytes.js";
 import { drawGraph } from "./graph.js";
 
 // The token is in the address the peer printed; later requests carry it too (or the cookie the
@@ -33,15 +34,6 @@ function el(name, text, className) {
   if (text !== undefined) node.textContent = text;
   if (className) node.className = className;
   return node;
-}
-
-function size(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) [value, unit] = [value / 1024, unit + 1];
-  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 function short(id) {
@@ -169,7 +161,7 @@ function showOffers(offers) {
     }
     row.append(
       el("td", file.kind === "folder" ? `${file.name}/` : file.name),
-      el("td", size(file.size)),
+      el("td", formatBytes(file.size)),
       el("td", String(file.holders)),
       el("td", file.from ? file.from.nick : "-"),
       action,
@@ -188,9 +180,14 @@ function showTransfers(transfers) {
     const percent = t.size === 0 ? 100 : Math.floor((t.bytes / t.size) * 100);
     const from = `from ${t.sources} peer${t.sources === 1 ? "" : "s"}`;
     const how = t.done
-      ? `done, ${size(t.rate)}/s on average`
-      : `${size(t.rate)}/s ${from}, ETA ${t.etaSeconds === null ? "?" : `${t.etaSeconds} s`}`;
-    const line = el("div", `${t.name}: ${size(t.bytes)} of ${size(t.size)} (${percent}%), ${how}`);
+      ? `done, ${formatBytes(t.rate)}/s on average`
+      : `${formatBytes(t.rate)}/s ${from}, ETA ${
+        t.etaSeconds === null ? "?" : `${t.etaSeconds} s`
+      }`;
+    const line = el(
+      "div",
+      `${t.name}: ${formatBytes(t.bytes)} of ${formatBytes(t.size)} (${percent}%), ${how}`,
+    );
     line.className = "what";
     item.append(line, bar);
     if (!t.done) {
@@ -209,8 +206,11 @@ function showTransfers(transfers) {
 function showUploads(uploads) {
   syncList($("#uploads"), uploads, (u) => `${u.to.id} ${u.root}`, (u) => {
     if (u.active) return el("li", `sending ${u.name} to ${u.to.nick}…`);
-    const rate = u.seconds > 0 ? `, ${size(Math.round(u.bytes / u.seconds))}/s` : "";
-    return el("li", `sent ${u.name} to ${u.to.nick}: ${size(u.bytes)} in ${u.seconds} s${rate}`);
+    const rate = u.seconds > 0 ? `, ${formatBytes(Math.round(u.bytes / u.seconds))}/s` : "";
+    return el(
+      "li",
+      `sent ${u.name} to ${u.to.nick}: ${formatBytes(u.bytes)} in ${u.seconds} s${rate}`,
+    );
   });
 }
 
@@ -225,8 +225,8 @@ function showStats(stats) {
         ["forgeries dropped", stats.chat.forged],
       ]
       : []),
-    ["bytes up", size(stats.bytesOut)],
-    ["bytes down", size(stats.bytesIn)],
+    ["bytes up", formatBytes(stats.bytesOut)],
+    ["bytes down", formatBytes(stats.bytesIn)],
   ];
   syncList($("#stats-list"), rows, ([name]) => name, ([name, value]) => {
     const row = el("div");
