@@ -249,3 +249,102 @@ Deno.test("any run of events: the counts match the sources, both views of the re
     { numRuns: 300 },
   );
 });
+
+/**
+ * Runs a download of `size` pieces from `peers` (each has them all) in steps of 10 ms until it is
+ * whole or `ms` have passed. `deliver(inUse, now)` says how many pieces arrive in a step when
+ * `inUse` sources have requests in flight; `stuck` sources answer nothing; a peer has the pieces
+ * it `holds` (default: all). Returns the sources in use at each step.
+ */
+function simulate(
+  download: Download,
+  peers: string[],
+  deliver: (inUse: number, now: number) => number,
+  { ms = 60_000, stuck = () => new Set<string>(), holds = () => true }: {
+    ms?: number;
+    stuck?: (now: number) => Set<string>;
+    holds?: (peer: string, piece: number) => boolean;
+  } = {},
+): string[][] {
+  for (const peer of peers) {
+    const pieces = Array.from({ length: download.have.size }, (_, n) => n);
+    download.setBitfield(peer, bitsOf(download.have.size, pieces.filter((n) => holds(peer, n))));
+  }
+  const steps: string[][] = [];
+  let owed = 0;
+  let turn = 0;
+  for (let now = 0; now < ms && !download.have.complete; now += 10) {
+    download.next(now);
+    const busy = peers.filter((peer) => download.requestsOf(peer).length > 0);
+    steps.push(busy);
+    owed += deliver(busy.length, now);
+    // Round robin over the sources that answer, oldest request first.
+    const answering = busy.filter((peer) => !stuck(now).has(peer));
+    while (owed >= 1 && answering.length > 0) {
+      const at = turn++ % answering.length;
+      const [piece] = download.requestsOf(answering[at]);
+      if (piece === undefined) {
+        answering.splice(at, 1);
+        continue;
+      }
+      download.answered(answering[at], piece);
+      download.verified(piece, answering[at]);
+      owed--;
+    }
+    owed = Math.min(owed, 1);
+  }
+  return steps;
+}
+
+Deno.test("where more sources make it slower (the local CPU is the limit), one is kept busy", () => {
+  const download = downloadOf(5000);
+  const peers = ["a", "b", "c", "d"];
+  // 0.9 pieces a ms from one source; each more costs 7%.
+  const steps = simulate(download, peers, (k) => 9 * (1 - 0.07 * (k - 1)));
+  assert.ok(download.have.complete, "every piece arrived");
+  assert.equal(steps[0].length, 4, "every source to begin with");
+  const later = steps.slice(50);
+  const one = later.filter((busy) => busy.length === 1).length;
+  assert.ok(one / later.length > 0.9, `one source in ${one} of ${later.length} steps`);
+  assert.equal(download.sourcesInUse, 1);
+});
+
+Deno.test("where each source is slow, every one is kept busy", () => {
+  const download = downloadOf(3000);
+  const peers = ["a", "b", "c", "d"];
+  const steps = simulate(download, peers, (k) => 0.5 * k);
+  assert.ok(download.have.complete, "every piece arrived");
+  const all = steps.filter((busy) => busy.length === 4).length;
+  assert.ok(all / steps.length > 0.9, `all four in ${all} of ${steps.length} steps`);
+});
+
+Deno.test("a source kept busy alone that stops answering is replaced by the others", () => {
+  const download = downloadOf(3000, { sourceLimit: { maxPeriodMs: 1000 } });
+  const peers = ["a", "b", "c", "d"];
+  let stuck: string | undefined;
+  const steps = simulate(download, peers, (k) => 9 * (1 - 0.07 * (k - 1)), {
+    stuck: (now) => {
+      // At 2 s, whichever source is in use alone stops answering.
+      if (now >= 2000 && stuck === undefined) {
+        stuck = peers.find((peer) => download.requestsOf(peer).length > 0);
+      }
+      return new Set(stuck ? [stuck] : []);
+    },
+  });
+  assert.ok(stuck, "one source was in use alone at 2 s");
+  assert.ok(download.have.complete, "every piece arrived, from the others");
+  assert.ok(steps.length * 10 < 20_000, `whole in ${steps.length * 10} ms, long before a timeout`);
+});
+
+Deno.test("with fewer sources in use, pieces that only the others hold still come", () => {
+  const download = downloadOf(2000);
+  const peers = ["a", "b", "c", "d"];
+  // Pieces 0-9 are held by d alone, the rest by all.
+  const holds = (peer: string, piece: number) => piece >= 10 || peer === "d";
+  const steps = simulate(download, peers, (k) => 9 * (1 - 0.07 * (k - 1)), { holds });
+  assert.ok(download.have.complete, "every piece arrived");
+  assert.deepEqual(steps[0], peers);
+  const first = Array.from({ length: 10 }, (_, n) => n);
+  assert.ok(first.every((n) => download.have.has(n)));
+  assert.ok(steps.slice(100).some((busy) => busy.length === 1), "one source kept busy, later");
+});
