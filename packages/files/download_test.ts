@@ -348,3 +348,53 @@ Deno.test("with fewer sources in use, pieces that only the others hold still com
   assert.ok(first.every((n) => download.have.has(n)));
   assert.ok(steps.slice(100).some((busy) => busy.length === 1), "one source kept busy, later");
 });
+
+Deno.test("a source past the limit is asked for nothing more, and what it was asked still comes", () => {
+  const download = downloadOf(200, { sourceLimit: { periodMs: 100, minPieces: 1 } });
+  for (const peer of ["a", "b", "c", "d"]) download.setBitfield(peer, Bitfield.full(200));
+  // 8 MiB in flight over four sources: 2 pieces each.
+  assert.deepEqual(Object.values(byPeer(download.next(0))).map((p) => p.length), [2, 2, 2, 2]);
+  for (const peer of ["a", "b"]) {
+    for (const piece of download.requestsOf(peer)) {
+      download.answered(peer, piece);
+      download.verified(piece, peer);
+    }
+  }
+  // A period is over: fewer sources are tried, the two that sent, with 4 pieces each in flight.
+  const asked = byPeer(download.next(100));
+  assert.equal(download.sourcesInUse, 2);
+  assert.deepEqual(Object.keys(asked).sort(), ["a", "b"]);
+  assert.deepEqual([asked.a.length, asked.b.length], [4, 4]);
+  // c and d are not cancelled: their pieces come, and are counted; nothing more is asked of them.
+  const [late] = download.requestsOf("c");
+  assert.equal(download.requestsOf("c").length, 2);
+  download.answered("c", late);
+  assert.deepEqual(download.verified(late, "c"), []);
+  assert.ok(download.have.has(late));
+  assert.deepEqual(download.requestsOf("c").length, 1);
+  assert.deepEqual(download.next(110), [], "a and b are full; c and d are past the limit");
+});
+
+Deno.test("a source in use that leaves is replaced at once by one past the limit", () => {
+  const download = downloadOf(200, { sourceLimit: { periodMs: 100, minPieces: 1 } });
+  for (const peer of ["a", "b", "c"]) download.setBitfield(peer, Bitfield.full(200));
+  const deliver = (peer: string) => {
+    for (const piece of download.requestsOf(peer)) {
+      download.answered(peer, piece);
+      download.verified(piece, peer);
+    }
+  };
+  download.next(0);
+  for (const peer of ["a", "b", "c"]) deliver(peer);
+  download.next(100); // 3 sources; 2 are tried
+  assert.equal(download.sourcesInUse, 2);
+  for (const peer of ["a", "b"]) deliver(peer);
+  download.next(200); // as fast: kept; 1 is tried
+  assert.equal(download.sourcesInUse, 1);
+  const inUse = ["a", "b", "c"].filter((peer) => download.requestsOf(peer).length > 0);
+  assert.deepEqual(inUse, ["a"], "the fastest, the first among equals");
+  assert.equal(download.removeSource("a"), true);
+  const asks = byPeer(download.next(201));
+  assert.deepEqual(Object.keys(asks), ["b"], "the next is asked at once");
+  assert.equal(asks.b.length, 8, "for all 8 MiB in flight");
+});

@@ -119,3 +119,13 @@ Deno.test("slow sources: a period lasts until it has counted enough pieces, or f
   assert.equal(limit.update(1100, 4), 1100);
   assert.equal(limit.update(3100, 4), 2000, "nothing at all, but the period has run its longest");
 });
+
+Deno.test("settled on one, it rises again when more sources become clearly faster", () => {
+  const limit = new SourceLimit();
+  // The local CPU is the limit for 5 s (one source is fastest), then the sources are (say the
+  // downloader's machine got quiet, and each holder sends 0.3 pieces a ms, whatever it does).
+  const rate = (k: number, now: number) => now < 5000 ? 0.9 * (1 - 0.07 * (k - 1)) : 0.3 * k;
+  const used = drive(limit, rate, 30_000);
+  assert.equal(used[499], 1, "one source at 5 s");
+  assert.ok(count(used.slice(-500), 4) > 450, `then all four: ${count(used.slice(-500), 4)}`);
+});
