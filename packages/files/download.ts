@@ -19,7 +19,12 @@ import { SourceLimit, type SourceLimitOptions } from "./source_limit.ts";
  * ```ts
  * import { Bitfield } from "./bitfield.ts";
  * import { Download, type DownloadOptions } from "./download.ts";
- * const options: DownloadOptions = { pieceSize: 1 << 20, requestTimeoutMs: 10_000 };
+ * const options: DownloadOptions = {
+ *   pieceSize: 1 << 20,
+ *   requestTimeoutMs: 10_000,
+ *   // The number of sources kept busy is judged over periods of 200 ms or more.
+ *   sourceLimit: { periodMs: 200 },
+ * };
  * const download = new Download(new Bitfield(8), options);
  * ```
  */
@@ -37,7 +42,10 @@ export interface DownloadOptions {
   bytesInFlight?: number;
   /** Numbers in [0, 1) that break ties between equally rare pieces (default `Math.random`). */
   random?: () => number;
-  /** How the number of sources kept busy is measured (see `SourceLimit`). */
+  /**
+   * How the number of sources kept busy is measured (see `SourceLimit` in `source_limit.ts`;
+   * default: its defaults).
+   */
   sourceLimit?: SourceLimitOptions;
 }
 
@@ -82,7 +90,8 @@ const MAX_PER_SOURCE = 64;
  * const asks = download.next(0);
  * console.log(asks.length); // 2: two pieces of 4 MiB fill the 8 MiB in flight
  * download.answered("ada", asks[0].piece);
- * console.log(download.verified(asks[0].piece)); // [] (nobody else was asked for it)
+ * console.log(download.verified(asks[0].piece, "ada")); // [] (nobody else was asked for it)
+ * console.log(download.sourcesInUse); // 1: every source, to begin with
  * ```
  */
 export class Download {
