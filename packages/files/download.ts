@@ -1,14 +1,16 @@
 /**
  * The bookkeeping of one download, and nothing else: which peers have which pieces, which pieces
- * are asked of whom and since when, which peers rest after refusing as busy, what to ask next,
- * which requests have waited too long, and whom to tell that a piece is no longer needed. It
- * sends nothing, touches no file and keeps no timer: the caller passes the time in and carries
- * out what it returns, so every rule here can be tested on its own.
+ * are asked of whom and since when, which peers rest after refusing as busy, how many sources to
+ * keep busy (see `source_limit.ts`) and which, what to ask next, which requests have waited too
+ * long, and whom to tell that a piece is no longer needed. It sends nothing, touches no file and
+ * keeps no timer: the caller passes the time in and carries out what it returns, so every rule
+ * here can be tested on its own.
  *
  * @module
  */
 import { Bitfield } from "./bitfield.ts";
 import { type PickerState, pickPiece } from "./picker.ts";
+import { SourceLimit, type SourceLimitOptions } from "./source_limit.ts";
 
 /**
  * How a {@linkcode Download} paces its requests.
@@ -17,7 +19,12 @@ import { type PickerState, pickPiece } from "./picker.ts";
  * ```ts
  * import { Bitfield } from "./bitfield.ts";
  * import { Download, type DownloadOptions } from "./download.ts";
- * const options: DownloadOptions = { pieceSize: 1 << 20, requestTimeoutMs: 10_000 };
+ * const options: DownloadOptions = {
+ *   pieceSize: 1 << 20,
+ *   requestTimeoutMs: 10_000,
+ *   // The number of sources kept busy is judged over periods of 200 ms or more.
+ *   sourceLimit: { periodMs: 200 },
+ * };
  * const download = new Download(new Bitfield(8), options);
  * ```
  */
@@ -35,6 +42,11 @@ export interface DownloadOptions {
   bytesInFlight?: number;
   /** Numbers in [0, 1) that break ties between equally rare pieces (default `Math.random`). */
   random?: () => number;
+  /**
+   * How the number of sources kept busy is measured (see `SourceLimit` in `source_limit.ts`;
+   * default: its defaults).
+   */
+  sourceLimit?: SourceLimitOptions;
 }
 
 /**
@@ -56,6 +68,10 @@ interface Source {
   bits: Bitfield;
   /** It refused as busy: nothing is asked of it before this time. */
   restUntil: number;
+  /** Pieces it sent that were verified, this measuring period. */
+  pieces: number;
+  /** Pieces a ms it sent over the last period: the faster sources are kept busy first. */
+  rate: number;
 }
 
 /** Fewest and most requests in flight to one source, whatever the piece size. */
@@ -74,7 +90,8 @@ const MAX_PER_SOURCE = 64;
  * const asks = download.next(0);
  * console.log(asks.length); // 2: two pieces of 4 MiB fill the 8 MiB in flight
  * download.answered("ada", asks[0].piece);
- * console.log(download.verified(asks[0].piece)); // [] (nobody else was asked for it)
+ * console.log(download.verified(asks[0].piece, "ada")); // [] (nobody else was asked for it)
+ * console.log(download.sourcesInUse); // 1: every source, to begin with
  * ```
  */
 export class Download {
@@ -88,6 +105,9 @@ export class Download {
   readonly #busyRestMs: number;
   readonly #bytesInFlight: number;
   readonly #random: () => number;
+  readonly #limit: SourceLimit;
+  /** The sources, fastest first (see {@linkcode next}); rebuilt when they change. */
+  #ranked: string[] | null = null;
 
   /** A download of a file of `have.size` pieces, of which those in `have` are here already. */
   constructor(have: Bitfield, options: DownloadOptions) {
@@ -98,6 +118,7 @@ export class Download {
     this.#busyRestMs = options.busyRestMs ?? 1000;
     this.#bytesInFlight = options.bytesInFlight ?? 8 * 1024 * 1024;
     this.#random = options.random ?? Math.random;
+    this.#limit = new SourceLimit(options.sourceLimit);
   }
 
   /** How many peers it is being fetched from. */
@@ -113,6 +134,11 @@ export class Download {
   /** How many sources have `piece`. */
   availability(piece: number): number {
     return this.#availability[piece] ?? 0;
+  }
+
+  /** How many sources are kept busy now (see `SourceLimit`). */
+  get sourcesInUse(): number {
+    return this.#limit.of(this.#sources.size);
   }
 
   /** The pieces asked of `peer`, in the order asked. */
@@ -140,8 +166,10 @@ export class Download {
     }
     const old = this.#sources.get(peer);
     if (old) this.#count(old.bits, -1);
-    this.#sources.set(peer, { bits, restUntil: old?.restUntil ?? -Infinity });
+    const { restUntil = -Infinity, pieces = 0, rate = 0 } = old ?? {};
+    this.#sources.set(peer, { bits, restUntil, pieces, rate });
     this.#count(bits, 1);
+    if (!old) this.#ranked = null;
   }
 
   /**
@@ -152,8 +180,9 @@ export class Download {
     if (piece >= this.have.size) return false;
     let source = this.#sources.get(peer);
     if (!source) {
-      source = { bits: new Bitfield(this.have.size), restUntil: -Infinity };
+      source = { bits: new Bitfield(this.have.size), restUntil: -Infinity, pieces: 0, rate: 0 };
       this.#sources.set(peer, source);
+      this.#ranked = null;
     }
     if (!source.bits.set(piece)) return false;
     this.#availability[piece]++;
@@ -184,21 +213,25 @@ export class Download {
     this.#count(source.bits, -1);
     this.#requests.deletePeer(peer);
     this.#sources.delete(peer);
+    this.#ranked = null;
     return true;
   }
 
   /**
-   * What to ask for now: for every source not resting, the pieces it should send next (the
-   * rarest first, through `pickPiece`), up to its share of the bytes in flight. Each is recorded
-   * as asked at `now`.
+   * What to ask for now. As many sources as the {@linkcode sourcesInUse} are kept busy, the
+   * fastest of the last measuring period first; one resting after a busy refusal, or with nothing
+   * to give, is passed over for the next. Each is asked for the pieces it should send next (the
+   * rarest of all holders' first, through `pickPiece`), up to its share of the bytes in flight.
+   * A source past the limit is asked for nothing more, and what it was asked still comes. Each
+   * request is recorded as asked at `now`.
    */
   next(now: number): PieceRequest[] {
+    const period = this.#limit.update(now, this.#sources.size);
+    if (period > 0) this.#rank(period);
+    const limit = this.#limit.of(this.#sources.size);
     const perSource = Math.max(
       MIN_PER_SOURCE,
-      Math.min(
-        MAX_PER_SOURCE,
-        Math.floor(this.#bytesInFlight / this.#pieceSize / Math.max(1, this.#sources.size)),
-      ),
+      Math.min(MAX_PER_SOURCE, Math.floor(this.#bytesInFlight / this.#pieceSize / limit)),
     );
     const state: PickerState = {
       have: this.have,
@@ -206,7 +239,10 @@ export class Download {
       availability: this.#availability,
     };
     const asks: PieceRequest[] = [];
-    for (const [peer, source] of this.#sources) {
+    let inUse = 0;
+    for (const peer of this.#ranked ??= this.#byRate()) {
+      if (inUse >= limit) break;
+      const source = this.#sources.get(peer)!;
       if (now < source.restUntil) continue;
       while (this.#requests.ofPeer(peer).size < perSource) {
         const piece = pickPiece(state, peer, source.bits, this.#random());
@@ -214,6 +250,7 @@ export class Download {
         this.#requests.add(piece, peer, now);
         asks.push({ peer, piece });
       }
+      if (this.#requests.ofPeer(peer).size > 0) inUse++;
     }
     return asks;
   }
@@ -224,11 +261,15 @@ export class Download {
   }
 
   /**
-   * `piece` was verified and stored here. Returns the peers it is still asked of, which need not
-   * send it now (tell them), or null when it was here already.
+   * `piece` was verified and stored here, sent by `from` (counted in the rates measured). Returns
+   * the peers it is still asked of, which need not send it now (tell them), or null when it was
+   * here already.
    */
-  verified(piece: number): string[] | null {
+  verified(piece: number, from?: string): string[] | null {
     if (!this.have.set(piece)) return null;
+    this.#limit.arrived();
+    const source = from === undefined ? undefined : this.#sources.get(from);
+    if (source) source.pieces++;
     return this.#requests.deletePiece(piece);
   }
 
@@ -240,6 +281,22 @@ export class Download {
     }
     for (const { peer, piece } of late) this.#requests.delete(piece, peer);
     return late;
+  }
+
+  /** A measuring period of `ms` ended: each source's rate is what it sent in it. */
+  #rank(ms: number): void {
+    for (const source of this.#sources.values()) {
+      source.rate = source.pieces / ms;
+      source.pieces = 0;
+    }
+    this.#ranked = null;
+  }
+
+  /** The sources, fastest first (the order they came in among equals). */
+  #byRate(): string[] {
+    return [...this.#sources.keys()].sort((a, b) =>
+      this.#sources.get(b)!.rate - this.#sources.get(a)!.rate
+    );
   }
 
   #count(bits: Bitfield, delta: 1 | -1): void {

@@ -249,3 +249,152 @@ Deno.test("any run of events: the counts match the sources, both views of the re
     { numRuns: 300 },
   );
 });
+
+/**
+ * Runs a download of `size` pieces from `peers` (each has them all) in steps of 10 ms until it is
+ * whole or `ms` have passed. `deliver(inUse, now)` says how many pieces arrive in a step when
+ * `inUse` sources have requests in flight; `stuck` sources answer nothing; a peer has the pieces
+ * it `holds` (default: all). Returns the sources in use at each step.
+ */
+function simulate(
+  download: Download,
+  peers: string[],
+  deliver: (inUse: number, now: number) => number,
+  { ms = 60_000, stuck = () => new Set<string>(), holds = () => true }: {
+    ms?: number;
+    stuck?: (now: number) => Set<string>;
+    holds?: (peer: string, piece: number) => boolean;
+  } = {},
+): string[][] {
+  for (const peer of peers) {
+    const pieces = Array.from({ length: download.have.size }, (_, n) => n);
+    download.setBitfield(peer, bitsOf(download.have.size, pieces.filter((n) => holds(peer, n))));
+  }
+  const steps: string[][] = [];
+  let owed = 0;
+  let turn = 0;
+  for (let now = 0; now < ms && !download.have.complete; now += 10) {
+    download.next(now);
+    const busy = peers.filter((peer) => download.requestsOf(peer).length > 0);
+    steps.push(busy);
+    owed += deliver(busy.length, now);
+    // Round robin over the sources that answer, oldest request first.
+    const answering = busy.filter((peer) => !stuck(now).has(peer));
+    while (owed >= 1 && answering.length > 0) {
+      const at = turn++ % answering.length;
+      const [piece] = download.requestsOf(answering[at]);
+      if (piece === undefined) {
+        answering.splice(at, 1);
+        continue;
+      }
+      download.answered(answering[at], piece);
+      download.verified(piece, answering[at]);
+      owed--;
+    }
+    owed = Math.min(owed, 1);
+  }
+  return steps;
+}
+
+Deno.test("where more sources make it slower (the local CPU is the limit), one is kept busy", () => {
+  const download = downloadOf(5000);
+  const peers = ["a", "b", "c", "d"];
+  // 0.9 pieces a ms from one source; each more costs 7%.
+  const steps = simulate(download, peers, (k) => 9 * (1 - 0.07 * (k - 1)));
+  assert.ok(download.have.complete, "every piece arrived");
+  assert.equal(steps[0].length, 4, "every source to begin with");
+  const later = steps.slice(50);
+  const one = later.filter((busy) => busy.length === 1).length;
+  assert.ok(one / later.length > 0.9, `one source in ${one} of ${later.length} steps`);
+  assert.equal(download.sourcesInUse, 1);
+});
+
+Deno.test("where each source is slow, every one is kept busy", () => {
+  const download = downloadOf(3000);
+  const peers = ["a", "b", "c", "d"];
+  const steps = simulate(download, peers, (k) => 0.5 * k);
+  assert.ok(download.have.complete, "every piece arrived");
+  const all = steps.filter((busy) => busy.length === 4).length;
+  assert.ok(all / steps.length > 0.9, `all four in ${all} of ${steps.length} steps`);
+});
+
+Deno.test("a source kept busy alone that stops answering is replaced by the others", () => {
+  const download = downloadOf(3000, { sourceLimit: { maxPeriodMs: 1000 } });
+  const peers = ["a", "b", "c", "d"];
+  let stuck: string | undefined;
+  const steps = simulate(download, peers, (k) => 9 * (1 - 0.07 * (k - 1)), {
+    stuck: (now) => {
+      // At 2 s, whichever source is in use alone stops answering.
+      if (now >= 2000 && stuck === undefined) {
+        stuck = peers.find((peer) => download.requestsOf(peer).length > 0);
+      }
+      return new Set(stuck ? [stuck] : []);
+    },
+  });
+  assert.ok(stuck, "one source was in use alone at 2 s");
+  assert.ok(download.have.complete, "every piece arrived, from the others");
+  assert.ok(steps.length * 10 < 20_000, `whole in ${steps.length * 10} ms, long before a timeout`);
+});
+
+Deno.test("with fewer sources in use, pieces that only the others hold still come", () => {
+  const download = downloadOf(2000);
+  const peers = ["a", "b", "c", "d"];
+  // Pieces 0-9 are held by d alone, the rest by all.
+  const holds = (peer: string, piece: number) => piece >= 10 || peer === "d";
+  const steps = simulate(download, peers, (k) => 9 * (1 - 0.07 * (k - 1)), { holds });
+  assert.ok(download.have.complete, "every piece arrived");
+  assert.deepEqual(steps[0], peers);
+  const first = Array.from({ length: 10 }, (_, n) => n);
+  assert.ok(first.every((n) => download.have.has(n)));
+  assert.ok(steps.slice(100).some((busy) => busy.length === 1), "one source kept busy, later");
+});
+
+Deno.test("a source past the limit is asked for nothing more, and what it was asked still comes", () => {
+  const download = downloadOf(200, { sourceLimit: { periodMs: 100, minPieces: 1 } });
+  for (const peer of ["a", "b", "c", "d"]) download.setBitfield(peer, Bitfield.full(200));
+  // 8 MiB in flight over four sources: 2 pieces each.
+  assert.deepEqual(Object.values(byPeer(download.next(0))).map((p) => p.length), [2, 2, 2, 2]);
+  for (const peer of ["a", "b"]) {
+    for (const piece of download.requestsOf(peer)) {
+      download.answered(peer, piece);
+      download.verified(piece, peer);
+    }
+  }
+  // A period is over: fewer sources are tried, the two that sent, with 4 pieces each in flight.
+  const asked = byPeer(download.next(100));
+  assert.equal(download.sourcesInUse, 2);
+  assert.deepEqual(Object.keys(asked).sort(), ["a", "b"]);
+  assert.deepEqual([asked.a.length, asked.b.length], [4, 4]);
+  // c and d are not cancelled: their pieces come, and are counted; nothing more is asked of them.
+  const [late] = download.requestsOf("c");
+  assert.equal(download.requestsOf("c").length, 2);
+  download.answered("c", late);
+  assert.deepEqual(download.verified(late, "c"), []);
+  assert.ok(download.have.has(late));
+  assert.deepEqual(download.requestsOf("c").length, 1);
+  assert.deepEqual(download.next(110), [], "a and b are full; c and d are past the limit");
+});
+
+Deno.test("a source in use that leaves is replaced at once by one past the limit", () => {
+  const download = downloadOf(200, { sourceLimit: { periodMs: 100, minPieces: 1 } });
+  for (const peer of ["a", "b", "c"]) download.setBitfield(peer, Bitfield.full(200));
+  const deliver = (peer: string) => {
+    for (const piece of download.requestsOf(peer)) {
+      download.answered(peer, piece);
+      download.verified(piece, peer);
+    }
+  };
+  download.next(0);
+  for (const peer of ["a", "b", "c"]) deliver(peer);
+  download.next(100); // 3 sources; 2 are tried
+  assert.equal(download.sourcesInUse, 2);
+  for (const peer of ["a", "b"]) deliver(peer);
+  download.next(200); // as fast: kept; 1 is tried
+  assert.equal(download.sourcesInUse, 1);
+  const inUse = ["a", "b", "c"].filter((peer) => download.requestsOf(peer).length > 0);
+  assert.deepEqual(inUse, ["a"], "the fastest, the first among equals");
+  assert.equal(download.removeSource("a"), true);
+  const asks = byPeer(download.next(201));
+  assert.deepEqual(Object.keys(asks), ["b"], "the next is asked at once");
+  assert.equal(asks.b.length, 8, "for all 8 MiB in flight");
+});

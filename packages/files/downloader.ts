@@ -238,7 +238,7 @@ export class Downloader {
       if (this.#finishing || this.have.has(piece)) return { status: "late", piece, reason };
       return { status: "failed", piece, reason };
     }
-    const alsoAsked = this.download.verified(piece);
+    const alsoAsked = this.download.verified(piece, peer);
     if (alsoAsked) {
       const file = this.manifest.root;
       for (const other of alsoAsked) this.#send(other, { t: "cancel", file, piece });

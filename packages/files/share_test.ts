@@ -130,7 +130,7 @@ Deno.test("a file offered by one peer is fetched, verified and saved by another"
   }
 });
 
-Deno.test("64 MiB from 4 seeders: every seeder supplies pieces, the hash matches", async () => {
+Deno.test("64 MiB from 4 seeders: every piece comes from them, the hash matches", async () => {
   const dir = await Deno.makeTempDir();
   const seeders = await Promise.all([1, 2, 3, 4].map((i) => startNode(`${dir}/s${i}`)));
   const leecher = await startNode(`${dir}/out`);
@@ -142,12 +142,13 @@ Deno.test("64 MiB from 4 seeders: every seeder supplies pieces, the hash matches
     await waitFor(() => leecher.saved.length === 1, "the file saved", LONG);
     const copy = await Deno.readFile(leecher.saved[0].path);
     assert.equal(await sha256(copy), await sha256(source));
-    for (const seeder of seeders) {
-      assert.ok(
-        (leecher.piecesFrom.get(seeder.peer.id) ?? 0) > 0,
-        `seeder ${seeder.peer.id} supplied pieces (${[...leecher.piecesFrom.values()]})`,
-      );
-    }
+    // How many of them are kept busy is the source limit's choice (all four, to begin with, then
+    // as many as make it fastest: see download_test.ts); on one machine that is often one.
+    const ids = new Set(seeders.map((seeder) => seeder.peer.id));
+    assert.ok([...leecher.piecesFrom.keys()].every((id) => ids.has(id)));
+    const pieces = [...leecher.piecesFrom.values()].reduce((sum, n) => sum + n, 0);
+    const count = Math.ceil(source.length / manifests[0].pieceSize);
+    assert.ok(pieces >= count, `${count} pieces, or more in the endgame: ${pieces}`);
   } finally {
     await stop(...seeders, leecher);
     await Deno.remove(dir, { recursive: true });
