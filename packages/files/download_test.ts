@@ -305,7 +305,7 @@ Deno.test("where more sources make it slower (the local CPU is the limit), one i
   assert.equal(steps[0].length, 4, "every source to begin with");
   const later = steps.slice(50);
   const one = later.filter((busy) => busy.length === 1).length;
-  assert.ok(one / later.length > 0.9, `one source in ${one} of ${later.length} steps`);
+  assert.ok(one / later.length > 0.8, `one source in ${one} of ${later.length} steps`);
   assert.equal(download.sourcesInUse, 1);
 });
 
@@ -388,13 +388,15 @@ Deno.test("a source in use that leaves is replaced at once by one past the limit
   for (const peer of ["a", "b", "c"]) deliver(peer);
   download.next(100); // 3 sources; 2 are tried
   assert.equal(download.sourcesInUse, 2);
+  for (const peer of ["a", "b", "c"]) deliver(peer); // c's pieces asked before the try still come
+  download.next(200); // the try's first period, not judged
   for (const peer of ["a", "b"]) deliver(peer);
-  download.next(200); // as fast: kept; 1 is tried
+  download.next(300); // as fast: kept; 1 is tried
   assert.equal(download.sourcesInUse, 1);
   const inUse = ["a", "b", "c"].filter((peer) => download.requestsOf(peer).length > 0);
   assert.deepEqual(inUse, ["a"], "the fastest, the first among equals");
   assert.equal(download.removeSource("a"), true);
-  const asks = byPeer(download.next(201));
+  const asks = byPeer(download.next(301));
   assert.deepEqual(Object.keys(asks), ["b"], "the next is asked at once");
   assert.equal(asks.b.length, 8, "for all 8 MiB in flight");
 });

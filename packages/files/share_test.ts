@@ -155,6 +155,37 @@ Deno.test("64 MiB from 4 seeders: every piece comes from them, the hash matches"
   }
 });
 
+Deno.test("seeders slower than the downloader are all kept busy: each sends its share", async () => {
+  const dir = await Deno.makeTempDir();
+  // Each seeder sends at most 6 MiB/s, so the sources are the limit, not this machine's CPU:
+  // fewer of them would be slower, and the download keeps all four to the end (the first 8 MiB
+  // are asked of all four before anything is measured, so the test asks for much more).
+  const seeders = await Promise.all(
+    [1, 2, 3, 4].map((i) => startNode(`${dir}/s${i}`, { uploadRate: 6 * 2 ** 20 })),
+  );
+  const leecher = await startNode(`${dir}/out`);
+  try {
+    const source = await writeRandom(`${dir}/slow.bin`, 96 * 2 ** 20);
+    const manifests = await Promise.all(seeders.map((s) => s.share.offer(`${dir}/slow.bin`)));
+    for (const seeder of seeders) await leecher.peer.connect("127.0.0.1", seeder.peer.port);
+    await waitFor(() => leecher.saved.length === 1, "the file saved", LONG);
+    assert.equal(await sha256(await Deno.readFile(leecher.saved[0].path)), await sha256(source));
+    const count = Math.ceil(source.length / manifests[0].pieceSize);
+    for (const seeder of seeders) {
+      const sent = leecher.piecesFrom.get(seeder.peer.id) ?? 0;
+      assert.ok(
+        sent >= count / 6,
+        `seeder ${seeder.peer.id} sent ${sent} of ${count} pieces (${[
+          ...leecher.piecesFrom.values(),
+        ]})`,
+      );
+    }
+  } finally {
+    await stop(...seeders, leecher);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a seeder of corrupt pieces is caught and dropped; the file completes from others", async () => {
   const dir = await Deno.makeTempDir();
   const good = await startNode(`${dir}/good`);

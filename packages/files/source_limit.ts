@@ -47,7 +47,7 @@ const DISTURBED_BELOW = 0.35;
 /** Periods at a settled limit before a try either way; doubled by every try that loses. */
 const FIRST_WAIT = 2;
 /** Longest wait between tries, in periods. */
-const MAX_WAIT = 32;
+const MAX_WAIT = 64;
 /** Periods at the settled limit whose best rate more sources must beat. */
 const RECENT = 4;
 
@@ -56,6 +56,12 @@ type Direction = "fewer" | "more";
 interface Trial {
   limit: number;
   direction: Direction;
+  /**
+   * True once its first period is over. That period is not judged: it is spent on what was asked
+   * before the try (pieces still coming from sources now past the limit, which would make fewer
+   * look as fast as before) or on filling new sources' pipelines (which would make more look slow).
+   */
+  warm: boolean;
   /** True once a period of it was set aside as disturbed. */
   extended: boolean;
 }
@@ -153,7 +159,7 @@ export class SourceLimit {
 
   #try(direction: Direction, current: number, available: number): void {
     const limit = direction === "fewer" ? Math.ceil(current / 2) : Math.min(available, current * 2);
-    this.#trial = { limit, direction, extended: false };
+    this.#trial = { limit, direction, warm: false, extended: false };
   }
 
   /**
@@ -162,6 +168,10 @@ export class SourceLimit {
    * rate that recovers from a disturbance is no sign that more sources help).
    */
   #judge(trial: Trial, rate: number, available: number): void {
+    if (!trial.warm) {
+      trial.warm = true;
+      return;
+    }
     const last = this.#recent.at(-1) ?? 0;
     if (rate < last * DISTURBED_BELOW && !trial.extended) {
       trial.extended = true;
