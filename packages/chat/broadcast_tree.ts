@@ -299,6 +299,10 @@ export class BroadcastTree<I extends Numbered> {
       return;
     }
     const key = `${item.stream}#${item.n}`;
+    // Those that announced it have it: sent it whole, they would prune this link. (Grafts to two
+    // neighbours at once, each answered and passed on to the other, used to leave a peer off the
+    // tree, every message after that grafted again.)
+    const holders = this.#wanted.get(key)?.from;
     this.#wanted.delete(key);
     if (late) {
       this.#stats.late++;
@@ -308,14 +312,14 @@ export class BroadcastTree<I extends Numbered> {
     // Kept as it goes on, so that answers and grafts send what a relay would.
     if (onward) this.#o.log.keep(onward);
     this.#o.deliver(item, from, late);
-    if (onward) this.#push(onward, from, late);
+    if (onward) this.#push(onward, from, late, holders);
   }
 
-  #push(item: I, from: string | null, late: boolean): void {
+  #push(item: I, from: string | null, late: boolean, holders: string[] = []): void {
     const lazy = this.#lazyOn(item.stream);
     const to: string[] = [];
     for (const peer of this.#neighbours) {
-      if (peer === from) continue;
+      if (peer === from || holders.includes(peer)) continue;
       if (lazy?.has(peer)) {
         const full = this.#pending.note(peer, item);
         if (full) this.#announce(peer, full);

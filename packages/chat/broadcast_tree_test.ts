@@ -285,3 +285,45 @@ Deno.test("a lazy link made eager before its announcement went out still hears o
   tree.receive("c", { t: "graft", want: [["p1.1", [7]]] }); // c asks for something else first
   assert.deepEqual(sent, [["c", { t: "ihave", have: [["p1.1", [[1, 1]]]] }]]);
 });
+
+Deno.test("grafts to two neighbours at once leave this peer on the tree: what one sends is not passed to the other, which has it", () => {
+  const sent: [string, TreeMessage<Item>][] = [];
+  let now = 0;
+  const tree = new BroadcastTree<Item>({
+    log: new StreamLog(),
+    send: (peers, message) => peers.forEach((peer) => sent.push([peer, message])),
+    deliver: () => {},
+    forward: (item) => item,
+    now: () => now,
+    graftAfterMs: 200,
+  });
+  tree.join("a");
+  tree.join("b");
+  tree.join("c");
+  for (const peer of ["a", "b"]) tree.receive(peer, { t: "prune", streams: ["p1.1"] });
+  // a announces 1-2 first, b 1-3, then a 3: 1 and 2 are grafted from a, 3 from b.
+  tree.receive("a", { t: "ihave", have: [["p1.1", [[1, 2]]]] });
+  tree.receive("b", { t: "ihave", have: [["p1.1", [[1, 3]]]] });
+  tree.receive("a", { t: "ihave", have: [["p1.1", [[3, 3]]]] });
+  now = 200;
+  sent.length = 0;
+  tree.tick();
+  assert.deepEqual(sent.map(([peer, message]) => [peer, message.t]).sort(), [
+    ["a", "graft"],
+    ["b", "graft"],
+  ]);
+  sent.length = 0;
+  tree.receive("a", { t: "item", item: say(1, 1), late: false });
+  tree.receive("a", { t: "item", item: say(1, 2), late: false });
+  tree.receive("b", { t: "item", item: say(1, 3), late: false });
+  // Only c, which announced none of them, is sent them; a and b, both eager now, are sent
+  // nothing they would prune this link for.
+  assert.deepEqual(
+    sent.filter(([, message]) => message.t === "item").map(([peer, message]) => [
+      peer,
+      message.t === "item" ? message.item.n : 0,
+    ]),
+    [["c", 1], ["c", 2], ["c", 3]],
+  );
+  assert.deepEqual([...tree.eagerFor("p1.1")].sort(), ["a", "b", "c"]);
+});
