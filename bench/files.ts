@@ -22,6 +22,9 @@ const V8_FLAGS = `--v8-flags=${Deno.env.get("FILES_BENCH_V8_FLAGS") ?? "--max-se
 
 type Event = Record<string, unknown> & { event: string };
 
+/** Share processes not yet exited: killed if the benchmark fails part way. */
+const running = new Set<Deno.ChildProcess>();
+
 /** A `share` process, its JSON events collected. */
 class ShareProcess {
   readonly events: Event[] = [];
@@ -42,7 +45,11 @@ class ShareProcess {
       stdout: "piped",
       stderr: Deno.env.get("BENCH_VERBOSE") ? "inherit" : "null",
     }).spawn();
-    child.status.then(() => this.#exited = true);
+    running.add(child);
+    child.status.then(() => {
+      this.#exited = true;
+      running.delete(child);
+    });
     this.#pump = (async () => {
       let pending = "";
       for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
@@ -237,16 +244,21 @@ const one: Run[] = [];
 const four: Run[] = [];
 const portableOne: Run[] = [];
 const torrents: WebTorrentRecord[] = [];
-for (let round = 0; round < ROUNDS; round++) {
-  plain.push(await plainCopy(MIB));
-  one.push(await transfer(1, round));
-  // Its files on the same file system as meshtalk's: the same work.
-  if (peers.dir) torrents.push(await webTorrent(peers.dir, MIB, `${filesDir}/webtorrent`));
-  four.push(await transfer(4, round));
-  portableOne.push(await transfer(1, round, true));
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    plain.push(await plainCopy(MIB));
+    one.push(await transfer(1, round));
+    // Its files on the same file system as meshtalk's: the same work.
+    if (peers.dir) torrents.push(await webTorrent(peers.dir, MIB, `${filesDir}/webtorrent`));
+    four.push(await transfer(4, round));
+    portableOne.push(await transfer(1, round, true));
+  }
+} finally {
+  for (const child of running) child.kill("SIGKILL");
+  await Promise.all([...running].map((child) => child.status));
+  await Deno.remove(filesDir, { recursive: true });
+  await Deno.remove(portableDir, { recursive: true });
 }
-await Deno.remove(filesDir, { recursive: true });
-await Deno.remove(portableDir, { recursive: true });
 
 const pick = (runs: Run[]) => runs.find((r) => r.mibs === median(runs.map((x) => x.mibs)))!;
 const plainBaseline = { name: "plain copy", runs: plain };

@@ -400,3 +400,73 @@ Deno.test("a source in use that leaves is replaced at once by one past the limit
   assert.deepEqual(Object.keys(asks), ["b"], "the next is asked at once");
   assert.equal(asks.b.length, 8, "for all 8 MiB in flight");
 });
+
+/**
+ * Sources of their own speeds: `peer` sends at most `rate(peer, now)` pieces a ms, and the
+ * downloader handles at most `cpu(k)` a ms with k sources busy. Steps of 10 ms, until complete or
+ * `ms`; returns when each piece came, and from whom.
+ */
+function race(
+  download: Download,
+  peers: string[],
+  rate: (peer: string, now: number) => number,
+  cpu: (k: number) => number,
+  ms: number,
+): { now: number; from: string }[] {
+  for (const peer of peers) download.setBitfield(peer, Bitfield.full(download.have.size));
+  const credit = new Map(peers.map((peer) => [peer, 0]));
+  const arrivals: { now: number; from: string }[] = [];
+  for (let now = 0; now < ms && !download.have.complete; now += 10) {
+    download.expired(now);
+    download.next(now);
+    const busy = peers.filter((peer) => download.requestsOf(peer).length > 0);
+    for (const peer of busy) {
+      credit.set(peer, Math.min(credit.get(peer)! + rate(peer, now) * 10, 64));
+    }
+    let budget = cpu(busy.length) * 10;
+    for (let sent = true; budget >= 1 && sent;) {
+      sent = false;
+      for (const peer of busy) {
+        const [piece] = download.requestsOf(peer);
+        if (budget < 1 || credit.get(peer)! < 1 || piece === undefined) continue;
+        download.answered(peer, piece);
+        download.verified(piece, peer);
+        credit.set(peer, credit.get(peer)! - 1);
+        budget--;
+        sent = true;
+        arrivals.push({ now, from: peer });
+      }
+    }
+  }
+  return arrivals;
+}
+
+Deno.test("settled on one source that then slows to a crawl, the others take over within seconds", () => {
+  const download = new Download(new Bitfield(10_000), { pieceSize: 2 ** 20, random: () => 0 });
+  const peers = ["a", "b", "c", "d"];
+  // The downloader's CPU is the limit (one source is fastest) until, at 20 s, the source in use
+  // alone sends a piece a second (its uplink got busy): after many tries of more have lost and
+  // the wait between tries is long.
+  const slowAt = 20_000;
+  let slow: string | undefined;
+  const arrivals = race(
+    download,
+    peers,
+    (peer, now) => {
+      if (now >= slowAt && slow === undefined) {
+        slow = peers.find((p) => download.requestsOf(p).length > 0);
+      }
+      return now >= slowAt && peer === slow ? 0.001 : 0.5;
+    },
+    (k) => 0.3 * (1 - 0.07 * (k - 1)),
+    60_000,
+  );
+  const before = arrivals.filter(({ now }) => now >= slowAt - 2000 && now < slowAt);
+  const fromSlow = before.filter(({ from }) => from === slow).length;
+  assert.ok(fromSlow / before.length > 0.8, `one source, mostly: ${fromSlow} of ${before.length}`);
+  const other = arrivals.find(({ now, from }) => now >= slowAt && from !== slow);
+  assert.ok(other, "another source sent pieces");
+  // A period lasts until 8 pieces or 5 s; then more are tried at once, and kept.
+  assert.ok(other.now - slowAt <= 12_000, `another source after ${other.now - slowAt} ms`);
+  assert.ok(download.have.complete, "the download completed");
+});

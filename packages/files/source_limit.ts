@@ -140,13 +140,16 @@ export class SourceLimit {
 
   /** A period at the settled limit: a rate to beat; time for a try, maybe. */
   #settle(rate: number, available: number): void {
+    const best = Math.max(...this.#recent, 0);
     this.#recent = [...this.#recent.slice(1 - RECENT), rate];
     this.#settled++;
     const current = this.of(available);
-    // Nothing at all arrived: the sources in use are stuck, or gone; more can only help, and
-    // what they did before counts for nothing.
-    if (rate === 0 && current < available) {
-      this.#recent = [0];
+    // Nothing at all arrived, or far less than lately: the sources in use are stuck, gone or
+    // slowed (a busy uplink), or the machine is busy. More may help and a try costs little, so
+    // one is made at once, however many lost before; what they did before counts for nothing.
+    if (current < available && (rate === 0 || rate < best * DISTURBED_BELOW)) {
+      this.#recent = [rate];
+      this.#wait.more = FIRST_WAIT;
       return this.#try("more", current, available);
     }
     const fewer = current > 1 && this.#settled >= this.#wait.fewer;
