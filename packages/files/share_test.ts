@@ -171,15 +171,13 @@ Deno.test("seeders slower than the downloader are all kept busy: each sends its 
     await waitFor(() => leecher.saved.length === 1, "the file saved", LONG);
     assert.equal(await sha256(await Deno.readFile(leecher.saved[0].path)), await sha256(source));
     const count = Math.ceil(source.length / manifests[0].pieceSize);
-    for (const seeder of seeders) {
-      const sent = leecher.piecesFrom.get(seeder.peer.id) ?? 0;
-      assert.ok(
-        sent >= count / 6,
-        `seeder ${seeder.peer.id} sent ${sent} of ${count} pieces (${[
-          ...leecher.piecesFrom.values(),
-        ]})`,
-      );
-    }
+    const sent = seeders.map((seeder) => leecher.piecesFrom.get(seeder.peer.id) ?? 0);
+    // A quarter each, give or take the tries of fewer the limit makes now and then (two periods
+    // each, with the faster half): no seeder sends less than half what the busiest sent.
+    assert.ok(
+      sent.every((n) => n >= count / 8 && n >= Math.max(...sent) / 2),
+      `pieces of ${count} from each seeder: ${sent}`,
+    );
   } finally {
     await stop(...seeders, leecher);
     await Deno.remove(dir, { recursive: true });
