@@ -30,7 +30,6 @@ class ShareProcess {
   readonly events: Event[] = [];
   readonly child: Deno.ChildProcess;
   readonly #pump: Promise<void>;
-  #exited = false;
 
   /** With `portable`, no `--allow-ffi`: Web Crypto's AES-GCM and hash-wasm's BLAKE3. */
   constructor(args: string[], portable = false) {
@@ -46,10 +45,7 @@ class ShareProcess {
       stderr: Deno.env.get("BENCH_VERBOSE") ? "inherit" : "null",
     }).spawn();
     running.add(child);
-    child.status.then(() => {
-      this.#exited = true;
-      running.delete(child);
-    });
+    child.status.then(() => running.delete(child));
     this.#pump = (async () => {
       let pending = "";
       for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
@@ -70,7 +66,7 @@ class ShareProcess {
       const found = this.events.find((e) => e.event === name);
       if (found) return found;
       // It exited (a process that fails says so on stderr: BENCH_VERBOSE=1 shows it).
-      if (this.#exited || this.events.some((e) => e.event === "stats")) {
+      if (!running.has(this.child) || this.events.some((e) => e.event === "stats")) {
         await this.#pump;
         if (this.events.find((e) => e.event === name)) continue;
         break;

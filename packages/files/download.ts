@@ -265,10 +265,10 @@ export class Download {
    * the peers it is still asked of, which need not send it now (tell them), or null when it was
    * here already.
    */
-  verified(piece: number, from?: string): string[] | null {
+  verified(piece: number, from: string): string[] | null {
     if (!this.have.set(piece)) return null;
     this.#limit.arrived();
-    const source = from === undefined ? undefined : this.#sources.get(from);
+    const source = this.#sources.get(from); // gone already, it may be
     if (source) source.pieces++;
     return this.#requests.deletePiece(piece);
   }

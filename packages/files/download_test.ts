@@ -63,10 +63,10 @@ Deno.test("a piece that arrives is no longer asked of anyone; the others asked a
   assert.equal(download.askedFor(piece).length, ENDGAME_REQUESTERS);
   const others = download.askedFor(piece).filter((peer) => peer !== "a");
   download.answered("a", piece);
-  assert.deepEqual(download.verified(piece)?.sort(), others.sort());
+  assert.deepEqual(download.verified(piece, "a")?.sort(), others.sort());
   assert.deepEqual(download.askedFor(piece), []);
   assert.ok(download.have.has(piece));
-  assert.equal(download.verified(piece), null, "a second copy is no news");
+  assert.equal(download.verified(piece, "b"), null, "a second copy is no news");
 });
 
 Deno.test("endgame: the last piece is asked of a second and third peer, never of one twice", () => {
@@ -202,7 +202,7 @@ Deno.test("any run of events: the counts match the sources, both views of the re
           if (kind === "written" && request) {
             download.answered(request.peer, request.piece);
             const others = download.askedFor(request.piece);
-            assert.deepEqual(download.verified(request.piece)?.sort(), others.sort());
+            assert.deepEqual(download.verified(request.piece, request.peer)?.sort(), others.sort());
           } else if (kind === "corrupt" && request) {
             download.answered(request.peer, request.piece);
           } else if ((kind === "busy" || kind === "missing") && request) {
@@ -236,7 +236,7 @@ Deno.test("any run of events: the counts match the sources, both views of the re
         for (let round = 0; round <= size; round++) {
           for (const { peer, piece } of download.next(now)) {
             download.answered(peer, piece);
-            download.verified(piece);
+            download.verified(piece, peer);
           }
           check();
         }
